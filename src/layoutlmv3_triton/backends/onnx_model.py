@@ -1,0 +1,108 @@
+"""Model step for the local server: onnxruntime inside the python backend.
+
+tritonserver from the PyPI wheel has no onnxruntime backend, so this step runs the
+same ``model.onnx`` that the NGC container serves with ``backend: "onnxruntime"``.
+Requests of different lengths (ragged batching) are padded to the longest and run
+as one batch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .. import contract
+from ..errors import ModelRunError, RequestError
+from . import triton_io
+from .triton_io import ModelArgs
+
+STAGE = "model"
+_SEQ_INPUTS = tuple(t.name for t in contract.MODEL_INPUTS if t is not contract.PIXEL_VALUES)
+
+
+def make_session(onnx_path: str | Path, threads: int = 0):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
+def check_inputs(inputs: dict[str, np.ndarray]) -> int:
+    """Validate one request's tensors; returns its sequence length."""
+    for t in contract.MODEL_INPUTS:
+        if t.name not in inputs:
+            raise RequestError(f"missing input tensor {t.name!r}", stage=STAGE)
+    seq = inputs[contract.INPUT_IDS.name].shape[1]
+    for name in _SEQ_INPUTS:
+        shape = inputs[name].shape
+        if len(shape) < 2 or shape[1] != seq or shape[0] != inputs[contract.INPUT_IDS.name].shape[0]:
+            raise RequestError(f"{name} has shape {list(shape)}, expected [batch, {seq}, ...]", stage=STAGE)
+    if not 0 < seq <= contract.MAX_SEQ_LEN:
+        raise RequestError(f"sequence length {seq} outside 1..{contract.MAX_SEQ_LEN}", stage=STAGE)
+    return seq
+
+
+class OnnxTokenClassifier:
+    def __init__(self, onnx_path: str | Path, threads: int = 0):
+        self.session = make_session(onnx_path, threads)
+        self.input_types = {i.name: i.type for i in self.session.get_inputs()}
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        feed = {name: (a.astype(np.int64) if "int64" in self.input_types[name] else a.astype(np.float32))
+                for name, a in inputs.items() if name in self.input_types}
+        return self.session.run([contract.LOGITS.name], feed)[0]
+
+    def run_many(self, batches: Sequence[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        """Run several requests as one padded batch; logits come back cut to each length."""
+        lengths = [b[contract.INPUT_IDS.name].shape[1] for b in batches]
+        sizes = [b[contract.INPUT_IDS.name].shape[0] for b in batches]
+        longest = max(lengths)
+        feed = {}
+        for t in contract.MODEL_INPUTS:
+            arrays = [b[t.name] for b in batches]
+            if t is contract.PIXEL_VALUES:
+                feed[t.name] = np.concatenate(arrays)
+            else:
+                rows = [row for a in arrays for row in a]
+                feed[t.name] = triton_io.pad_stack(rows, longest)
+        logits = self.run(feed)
+        out, start = [], 0
+        for size, length in zip(sizes, lengths):
+            out.append(logits[start:start + size, :length])
+            start += size
+        return out
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.args = ModelArgs(args)
+        params = self.args.parameters
+        onnx_path = self.args.version_dir / params.get("onnx_file", contract.ONNX_FILE)
+        self.model = OnnxTokenClassifier(onnx_path, int(params.get("intra_op_threads", "0")))
+
+    def execute(self, requests):
+        valid, responses = [], [None] * len(requests)
+        for index, request in enumerate(requests):
+            try:
+                inputs = {t.name: triton_io.require_input(request, t.name, STAGE) for t in contract.MODEL_INPUTS}
+                check_inputs(inputs)
+                valid.append((index, inputs))
+            except RequestError as exc:
+                responses[index] = triton_io.error_response(exc, STAGE)
+        if valid:
+            try:
+                logits = self.model.run_many([inputs for _, inputs in valid])
+                for (index, _), out in zip(valid, logits):
+                    responses[index] = triton_io.ok_response({contract.LOGITS.name: out})
+            except Exception as exc:  # noqa: BLE001 - fall back to one run per request to isolate the culprit
+                for index, inputs in valid:
+                    try:
+                        responses[index] = triton_io.ok_response({contract.LOGITS.name: self.model.run(inputs)})
+                    except Exception as one:  # noqa: BLE001
+                        responses[index] = triton_io.error_response(ModelRunError(f"onnxruntime failed: {one}"), STAGE)
+        return responses

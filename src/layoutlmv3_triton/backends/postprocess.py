@@ -1,0 +1,69 @@
+"""Postprocess step: logits + token->word map -> labelled words and entities (JSON)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .. import contract
+from ..decoding import page_result, word_predictions
+from ..errors import DecodingError
+from ..labels import load_id2label
+from . import triton_io
+from .triton_io import ModelArgs
+
+STAGE = "postprocess"
+
+
+class Postprocessor:
+    def __init__(self, model_config_path: str | Path, model_name: str = contract.ENSEMBLE):
+        self.id2label = load_id2label(model_config_path)
+        self.model_name = model_name
+
+    def page(self, logits: np.ndarray, word_ids: np.ndarray, page_words: dict) -> dict:
+        n_labels = logits.shape[-1]
+        if n_labels != len(self.id2label):
+            raise DecodingError(f"model gave {n_labels} logits per token but config.json names {len(self.id2label)} labels")
+        words = page_words["words"]
+        label_ids, scores = word_predictions(logits, word_ids, len(words))
+        return page_result(words, page_words["boxes"], label_ids, scores, self.id2label,
+                           width=page_words["width"], height=page_words["height"],
+                           confidences=page_words.get("confidences"), page=page_words.get("page", 0),
+                           source=page_words.get("source", "ocr"))
+
+    def document(self, pages: list[dict]) -> bytes:
+        return json.dumps({"model": self.model_name, "labels": self.id2label, "pages": pages}).encode()
+
+
+def parse_page_words(value) -> dict:
+    try:
+        page_words = json.loads(value if isinstance(value, (bytes, str)) else bytes(value))
+        if not isinstance(page_words, dict) or len(page_words["words"]) != len(page_words["boxes"]):
+            raise ValueError("words and boxes differ in length")
+        return page_words
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DecodingError(f"malformed {contract.PAGE_WORDS.name}: {exc}") from exc
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        self.args = ModelArgs(args)
+        config_file = self.args.parameters.get("model_config_file", contract.MODEL_CONFIG_FILE)
+        self.post = Postprocessor(self.args.version_dir / config_file)
+
+    def _build(self, request) -> dict[str, np.ndarray]:
+        logits = triton_io.require_input(request, contract.LOGITS.name, STAGE)
+        word_ids = triton_io.require_input(request, contract.WORD_IDS.name, STAGE)
+        page_words = triton_io.require_input(request, contract.PAGE_WORDS.name, STAGE).reshape(-1)
+        if not (logits.shape[0] == word_ids.shape[0] == page_words.shape[0]):
+            raise DecodingError(f"batch sizes differ: logits {logits.shape[0]}, word_ids {word_ids.shape[0]}, "
+                                f"page_words {page_words.shape[0]}")
+        documents = []
+        for i in range(logits.shape[0]):
+            page = self.post.page(logits[i], word_ids[i], parse_page_words(page_words[i]))
+            documents.append(self.post.document([page]))
+        return {contract.RESULT.name: triton_io.bytes_array(documents)}
+
+    def execute(self, requests):
+        return triton_io.respond_each(requests, STAGE, self._build)

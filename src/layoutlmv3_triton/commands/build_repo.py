@@ -1,0 +1,68 @@
+"""Export a from_pretrained LayoutLMv3 token classifier to ONNX (dynamo exporter), check
+parity against PyTorch at several (batch, seq) shapes, place the processor and labels,
+and write every config.pbtxt from the contract.
+
+examples:
+  layoutlmv3-triton build-repo --model artifacts/demo-model --repository model_repository
+  layoutlmv3-triton build-repo --tiny                       # random tiny model, offline
+  layoutlmv3-triton build-repo --model m/ --variant onnxruntime-gpu --repository /srv/models
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from ..configs import MODEL_VARIANTS, ServingOptions
+
+TINY_MODEL_DIR = Path("artifacts/tiny-model")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", type=Path, help="from_pretrained folder with model, tokenizer and processor files")
+    src.add_argument("--tiny", action="store_true",
+                     help=f"build a tiny randomly initialised model offline into {TINY_MODEL_DIR} and use it")
+    src.add_argument("--preset", choices=("tiny", "small", "base"),
+                     help="like --tiny, with a model size preset (random weights: for benchmarks)")
+    p.add_argument("--repository", type=Path, default=Path("model_repository"), help="output (default: %(default)s)")
+    p.add_argument("--variant", choices=MODEL_VARIANTS, default="local",
+                   help="how the model step runs (default: %(default)s; the others are for the NGC container)")
+    p.add_argument("--tolerance", type=float, default=1e-3, help="max |logit diff| ONNX vs PyTorch (default: %(default)s)")
+    defaults = ServingOptions()
+    p.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
+    p.add_argument("--preprocess-instances", type=int, default=defaults.preprocess_instances)
+    p.add_argument("--model-instances", type=int, default=defaults.model_instances)
+    p.add_argument("--model-threads", type=int, default=defaults.model_threads,
+                   help="onnxruntime intra-op threads per model instance")
+    p.add_argument("--max-queue-delay-us", type=int, default=defaults.max_queue_delay_us)
+    p.add_argument("--ocr-lang", default=defaults.ocr_lang, help="Tesseract language(s), e.g. eng or eng+deu")
+    p.add_argument("--ocr-psm", type=int, default=defaults.ocr_psm, help="Tesseract page segmentation mode")
+
+
+def random_model(preset: str, out_dir: Path) -> Path:
+    """A randomly initialised model with a tokenizer trained on synthetic form text."""
+    from ..scratch import build_from_scratch
+    from ..synth import FUNSD_LABELS, corpus_texts
+
+    return build_from_scratch(out_dir, corpus_texts(200, seed=0), FUNSD_LABELS, preset=preset, vocab_size=2000)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..repository import build_repository
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    options = ServingOptions(
+        variant=args.variant, max_batch_size=args.max_batch_size, preprocess_instances=args.preprocess_instances,
+        model_instances=args.model_instances, model_threads=args.model_threads,
+        max_queue_delay_us=args.max_queue_delay_us, ocr_lang=args.ocr_lang, ocr_psm=args.ocr_psm,
+    )
+    model_dir = args.model
+    if args.tiny or args.preset:
+        preset = args.preset or "tiny"
+        model_dir = random_model(preset, Path(f"artifacts/{preset}-model"))
+        print(f"built a random {preset} LayoutLMv3 in {model_dir}")
+    result = build_repository(model_dir, args.repository, options, tolerance=args.tolerance)
+    print(f"parity: {result.parity}")
+    print(f"wrote {result.repository} (variant {result.variant}, {len(result.labels)} labels: {', '.join(result.labels)})")
+    return 0

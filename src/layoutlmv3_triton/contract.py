@@ -1,0 +1,99 @@
+"""The one source of truth for the served ensemble: model names, tensors, sizes.
+
+Every ``config.pbtxt``, the thin ``model.py`` files, the client and the tests read
+these definitions; nothing else spells a tensor name.  This module imports only the
+standard library so that the torch-free client can use it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ENSEMBLE = "layoutlmv3_ensemble"
+PREPROCESS = "layoutlmv3_preprocess"
+MODEL = "layoutlmv3_model"
+POSTPROCESS = "layoutlmv3_postprocess"
+ALL_MODELS = (PREPROCESS, MODEL, POSTPROCESS, ENSEMBLE)
+
+# LayoutLMv3's usable text length: max_position_embeddings (514) less the padding offset.
+MAX_SEQ_LEN = 512
+IMAGE_SIZE = 224
+BBOX_SCALE = 1000  # LayoutLMv3 boxes live in 0..1000
+# Sequences are padded up to one of these lengths so that Triton's dynamic batcher
+# (which only groups equal shapes) can batch pages of similar length.
+SEQ_BUCKETS = (64, 128, 256, 384, 512)
+DEFAULT_MAX_BATCH_SIZE = 8
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A tensor as Triton sees it; ``dims`` leave out the batch dimension."""
+
+    name: str
+    dtype: str  # Triton dtype without the TYPE_ prefix: INT64, FP32, BYTES, ...
+    dims: tuple[int, ...]
+    optional: bool = False
+    ragged: bool = False
+    description: str = ""
+
+    @property
+    def config_dtype(self) -> str:
+        return "TYPE_STRING" if self.dtype == "BYTES" else f"TYPE_{self.dtype}"
+
+    @property
+    def numpy_dtype(self) -> str:
+        return NUMPY_DTYPES[self.dtype]
+
+
+NUMPY_DTYPES = {
+    "BYTES": "object",
+    "BOOL": "bool",
+    "INT32": "int32",
+    "INT64": "int64",
+    "FP16": "float16",
+    "FP32": "float32",
+    "UINT8": "uint8",
+}
+
+# --- ensemble I/O (what a client sends and receives) -------------------------------
+DOCUMENT = Tensor("document", "BYTES", (1,), description="encoded image bytes (PNG, JPEG, TIFF, ...)")
+RESULT = Tensor("result", "BYTES", (1,), description="JSON: page size, words and labelled entities")
+
+# --- between the steps ----------------------------------------------------------------
+INPUT_IDS = Tensor("input_ids", "INT64", (-1,))
+ATTENTION_MASK = Tensor("attention_mask", "INT64", (-1,))
+BBOX = Tensor("bbox", "INT64", (-1, 4))
+PIXEL_VALUES = Tensor("pixel_values", "FP32", (3, IMAGE_SIZE, IMAGE_SIZE))
+WORD_IDS = Tensor("word_ids", "INT64", (-1,), description="token -> word index; -1 for special and padding tokens")
+PAGE_WORDS = Tensor("page_words", "BYTES", (1,), description="JSON: OCR words, pixel boxes, confidences, page size")
+LOGITS = Tensor("logits", "FP32", (-1, -1))
+
+MODEL_INPUTS = (INPUT_IDS, ATTENTION_MASK, BBOX, PIXEL_VALUES)
+PREPROCESS_INPUTS = (DOCUMENT,)
+PREPROCESS_OUTPUTS = (*MODEL_INPUTS, WORD_IDS, PAGE_WORDS)
+MODEL_OUTPUTS = (LOGITS,)
+POSTPROCESS_INPUTS = (LOGITS, WORD_IDS, PAGE_WORDS)
+POSTPROCESS_OUTPUTS = (RESULT,)
+ENSEMBLE_INPUTS = (DOCUMENT,)
+ENSEMBLE_OUTPUTS = (RESULT,)
+
+# The ensemble's dataflow: (step model, {step input: ensemble tensor}, {step output: ensemble tensor}).
+# Ensemble-internal tensors reuse the step tensor names, so the graph reads as the picture in README.
+ENSEMBLE_STEPS = (
+    (PREPROCESS, {t.name: t.name for t in PREPROCESS_INPUTS}, {t.name: t.name for t in PREPROCESS_OUTPUTS}),
+    (MODEL, {t.name: t.name for t in MODEL_INPUTS}, {t.name: t.name for t in MODEL_OUTPUTS}),
+    (POSTPROCESS, {t.name: t.name for t in POSTPROCESS_INPUTS}, {t.name: t.name for t in POSTPROCESS_OUTPUTS}),
+)
+
+# Files that build-repo places in a model's version folder.
+ONNX_FILE = "model.onnx"
+PLAN_FILE = "model.plan"
+PROCESSOR_DIR = "processor"  # preprocess: tokenizer + image processor, from_pretrained format
+MODEL_CONFIG_FILE = "config.json"  # postprocess: the model's HF config, whose id2label names the labels
+
+
+def bucket_length(n_tokens: int, buckets: tuple[int, ...] = SEQ_BUCKETS) -> int:
+    """The smallest bucket that holds ``n_tokens`` (capped at the last bucket)."""
+    for b in buckets:
+        if n_tokens <= b:
+            return b
+    return buckets[-1]

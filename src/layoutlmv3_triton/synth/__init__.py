@@ -1,0 +1,16 @@
+"""Synthetic FUNSD-style form pages, rendered with Pillow and reproducible by seed.
+
+Why: no FUNSD download is possible here, yet the served model must be trained and scored
+end to end.  Pages carry every word's text, tight pixel box and FUNSD label, and are
+rendered so that Tesseract (used at serving time) reads the same words.
+
+Modules: ``vocab`` (words), ``content`` (what a page says), ``layout`` (where it goes),
+``render`` (pixels and noise), ``dataset`` (FUNSD-format ``datasets.Dataset``).
+"""
+from .content import page_seed
+from .dataset import corpus_texts, generate, to_dataset, write_dataset
+from .page import FUNSD_LABELS, SynthError, SynthPage
+from .render import render_page
+
+__all__ = ["FUNSD_LABELS", "SynthError", "SynthPage", "corpus_texts", "generate", "page_seed",
+           "render_page", "to_dataset", "write_dataset"]
