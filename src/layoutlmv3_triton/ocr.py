@@ -43,12 +43,14 @@ class Word:
 
 
 def find_tessdata(explicit: str | None = None) -> str:
-    for candidate in (explicit, os.environ.get("TESSDATA_PREFIX"), *TESSDATA_CANDIDATES):
+    """The explicit folder if given (no silent fallback), else $TESSDATA_PREFIX, else system folders."""
+    candidates = (explicit,) if explicit else (os.environ.get("TESSDATA_PREFIX"), *TESSDATA_CANDIDATES)
+    for candidate in candidates:
         if candidate and Path(candidate).is_dir() and any(Path(candidate).glob("*.traineddata")):
             return str(candidate)
     raise OcrError(
         "no Tesseract language data found; install tesseract-ocr-eng or set TESSDATA_PREFIX "
-        f"(looked in {', '.join(c for c in (explicit, *TESSDATA_CANDIDATES) if c)})",
+        f"(looked in {', '.join(c for c in candidates if c)})",
         stage="ocr-setup",
     )
 
@@ -84,7 +86,10 @@ class TesseractEngine:
             if iterator is None:
                 return words
             for item in self._tesserocr.iterate_level(iterator, level):
-                text = (item.GetUTF8Text(level) or "").strip()
+                try:
+                    text = (item.GetUTF8Text(level) or "").strip()
+                except RuntimeError:  # tesserocr raises "No text returned" on an empty page
+                    continue
                 bounds = item.BoundingBox(level)
                 if not text or bounds is None:
                     continue

@@ -1,0 +1,11 @@
+"""Fine-tune LayoutLMv3 for FUNSD-style token classification with PyTorch Lightning.
+
+``data`` (LightningDataModule over FUNSD-format datasets), ``module`` (LightningModule with
+seqeval entity F1), ``run`` (Trainer, checkpoints, from_pretrained output, summary),
+``ocr_labels`` (optional: train on Tesseract's words labelled from the ground truth).
+Importing this package imports torch and Lightning; the CLI imports it lazily.
+"""
+from .config import SUMMARY_FILE, TrainConfig, TrainingError
+from .run import train
+
+__all__ = ["SUMMARY_FILE", "TrainConfig", "TrainingError", "train"]

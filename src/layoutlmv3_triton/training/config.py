@@ -1,0 +1,98 @@
+"""Training options and the fingerprint that decides whether a run can be skipped."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+SUMMARY_FILE = "training_summary.json"
+# Options that do not change the trained model: left out of the fingerprint.
+NOT_FINGERPRINTED = {"out", "progress", "skip_if_unchanged", "threads", "keep_checkpoints"}
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or finish with the given options."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on.  Defaults suit the synthetic demo on 2 CPU cores."""
+
+    out: str
+    data: str | None = None  # a save_to_disk folder
+    dataset: str | None = None  # a datasets.load_dataset name or hub-layout folder
+    val_data: str | None = None
+    model: str | None = None  # from_pretrained path or hub name
+    from_scratch: bool = False
+    preset: str = "small"
+    vocab_size: int = 4000
+    epochs: int = 10
+    max_steps: int = -1
+    batch_size: int = 8
+    lr: float | None = None  # None: 5e-5 for a pretrained model, 4e-4 from scratch
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    seed: int = 0
+    max_minutes: float | None = None
+    max_length: int = 512
+    patience: int = 3
+    val_fraction: float = 0.1
+    limit_train: int | None = None  # use only the first N training pages
+    ocr_words: float = 0.0  # fraction of training pages re-labelled on Tesseract's words
+    threads: int | None = None
+    progress: bool = True
+    skip_if_unchanged: bool = False
+    keep_checkpoints: bool = False
+
+    def validate(self) -> None:
+        if bool(self.data) == bool(self.dataset):
+            raise TrainingError("give exactly one of --data DIR or --dataset NAME")
+        if bool(self.model) == self.from_scratch:
+            raise TrainingError("give exactly one of --model NAME_OR_DIR or --from-scratch")
+        if self.epochs < 1 and self.max_steps <= 0:
+            raise TrainingError("need --epochs >= 1 or --max-steps > 0")
+        if self.batch_size < 1:
+            raise TrainingError("--batch-size must be at least 1")
+        if not 0 < self.max_length <= 512:
+            raise TrainingError("--max-length must be in 1..512 (LayoutLMv3's text positions)")
+        if not 0.0 <= self.ocr_words <= 1.0:
+            raise TrainingError("--ocr-words is a fraction in 0..1")
+
+    @property
+    def learning_rate(self) -> float:
+        if self.lr is not None:
+            return self.lr
+        return 4e-4 if self.from_scratch else 5e-5
+
+
+def code_hash() -> str:
+    """Hash of the training and scratch-model sources, so a code change invalidates the cache."""
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for path in sorted([*root.glob("*.py"), root.parent / "scratch.py"]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def run_fingerprint(config: TrainConfig, dataset_fingerprints: dict[str, str]) -> str:
+    """Hash of the options, the datasets' fingerprints, the package version and the code."""
+    from .. import __version__
+
+    options = {k: v for k, v in dataclasses.asdict(config).items() if k not in NOT_FINGERPRINTED}
+    blob = json.dumps({"options": options, "datasets": dataset_fingerprints, "version": __version__,
+                       "code": code_hash()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def cached_summary(out: str | Path, fingerprint: str) -> dict | None:
+    """The summary of a finished run in ``out`` with this fingerprint, if its model is there."""
+    out = Path(out)
+    try:
+        summary = json.loads((out / SUMMARY_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    has_model = (out / "config.json").exists() and any(out.glob("*.safetensors"))
+    return summary if has_model and summary.get("fingerprint") == fingerprint else None

@@ -1,0 +1,178 @@
+"""Load FUNSD-format datasets and encode them for LayoutLMv3, as a LightningDataModule.
+
+Why one format: a folder written by ``save_to_disk`` (``layoutlmv3-triton synth``, or a
+local FUNSD copy) and a hub dataset such as ``nielsr/funsd-layoutlmv3`` both have the
+columns ``tokens``, ``bboxes`` (0..1000), ``ner_tags`` (a ClassLabel sequence) and
+``image``.  Label names are read from the ClassLabel feature, never hard-coded.
+
+Pages are encoded once, in memory (pixel values as float16), because re-running the
+image processor every epoch costs more CPU than the small models train with.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader
+
+from ..errors import LayoutLMv3TritonError
+
+REQUIRED_COLUMNS = ("tokens", "bboxes", "ner_tags", "image")
+LABEL_PAD = -100  # ignored by the loss: special tokens, padding and non-first sub-tokens
+
+
+class DatasetError(LayoutLMv3TritonError):
+    """The training data is missing, unreadable or not in FUNSD's format."""
+
+
+def _pick_split(ds: Any, names: tuple[str, ...], source: str) -> Any:
+    import datasets
+
+    if isinstance(ds, datasets.Dataset):
+        return ds
+    for name in names:
+        if name in ds:
+            return ds[name]
+    raise DatasetError(f"{source} has splits {list(ds)}; expected one of {list(names)}")
+
+
+def load_split(*, data: str | None = None, dataset: str | None = None, split: str = "train") -> Any:
+    """One split from a ``save_to_disk`` folder (``data``) or ``datasets.load_dataset`` (``dataset``).
+
+    ``dataset`` is a hub name or a local folder in the hub layout (e.g. parquet files under
+    ``data/``), which is how the hub path is tested offline.
+    """
+    import datasets
+
+    names = ("train",) if split == "train" else (split, "validation", "test")
+    if data:
+        path = Path(data)
+        if not path.exists():
+            raise DatasetError(f"no dataset folder at {path} (make one with `layoutlmv3-triton synth`)")
+        try:
+            ds = datasets.load_from_disk(str(path))
+        except (FileNotFoundError, ValueError) as exc:
+            raise DatasetError(f"{path} is not a dataset saved with save_to_disk: {exc}") from exc
+        ds = _pick_split(ds, names, str(path))
+    elif dataset:
+        try:
+            ds = datasets.load_dataset(dataset)
+        except Exception as exc:  # the hub client raises many types; all mean "cannot load"
+            raise DatasetError(f"cannot load dataset {dataset!r}: {exc}") from exc
+        ds = _pick_split(ds, names, dataset)
+    else:
+        raise DatasetError("give a dataset folder (--data) or a dataset name (--dataset)")
+    missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
+    if missing:
+        raise DatasetError(f"dataset lacks FUNSD columns {missing}; it has {ds.column_names}")
+    return ds
+
+
+def label_names(ds: Any) -> list[str]:
+    """Label names from the ``ner_tags`` ClassLabel feature."""
+    feature = ds.features["ner_tags"]
+    inner = getattr(feature, "feature", None)
+    names = getattr(inner, "names", None)
+    if not names:
+        raise DatasetError("ner_tags is not a sequence of ClassLabel: label names are unknown")
+    return list(names)
+
+
+def fingerprint(ds: Any) -> str:
+    """A stable identity of a dataset's content, for the --skip-if-unchanged cache."""
+    fp = getattr(ds, "_fingerprint", None)
+    if fp:
+        return str(fp)
+    h = hashlib.sha256()
+    for row in ds.select_columns(["tokens", "bboxes", "ner_tags"]):
+        h.update(repr(row).encode())
+    return h.hexdigest()[:16]
+
+
+def split_off(ds: Any, fraction: float, seed: int) -> tuple[Any, Any]:
+    """Hold out ``fraction`` of ``ds`` for validation when no validation data is given."""
+    if len(ds) < 2:
+        raise DatasetError("need at least 2 pages to hold some out for validation; give --val-data")
+    n_val = max(1, int(round(len(ds) * fraction)))
+    parts = ds.train_test_split(test_size=n_val, seed=seed, shuffle=True)
+    return parts["train"], parts["test"]
+
+
+def encode_dataset(ds: Any, processor: Any, max_length: int = 512) -> list[dict[str, torch.Tensor]]:
+    """Encode every page: words + boxes + first-sub-token labels, truncated to ``max_length``."""
+    from PIL import Image
+
+    out = []
+    for row in ds:
+        image = row["image"]
+        if not isinstance(image, Image.Image):
+            raise DatasetError("the image column must decode to PIL images (datasets.Image feature)")
+        boxes = [[min(1000, max(0, int(v))) for v in box] for box in row["bboxes"]]
+        enc = processor(image.convert("RGB"), row["tokens"], boxes=boxes, word_labels=row["ner_tags"],
+                        truncation=True, max_length=max_length, return_tensors="pt")
+        out.append({
+            "input_ids": enc["input_ids"][0],
+            "attention_mask": enc["attention_mask"][0],
+            "bbox": enc["bbox"][0],
+            "labels": enc["labels"][0],
+            "pixel_values": enc["pixel_values"][0].to(torch.float16),
+        })
+    return out
+
+
+@dataclass
+class Collator:
+    """Pad a batch to its longest page (padding per batch, not to 512)."""
+
+    pad_token_id: int = 1
+
+    def __call__(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        n = max(len(i["input_ids"]) for i in items)
+
+        def pad(key: str, value: int) -> torch.Tensor:
+            rows = []
+            for item in items:
+                t = item[key]
+                fill = torch.full((n - len(t), *t.shape[1:]), value, dtype=t.dtype)
+                rows.append(torch.cat([t, fill]))
+            return torch.stack(rows)
+
+        return {
+            "input_ids": pad("input_ids", self.pad_token_id),
+            "attention_mask": pad("attention_mask", 0),
+            "bbox": pad("bbox", 0),
+            "labels": pad("labels", LABEL_PAD),
+            "pixel_values": torch.stack([i["pixel_values"] for i in items]).to(torch.float32),
+        }
+
+
+class FunsdDataModule(L.LightningDataModule):
+    """Train/validation loaders over pre-encoded FUNSD-format pages."""
+
+    def __init__(self, train_ds: Any, val_ds: Any, processor: Any, *, batch_size: int = 8,
+                 max_length: int = 512, num_workers: int = 0):
+        super().__init__()
+        if max_length > 512:
+            raise DatasetError(f"max_length {max_length} exceeds LayoutLMv3's 512 text positions")
+        self.train_ds, self.val_ds, self.processor = train_ds, val_ds, processor
+        self.batch_size, self.max_length, self.num_workers = batch_size, max_length, num_workers
+        self.collate = Collator(pad_token_id=processor.tokenizer.pad_token_id)
+        self.train_items: list[dict[str, torch.Tensor]] | None = None
+        self.val_items: list[dict[str, torch.Tensor]] | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_items is None:
+            self.train_items = encode_dataset(self.train_ds, self.processor, self.max_length)
+            self.val_items = encode_dataset(self.val_ds, self.processor, self.max_length)
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.train_items, batch_size=self.batch_size, shuffle=True,
+                          collate_fn=self.collate, num_workers=self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_items, batch_size=self.batch_size, shuffle=False,
+                          collate_fn=self.collate, num_workers=self.num_workers)

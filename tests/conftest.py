@@ -1,0 +1,49 @@
+"""Shared fixtures.  Functional tests share one tiny model repository and one real
+tritonserver per session (started on free loopback ports, stopped at the end)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pages import FORM_LINES, font, png_bytes, render_lines  # noqa: F401  (re-exported for tests)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/functional/" in str(item.path):
+            item.add_marker(pytest.mark.functional)
+
+
+@pytest.fixture(scope="session")
+def form_page():
+    return render_lines(FORM_LINES)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    from layoutlmv3_triton.scratch import build_from_scratch
+    from layoutlmv3_triton.synth import FUNSD_LABELS, corpus_texts
+
+    out = tmp_path_factory.mktemp("tiny-model")
+    return build_from_scratch(out, corpus_texts(50, seed=0), FUNSD_LABELS, preset="tiny", vocab_size=1000)
+
+
+@pytest.fixture(scope="session")
+def tiny_repository(tiny_model_dir, tmp_path_factory) -> Path:
+    from layoutlmv3_triton.repository import build_repository
+
+    repo = tmp_path_factory.mktemp("model_repository")
+    build_repository(tiny_model_dir, repo)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def triton_server(tiny_repository, tmp_path_factory):
+    """A real tritonserver on free loopback ports, serving the tiny repository."""
+    from layoutlmv3_triton.server import LocalTritonServer
+
+    log_file = tmp_path_factory.mktemp("triton-log") / "tritonserver.log"
+    with LocalTritonServer(tiny_repository, log_file=log_file) as server:
+        yield server
+    assert server.process is None
