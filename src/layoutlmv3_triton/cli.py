@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "fine-tune LayoutLMv3 for token classification with PyTorch Lightning"),
     "build-repo": ("build_repo", "export a from_pretrained model to ONNX and write the Triton model repository"),
     "serve": ("serve", "run a local tritonserver (CPU, loopback) on a model repository"),
+    "demo": ("demo", "serve the repository locally and print the entities found on the sample pages"),
     "evaluate": ("evaluate", "score the served ensemble on a labelled dataset (entity-level F1)"),
     "bench": ("bench", "benchmark the served ensemble against the naive pipeline"),
     "soak": ("soak", "drive the served ensemble at high concurrency and watch failures and memory"),

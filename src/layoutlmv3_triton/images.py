@@ -10,6 +10,11 @@ from PIL import Image, ImageOps
 from .errors import BadImageError, ImageTooLargeError
 from .limits import Limits
 
+# Formats a scanned page comes in.  Pillow would otherwise try every plugin it has,
+# some of which run external programs (EPS runs Ghostscript) or parse rarely fuzzed
+# formats: untrusted bytes only reach these well-trodden decoders.
+ACCEPTED_FORMATS = ("PNG", "JPEG", "MPO", "TIFF", "BMP", "GIF", "WEBP")
+
 
 def decode_image(data: bytes, limits: Limits = Limits()) -> Image.Image:
     """Decode an encoded image to 8-bit RGB.
@@ -25,7 +30,7 @@ def decode_image(data: bytes, limits: Limits = Limits()) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
             width, height = image.size
             _check_size(width, height, limits)
             image.seek(0)
@@ -33,9 +38,12 @@ def decode_image(data: bytes, limits: Limits = Limits()) -> Image.Image:
     except (BadImageError, ImageTooLargeError):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(f"image rejected as a decompression bomb: {exc}") from exc
+        # Pillow's own guard (above ~89 MP) fires inside open(), before our check.
+        raise ImageTooLargeError(f"image rejected before decoding as a decompression bomb ({exc}); "
+                                 f"{_limits_text(limits)}") from exc
     except Image.UnidentifiedImageError as exc:
-        raise BadImageError(f"cannot decode image: not a known image format ({len(data)} bytes)") from exc
+        raise BadImageError(f"cannot decode image: not a known image format ({len(data)} bytes; accepted: "
+                            f"{', '.join(f for f in ACCEPTED_FORMATS if f != 'MPO')})") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise BadImageError(f"cannot decode image: {exc}") from exc
     return to_rgb(ImageOps.exif_transpose(image))
@@ -45,10 +53,11 @@ def _check_size(width: int, height: int, limits: Limits) -> None:
     if width < 1 or height < 1:
         raise BadImageError(f"image has no pixels ({width}x{height})")
     if width > limits.max_image_side or height > limits.max_image_side or width * height > limits.max_image_pixels:
-        raise ImageTooLargeError(
-            f"image is {width}x{height} pixels; the limits are {limits.max_image_pixels} pixels "
-            f"and {limits.max_image_side} per side"
-        )
+        raise ImageTooLargeError(f"image is {width}x{height} pixels; {_limits_text(limits)}")
+
+
+def _limits_text(limits: Limits) -> str:
+    return f"the limits are {limits.max_image_pixels} pixels and {limits.max_image_side} per side"
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

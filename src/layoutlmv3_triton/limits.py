@@ -1,5 +1,10 @@
 """Bounds on what one request may cost.  Defaults are safe for a public endpoint;
-raise them through the model config parameters when you trust the input."""
+raise them through the model config parameters when you trust the input.
+
+Pillow refuses any image above about 179 MP whatever ``max_image_pixels`` says (and
+warns, which :func:`~.images.decode_image` treats as a refusal, above about 89 MP), so
+limits above those values have no effect.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -12,8 +17,21 @@ class Limits:
     max_image_side: int = 12_000
     max_pdf_pages: int = 20
 
+    def __post_init__(self):
+        # A zero or negative limit would silently refuse everything (or nothing): fail loudly at load.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"limit {f.name} must be a positive integer, not {value!r}")
+
     @classmethod
     def from_parameters(cls, params: dict[str, str]) -> "Limits":
         """Build from Triton model-config parameters (string values); unknown keys are ignored."""
-        kwargs = {f.name: int(params[f.name]) for f in fields(cls) if f.name in params}
+        kwargs = {}
+        for f in fields(cls):
+            if f.name in params:
+                try:
+                    kwargs[f.name] = int(params[f.name])
+                except ValueError:
+                    raise ValueError(f"model parameter {f.name} must be an integer, not {params[f.name]!r}") from None
         return cls(**kwargs)

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import RequestError
+from ..errors import ModelRunError, RequestError
 
 try:  # present only inside tritonserver's python backend stub
     import triton_python_backend_utils as pb_utils
@@ -55,9 +55,24 @@ def ok_response(outputs: dict[str, np.ndarray]):
     return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor(k, v) for k, v in outputs.items()])
 
 
+def is_bad_input(exc: Exception) -> bool:
+    """A request error is the client's fault (INVALID_ARG), except when our own model
+    run failed: that, like any unexpected exception, is the server's (INTERNAL)."""
+    return isinstance(exc, RequestError) and not isinstance(exc, ModelRunError)
+
+
 def error_response(exc: Exception, stage: str):
     message = str(exc) if isinstance(exc, RequestError) else f"{stage}: internal error: {type(exc).__name__}: {exc}"
-    return pb_utils.InferenceResponse(error=pb_utils.TritonError(message))
+    return pb_utils.InferenceResponse(error=triton_error(message, is_bad_input(exc)))
+
+
+def triton_error(message: str, bad_input: bool):
+    """A TritonError with a status code: clients (and gRPC/HTTP status) can then tell a
+    refused document from a server fault.  Error codes came with python_backend 23.x;
+    older stubs only take the message (and always report INTERNAL)."""
+    error_type = pb_utils.TritonError
+    code = getattr(error_type, "INVALID_ARG" if bad_input else "INTERNAL", None)
+    return error_type(message) if code is None else error_type(message, code)
 
 
 def respond_each(requests: Sequence, stage: str, build: Callable[[object], dict[str, np.ndarray]]) -> list:

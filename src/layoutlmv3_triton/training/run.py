@@ -110,6 +110,7 @@ def train(cfg: TrainConfig) -> dict:
     dm.setup("fit")
     steps_per_epoch = math.ceil(len(dm.train_items) / cfg.batch_size)
     total_steps = cfg.max_steps if cfg.max_steps > 0 else steps_per_epoch * cfg.epochs
+    model.train()  # from_pretrained / init_model return eval mode; Lightning keeps submodule modes
     module = TokenClassifier(model, labels, lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
                              warmup_ratio=cfg.warmup_ratio, total_steps=total_steps)
 

@@ -1,0 +1,78 @@
+# One entry point for people and CI.  `make demo` and `make test` work from a fresh clone
+# on Debian/Ubuntu with no Docker and no GPU.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libb64-0d fonts-dejavu-core
+# torch first, pinned: a bare torch requirement would pull a multi-GB CUDA build.
+TORCH := torch==2.13.0
+
+DATA := artifacts/data
+DEMO_MODEL := artifacts/demo-model
+REPOSITORY := model_repository
+PYTEST_ARGS ?=
+
+.PHONY: help setup apt venv data model repo demo serve test test-unit test-functional bench soak clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+setup: apt venv  ## system packages + .venv with the project installed
+
+apt:  ## Tesseract, libb64 (perf_analyzer) and fonts from Debian, if missing
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	  echo "installing $(APT_PACKAGES)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+data: $(STAMP)  ## synthetic train/val/test form pages (deterministic seeds; test seed never trained on)
+	@[ -d $(DATA)/train ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/train --n 600 --seed 1 --noise 0.3
+	@[ -d $(DATA)/val ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/val --n 60 --seed 2 --noise 0.3
+	@[ -d $(DATA)/test ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/test --n 50 --seed 3 --noise 0.3
+
+model: data  ## train the demo model from scratch (cached: skipped when nothing changed)
+	$(BIN)/layoutlmv3-triton train --from-scratch --preset small --data $(DATA)/train --val-data $(DATA)/val \
+	  --out $(DEMO_MODEL) --max-minutes 9 --skip-if-unchanged
+
+repo: model  ## export the demo model to ONNX and write model_repository/
+	@if [ -f $(REPOSITORY)/build_manifest.json ] && [ $(REPOSITORY)/build_manifest.json -nt $(DEMO_MODEL)/config.json ]; then \
+	  echo "$(REPOSITORY) is up to date"; \
+	else $(BIN)/layoutlmv3-triton build-repo --model $(DEMO_MODEL) --repository $(REPOSITORY); fi
+
+demo: apt repo  ## serve the demo model locally and print the entities on samples/
+	$(BIN)/layoutlmv3-triton demo --repository $(REPOSITORY) --samples samples
+
+serve: apt repo  ## run the local server on 127.0.0.1:8000 (HTTP), :8001 (gRPC), :8002 (metrics)
+	$(BIN)/layoutlmv3-triton serve --repository $(REPOSITORY)
+
+test: apt venv  ## the whole test suite (unit + functional with a real tritonserver)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: apt venv
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+test-functional: apt venv
+	$(BIN)/python -m pytest tests/functional $(PYTEST_ARGS)
+
+bench: apt venv  ## naive vs per-request vs served ensemble, report in reports/bench
+	$(BIN)/layoutlmv3-triton bench --output reports/bench
+
+soak: apt repo  ## 5 minutes at concurrency 16, report in reports/soak
+	$(BIN)/layoutlmv3-triton soak --minutes 5 --repository $(REPOSITORY) --output reports/soak
+
+clean:  ## remove generated artefacts (keeps .venv)
+	rm -rf artifacts reports lightning_logs $(REPOSITORY)/build_manifest.json
+	rm -f $(REPOSITORY)/*/1/*.onnx $(REPOSITORY)/*/1/config.json
+	rm -rf $(REPOSITORY)/*/1/processor
