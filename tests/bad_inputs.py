@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from layoutlmv3_triton import contract
+from layoutlmv3_triton.limits import Limits
+from pages import font
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 TEXT = ["INVOICE NUMBER 4711", "Customer: Jane Doe", "Total amount: 120 EUR"]
 # Errors the Triton core raises itself (before any backend runs) have no stage prefix.
 CORE = "triton"
@@ -49,18 +50,11 @@ class Case:
 
 
 # --- generators ---------------------------------------------------------------------
-def _font(size: int) -> ImageFont.ImageFont:
-    try:
-        return ImageFont.truetype(FONT, size)
-    except OSError:
-        return ImageFont.load_default(size=size)
-
-
 def text_page(lines=TEXT, size=(900, 400), font_size=28, mode="RGB") -> Image.Image:
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
     for row, line in enumerate(lines):
-        draw.text((40, 40 + row * font_size * 2), line, font=_font(font_size), fill="black")
+        draw.text((40, 40 + row * font_size * 2), line, font=font(font_size), fill="black")
     return image if mode == "RGB" else image.convert(mode)
 
 
@@ -92,7 +86,9 @@ def bomb_png(side: int = 30_000) -> bytes:
 
 def tiff_16bit() -> bytes:
     grey = np.asarray(text_page(mode="L"), dtype=np.uint16) * 257  # full 16-bit range
-    return encode(Image.fromarray(grey, mode="I;16"), "TIFF")
+    image = Image.fromarray(grey)
+    assert image.mode == "I;16", image.mode
+    return encode(image, "TIFF")
 
 
 def animated_gif() -> bytes:
@@ -155,6 +151,10 @@ CASES: tuple[Case, ...] = (
          reason="truncated"),
     Case("text_named_png", "error", lambda: b"This is not a PNG, whatever its name (page.png) says.\n" * 20,
          stage="preprocess", reason="not a known image format"),
+    Case("eps_postscript", "error", lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n",
+         stage="preprocess", reason="not a known image format"),  # never handed to Ghostscript
+    Case("over_byte_limit", "error", lambda: b"\x89PNG\r\n\x1a\n" + bytes(Limits().max_request_bytes),
+         stage="preprocess", reason="the limit is"),
     Case("one_pixel", "result", lambda: encode(Image.new("RGB", (1, 1), "white")), check=blank),
     Case("blank_white", "result", lambda: encode(Image.new("RGB", (850, 1100), "white")), check=blank),
     Case("all_black", "result", lambda: encode(Image.new("RGB", (850, 1100), "black")), check=no_entities),
@@ -173,7 +173,7 @@ CASES: tuple[Case, ...] = (
     Case("wrong_shape", "error", raw=raw_document(array=np.array([[b"a", b"b"]], dtype=object)), stage=CORE,
          reason="unexpected shape"),
     Case("empty_batch", "error", raw=raw_document(array=np.zeros((0, 1), dtype=object)), stage=CORE,
-         reason="batch"),
+         reason="got 0"),
     Case("batch_with_one_bad", "error", raw=raw_document(array=np.array([[good_png()], [b"junk"]], dtype=object)),
          stage="preprocess", reason="not a known image format"),
 )
