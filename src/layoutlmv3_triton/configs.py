@@ -37,6 +37,9 @@ class ServingOptions:
     queue_timeout_us: int = 60_000_000
     ocr_lang: str = "eng"
     ocr_psm: int = 3
+    pdf_dpi: int = 150
+    window_stride: int = 128  # tokens shared by consecutive windows of a long page
+    max_windows_per_page: int = 8
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self):
@@ -71,8 +74,9 @@ def _add_io(repeated, tensors: Iterable[Tensor], *, ragged: bool = False, is_inp
             item.allow_ragged_batch = ragged and -1 in t.dims
 
 
-def _batching(cfg: pb.ModelConfig, options: ServingOptions) -> None:
-    cfg.max_batch_size = options.max_batch_size
+def _batching(cfg: pb.ModelConfig, options: ServingOptions, per_sequence: bool = False) -> None:
+    """``per_sequence``: the step sees one row per sequence (pages x windows), not per document."""
+    cfg.max_batch_size = options.limits.max_sequences if per_sequence else options.max_batch_size
     db = cfg.dynamic_batching
     db.max_queue_delay_microseconds = options.max_queue_delay_us
     policy = db.default_queue_policy
@@ -107,6 +111,10 @@ def preprocess_config(options: ServingOptions) -> pb.ModelConfig:
         "max_image_pixels": limits.max_image_pixels,
         "max_image_side": limits.max_image_side,
         "max_pdf_pages": limits.max_pdf_pages,
+        "max_sequences": limits.max_sequences,
+        "pdf_dpi": options.pdf_dpi,
+        "window_stride": options.window_stride,
+        "max_windows_per_page": options.max_windows_per_page,
     })
     return cfg
 
@@ -114,7 +122,7 @@ def preprocess_config(options: ServingOptions) -> pb.ModelConfig:
 def model_config(options: ServingOptions) -> pb.ModelConfig:
     cfg = pb.ModelConfig(name=contract.MODEL)
     variant = options.variant
-    _batching(cfg, options)
+    _batching(cfg, options, per_sequence=True)
     inputs = step_tensors(contract.MODEL_INPUTS, options)
     if variant == "local":
         cfg.backend = "python"
@@ -157,7 +165,7 @@ def _warmup(cfg: pb.ModelConfig, inputs: list[Tensor], seq_len: int = 128) -> No
 
 def postprocess_config(options: ServingOptions) -> pb.ModelConfig:
     cfg = pb.ModelConfig(name=contract.POSTPROCESS, backend="python")
-    _batching(cfg, options)
+    _batching(cfg, options, per_sequence=True)
     _add_io(cfg.input, step_tensors(contract.POSTPROCESS_INPUTS, options), ragged=True)
     _add_io(cfg.output, contract.POSTPROCESS_OUTPUTS, is_input=False)
     _instances(cfg, options.postprocess_instances)

@@ -56,6 +56,8 @@ NUMPY_DTYPES = {
 
 # --- ensemble I/O (what a client sends and receives) -------------------------------
 DOCUMENT = Tensor("document", "BYTES", (1,), description="encoded image bytes (PNG, JPEG, TIFF, ...)")
+WORDS = Tensor("words", "BYTES", (1,), optional=True,
+               description='bring your own OCR: JSON {"words": [...], "boxes": [[x0, y0, x1, y1], ...]} in pixels')
 RESULT = Tensor("result", "BYTES", (1,), description="JSON: page size, words and labelled entities")
 
 # --- between the steps ----------------------------------------------------------------
@@ -64,17 +66,22 @@ ATTENTION_MASK = Tensor("attention_mask", "INT64", (-1,))
 BBOX = Tensor("bbox", "INT64", (-1, 4))
 PIXEL_VALUES = Tensor("pixel_values", "FP32", (3, IMAGE_SIZE, IMAGE_SIZE))
 WORD_IDS = Tensor("word_ids", "INT64", (-1,), description="token -> word index; -1 for special and padding tokens")
-PAGE_WORDS = Tensor("page_words", "BYTES", (1,), description="JSON: OCR words, pixel boxes, confidences, page size")
+PAGE_WORDS = Tensor("page_words", "BYTES", (1,),
+                    description="JSON on a page's first sequence (words, pixel boxes, page size, document and "
+                                "page index); empty on the page's further windows")
 LOGITS = Tensor("logits", "FP32", (-1, -1))
 
 MODEL_INPUTS = (INPUT_IDS, ATTENTION_MASK, BBOX, PIXEL_VALUES)
-PREPROCESS_INPUTS = (DOCUMENT,)
+PREPROCESS_INPUTS = (DOCUMENT, WORDS)
 PREPROCESS_OUTPUTS = (*MODEL_INPUTS, WORD_IDS, PAGE_WORDS)
 MODEL_OUTPUTS = (LOGITS,)
 POSTPROCESS_INPUTS = (LOGITS, WORD_IDS, PAGE_WORDS)
 POSTPROCESS_OUTPUTS = (RESULT,)
-ENSEMBLE_INPUTS = (DOCUMENT,)
+ENSEMBLE_INPUTS = (DOCUMENT, WORDS)
 ENSEMBLE_OUTPUTS = (RESULT,)
+
+# A request's batch is its documents; the preprocess step turns it into one row per
+# sequence (pages x windows), which is the batch the model and postprocess steps see.
 
 # The ensemble's dataflow: (step model, {step input: ensemble tensor}, {step output: ensemble tensor}).
 # Ensemble-internal tensors reuse the step tensor names, so the graph reads as the picture in README.

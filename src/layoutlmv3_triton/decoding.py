@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from .labels import split_tag
+from .windows import merge_word_probabilities
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -21,17 +22,7 @@ def word_predictions(logits: np.ndarray, word_ids: np.ndarray, n_words: int) -> 
     Words with no token (truncated away) get label -1 and score NaN.
     """
     logits = np.asarray(logits, dtype=np.float32)
-    word_ids = np.asarray(word_ids).reshape(-1)[: logits.shape[0]]
-    labels = np.full(n_words, -1, dtype=np.int64)
-    scores = np.full(n_words, np.nan, dtype=np.float32)
-    seen = np.zeros(n_words, dtype=bool)
-    probs = softmax(logits)
-    for token, word in enumerate(word_ids):
-        if 0 <= word < n_words and not seen[word]:
-            seen[word] = True
-            labels[word] = int(probs[token].argmax())
-            scores[word] = float(probs[token, labels[word]])
-    return labels, scores
+    return merge_word_probabilities([softmax(logits)], [word_ids], n_words)
 
 
 @dataclass

@@ -13,7 +13,8 @@ from .limits import Limits
 # Formats a scanned page comes in.  Pillow would otherwise try every plugin it has,
 # some of which run external programs (EPS runs Ghostscript) or parse rarely fuzzed
 # formats: untrusted bytes only reach these well-trodden decoders.
-ACCEPTED_FORMATS = ("PNG", "JPEG", "MPO", "TIFF", "BMP", "GIF", "WEBP")
+# (Pillow's JPEG plugin also opens multi-picture MPO files.)
+ACCEPTED_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "GIF", "WEBP")
 
 
 def decode_image(data: bytes, limits: Limits = Limits()) -> Image.Image:
@@ -43,10 +44,15 @@ def decode_image(data: bytes, limits: Limits = Limits()) -> Image.Image:
                                  f"{_limits_text(limits)}") from exc
     except Image.UnidentifiedImageError as exc:
         raise BadImageError(f"cannot decode image: not a known image format ({len(data)} bytes; accepted: "
-                            f"{', '.join(f for f in ACCEPTED_FORMATS if f != 'MPO')})") from exc
+                            f"{', '.join(ACCEPTED_FORMATS)})") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise BadImageError(f"cannot decode image: {exc}") from exc
-    return to_rgb(ImageOps.exif_transpose(image))
+    except Exception as exc:  # noqa: BLE001 - decoders fed hostile bytes raise anything (KeyError, struct.error, ...)
+        raise BadImageError(f"cannot decode image: {type(exc).__name__}: {exc}") from exc
+    try:
+        return to_rgb(ImageOps.exif_transpose(image))
+    except Exception as exc:  # noqa: BLE001 - a malformed EXIF block or an odd mode is still the document's fault
+        raise BadImageError(f"cannot convert image ({image.mode}) to RGB: {type(exc).__name__}: {exc}") from exc
 
 
 def _check_size(width: int, height: int, limits: Limits) -> None:

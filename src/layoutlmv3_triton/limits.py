@@ -16,6 +16,8 @@ class Limits:
     max_image_pixels: int = 40_000_000  # about A4 at 600 dpi (4960 x 7016 = 34.8 MP)
     max_image_side: int = 12_000
     max_pdf_pages: int = 20
+    # sequences (pages x windows) one request may need; also the model step's max batch
+    max_sequences: int = 64
 
     def __post_init__(self):
         # A zero or negative limit would silently refuse everything (or nothing): fail loudly at load.

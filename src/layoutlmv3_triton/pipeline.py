@@ -1,12 +1,14 @@
 """The ensemble's three steps in one process, from a built model repository.
 
-Same OCR, same processor, same ONNX, same decoding as the served ensemble: the
-reference the served results are tested against, and a convenient local API.
+Same document loading, OCR, processor, windows, ONNX and decoding as the served
+ensemble: the reference the served results are tested against, and a local API.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+import numpy as np
 
 from . import contract
 from .backends.onnx_model import OnnxTokenClassifier
@@ -19,20 +21,23 @@ from .ocr import OcrConfig
 
 class InProcessPipeline:
     def __init__(self, repository: str | Path, ocr: OcrConfig = OcrConfig(), limits: Limits = Limits(),
-                 threads: int = 0):
+                 threads: int = 0, **preprocess_options):
         repository = Path(repository)
-        self.pre = Preprocessor(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR, ocr, limits)
+        self.pre = Preprocessor(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR, ocr, limits,
+                                **preprocess_options)
         self.model = OnnxTokenClassifier(repository / contract.MODEL / "1" / contract.ONNX_FILE, threads)
         self.post = Postprocessor(repository / contract.POSTPROCESS / "1" / contract.MODEL_CONFIG_FILE)
 
-    def __call__(self, document: bytes) -> dict:
-        prepared = self.pre.process([document])[0]
+    def __call__(self, document: bytes, words_json: bytes | None = None) -> dict:
+        prepared = self.pre.process([document], [words_json])[0]
         if isinstance(prepared, RequestError):
             raise prepared
-        inputs = {k: v[None] for k, v in prepared.encoded.model_inputs().items()}
-        logits = self.model.run(inputs)[0]
-        page = self.post.page(logits, prepared.encoded.word_ids, prepared.page_words)
-        return json.loads(self.post.document([page]))
+        pages = []
+        for page in prepared:
+            batch = {t.name: np.stack([getattr(w, t.name) for w in page.windows]) for t in contract.MODEL_INPUTS}
+            logits = self.model.run(batch)
+            pages.append(self.post.page(list(logits), [w.word_ids for w in page.windows], page.page_words))
+        return json.loads(self.post.document(pages))
 
     def close(self) -> None:
         self.pre.close()

@@ -14,10 +14,14 @@ import logging
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import configs, contract
 from .configs import ServingOptions
 from .errors import RepositoryError
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .export import QuantizationReport
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +97,53 @@ class BuildResult:
     parity: str
     max_abs_diff: float
     labels: list[str]
+    quantize: str | None = None
+    quantization: str | None = None  # the accuracy cost of the quantized variant vs fp32
+
+
+def quantize_model_step(repository: str | Path, mode: str, vocab_size: int,
+                        keep_fp32: str | Path | None = None) -> "QuantizationReport":
+    """Replace the repository's fp32 ``model.onnx`` by its quantized variant.
+
+    The fp32 graph is compared with the quantized one (logit difference, label agreement)
+    and then deleted, or moved to ``keep_fp32``.
+    """
+    from .export import compare_quantized, quantize_onnx
+
+    onnx_path = Path(repository) / contract.MODEL / "1" / contract.ONNX_FILE
+    fp32_path = onnx_path.with_name(f"fp32-{contract.ONNX_FILE}")
+    onnx_path.replace(fp32_path)
+    try:
+        quantize_onnx(fp32_path, onnx_path, mode)
+        report = compare_quantized(fp32_path, onnx_path, vocab_size, mode)
+    except BaseException:
+        fp32_path.replace(onnx_path)
+        raise
+    if keep_fp32 is not None:
+        Path(keep_fp32).parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(fp32_path), str(keep_fp32))
+    else:
+        fp32_path.unlink()
+    return report
 
 
 def build_repository(model_dir: str | Path, repository: str | Path, options: ServingOptions = ServingOptions(),
-                     tolerance: float = 1e-3) -> BuildResult:
-    """Export, check parity, place the processor and labels, write every config."""
+                     tolerance: float = 1e-3, quantize: str | None = None,
+                     keep_fp32: str | Path | None = None) -> BuildResult:
+    """Export, check parity, place the processor and labels, write every config.
+
+    ``quantize="int8"`` serves a dynamically quantized model instead of the fp32 export
+    (parity is checked on the fp32 export; the quantized graph's accuracy cost is
+    measured against it and recorded in the manifest).  ``keep_fp32``: where to keep the
+    fp32 graph of a quantized build (default: deleted).
+    """
     from transformers import LayoutLMv3ForTokenClassification
 
-    from .export import check_parity, export_onnx
+    from .export import QUANTIZE_MODES, check_parity, export_onnx
     from .labels import load_id2label
+
+    if quantize is not None and quantize not in QUANTIZE_MODES:
+        raise RepositoryError(f"unknown quantization {quantize!r}; choose from {', '.join(QUANTIZE_MODES)}")
 
     model_dir, repository = Path(model_dir), Path(repository)
     if not (model_dir / "config.json").is_file():
@@ -112,11 +154,18 @@ def build_repository(model_dir: str | Path, repository: str | Path, options: Ser
     export_onnx(model, onnx_path)
     report = check_parity(model, onnx_path, tolerance=tolerance)
     log.info("%s", report)
+    quantization = None
+    if quantize is not None:
+        quantization = quantize_model_step(repository, quantize, model.config.vocab_size, keep_fp32)
+        log.info("%s", quantization)
     write_configs(repository, options)
     copy_processor(model_dir, repository)
     shutil.copy2(model_dir / "config.json", repository / contract.POSTPROCESS / "1" / contract.MODEL_CONFIG_FILE)
-    result = BuildResult(str(repository), options.variant, str(onnx_path), str(report), report.worst, labels)
+    result = BuildResult(str(repository), options.variant, str(onnx_path), str(report), report.worst, labels,
+                         quantize, None if quantization is None else str(quantization))
     manifest = {**asdict(result), "source_model": str(model_dir.resolve()), "options": asdict(options)}
+    if quantization is not None:
+        manifest["quantization_report"] = quantization.as_dict()
     (repository / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     return result
 

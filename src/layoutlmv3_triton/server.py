@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -26,6 +27,15 @@ from .errors import ServerError
 from .repository import STUB_PATH_ENV
 
 log = logging.getLogger(__name__)
+
+# APIs that can change the server or read its internals: repository control (index,
+# load, unload), log settings (log file path), shared-memory registration (maps host
+# memory) and trace settings (trace file path).  Inference, health, metadata, config
+# and statistics stay open.  A restricted API answers 403 / PERMISSION_DENIED unless
+# the request carries ADMIN_HEADER with the key of this start.
+RESTRICTED_APIS = ("model-repository", "logging", "shared-memory", "trace")
+ADMIN_HEADER = "x-layoutlmv3-admin-key"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -98,10 +108,17 @@ class LocalTritonServer:
     extra_args: tuple[str, ...] = ()
     log_file: Path | None = None
     quiet: bool = True  # without a log file: discard the server log (True) or share this terminal (False)
+    restrict_apis: bool = True  # RESTRICTED_APIS need ADMIN_HEADER: admin_key
     process: subprocess.Popen | None = None
+    # A fresh random key per start, kept in memory only: never in a file or in the log.
+    admin_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     def command(self) -> list[str]:
         binary = pytriton_root() / "bin" / "tritonserver"
+        restricted = []
+        if self.restrict_apis:
+            rule = f"{','.join(RESTRICTED_APIS)}:{ADMIN_HEADER}={self.admin_key}"
+            restricted = [f"--http-restricted-api={rule}", f"--grpc-restricted-protocol={rule}"]
         return [
             str(binary),
             f"--model-repository={Path(self.repository).resolve()}",
@@ -113,8 +130,22 @@ class LocalTritonServer:
             "--allow-metrics=true", "--allow-gpu-metrics=false",
             "--strict-readiness=true", "--exit-on-error=true",
             f"--log-verbose={self.log_verbose}",
+            *restricted,
             *self.extra_args,
         ]
+
+    def redacted_command(self) -> list[str]:
+        return [arg.replace(self.admin_key, "<admin-key>") for arg in self.command()]
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The HTTP header that unlocks RESTRICTED_APIS on this start of the server."""
+        return {ADMIN_HEADER: self.admin_key}
+
+    @property
+    def grpc_admin_headers(self) -> dict[str, str]:
+        """The same over gRPC: tritonserver expects the metadata key with this prefix."""
+        return {f"triton-grpc-protocol-{ADMIN_HEADER}": self.admin_key}
 
     @property
     def http_url(self) -> str:
@@ -127,10 +158,16 @@ class LocalTritonServer:
     def start(self, timeout_s: float = 180.0) -> "LocalTritonServer":
         if self.process is not None:
             raise ServerError("server already started")
+        if self.restrict_apis:
+            self.admin_key = secrets.token_urlsafe(32)
         out = open(self.log_file, "ab") if self.log_file else (subprocess.DEVNULL if self.quiet else None)
-        log.info("starting %s", " ".join(self.command()))
-        self.process = subprocess.Popen(self.command(), env=stub_environment(), stdout=out, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        log.info("starting %s", " ".join(self.redacted_command()))
+        try:
+            self.process = subprocess.Popen(self.command(), env=stub_environment(), stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            if hasattr(out, "close"):  # the child has its own copy; a restart must not leak ours
+                out.close()
         try:
             self.wait_ready(timeout_s)
         except BaseException:

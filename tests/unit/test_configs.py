@@ -43,7 +43,7 @@ def test_variants_round_trip_and_match_contract(variant):
 
 def test_ensemble_wires_every_step_output_to_an_input():
     ens = configs.ensemble_config(ServingOptions())
-    produced = {"document"}
+    produced = {t.name for t in contract.ENSEMBLE_INPUTS}
     for step in ens.ensemble_scheduling.step:
         assert set(step.input_map.values()) <= produced, step.model_name
         produced |= set(step.output_map.values())

@@ -1,4 +1,5 @@
-"""Preprocess step: bytes -> page image -> OCR words -> LayoutLMv3 inputs."""
+"""Preprocess step: document bytes -> pages -> words (text layer, client or OCR) ->
+LayoutLMv3 sequences, one or more windows per page."""
 from __future__ import annotations
 
 import json
@@ -10,11 +11,13 @@ from typing import Sequence
 import numpy as np
 
 from .. import contract
-from ..encoding import EncodedPage, PageEncoder
+from ..documents import load_document
+from ..encoding import DEFAULT_MAX_WINDOWS, EncodedPage, PageEncoder
 from ..errors import RequestError
-from ..images import decode_image
 from ..limits import Limits
 from ..ocr import OcrConfig, TesseractEngine
+from ..pdf import PageInput
+from ..windows import DEFAULT_STRIDE
 from . import triton_io
 from .triton_io import ModelArgs
 
@@ -23,8 +26,12 @@ STAGE = "preprocess"
 
 @dataclass
 class PreparedPage:
-    encoded: EncodedPage
-    page_words: dict  # words, boxes, confidences and page size, for postprocess
+    windows: list[EncodedPage]  # one sequence per window; word_ids index the page's words
+    page_words: dict  # words, boxes, confidences, page size, page number (0 starts a document)
+
+    @property
+    def encoded(self) -> EncodedPage:
+        return self.windows[0]
 
     def page_words_json(self) -> bytes:
         return json.dumps(self.page_words, separators=(",", ":")).encode()
@@ -33,46 +40,61 @@ class PreparedPage:
 class Preprocessor:
     """One Tesseract engine and one processor, reused for every request."""
 
-    def __init__(self, processor_dir: str | Path, ocr: OcrConfig = OcrConfig(), limits: Limits = Limits()):
-        self.encoder = PageEncoder(processor_dir)
+    def __init__(self, processor_dir: str | Path, ocr: OcrConfig = OcrConfig(), limits: Limits = Limits(),
+                 pdf_dpi: float = 150.0, stride: int = DEFAULT_STRIDE, max_windows: int = DEFAULT_MAX_WINDOWS):
+        self.encoder = PageEncoder(processor_dir, stride=stride, max_windows=max_windows)
         self.engine = TesseractEngine(ocr)
         self.limits = limits
+        self.pdf_dpi = pdf_dpi
 
-    def process(self, documents: Sequence[bytes]) -> list[PreparedPage | RequestError]:
-        """Each document gets a page or its own error; good ones are encoded together."""
-        results: list[PreparedPage | RequestError | None] = [None] * len(documents)
-        pages = []
-        for index, data in enumerate(documents):
+    def read(self, data: bytes, words_json: bytes | None = None) -> list[PageInput]:
+        """The document's pages, each with its words (OCR'd here when not known)."""
+        pages = load_document(data, self.limits, self.pdf_dpi, words_json)
+        for page in pages:
+            if page.words is None:
+                found = self.engine.read(page.image)
+                page.words, page.boxes = [w.text for w in found], [list(w.box) for w in found]
+                page.confidences = [w.confidence for w in found]
+        return pages
+
+    def process(self, documents: Sequence[bytes], words: Sequence[bytes | None] | None = None,
+                ) -> list[list[PreparedPage] | RequestError]:
+        """Each document gets its pages or its own error; all pages are encoded together."""
+        words = words if words is not None else [None] * len(documents)
+        results: list[list[PreparedPage] | RequestError] = []
+        read: list[tuple[int, int, PageInput]] = []
+        for index, (data, given) in enumerate(zip(documents, words)):
             try:
-                image = decode_image(data, self.limits)
-                words = self.engine.read(image)
-                pages.append((index, image, words))
+                pages = self.read(data, given)
+                read.extend((index, number, page) for number, page in enumerate(pages))
+                results.append([])
             except RequestError as exc:
-                results[index] = exc
-        for (index, image, words), encoded in zip(pages, self._encode(pages)):
-            if isinstance(encoded, RequestError):
-                results[index] = encoded
+                results.append(exc)
+        for (index, number, page), windows in zip(read, self._encode([p for _, _, p in read])):
+            target = results[index]
+            if isinstance(target, RequestError):
                 continue
-            results[index] = PreparedPage(encoded, {
-                "page": 0, "width": image.width, "height": image.height, "source": "ocr",
-                "words": [w.text for w in words], "boxes": [list(w.box) for w in words],
-                "confidences": [w.confidence for w in words],
-            })
-        return results  # type: ignore[return-value]
+            if isinstance(windows, RequestError):
+                results[index] = windows
+                continue
+            target.append(PreparedPage(windows, {
+                "page": number, "width": page.image.width, "height": page.image.height,
+                "source": page.source, "windows": len(windows), "words": page.words, "boxes": page.boxes,
+                "confidences": page.confidences,
+            }))
+        return results
 
-    def _encode(self, pages) -> list[EncodedPage | RequestError]:
+    def _encode(self, pages: list[PageInput]) -> list[list[EncodedPage] | RequestError]:
         if not pages:
             return []
-        images = [p[1] for p in pages]
-        texts = [[w.text for w in p[2]] for p in pages]
-        boxes = [[w.box for w in p[2]] for p in pages]
         try:
-            return self.encoder.encode_batch(images, texts, boxes)
+            return self.encoder.encode_windows([p.image for p in pages], [p.words for p in pages],
+                                               [p.boxes for p in pages])
         except Exception:  # noqa: BLE001 - isolate the page that broke the batch
-            out: list[EncodedPage | RequestError] = []
-            for image, t, b in zip(images, texts, boxes):
+            out: list[list[EncodedPage] | RequestError] = []
+            for p in pages:
                 try:
-                    out.append(self.encoder.encode(image, t, b))
+                    out.extend(self.encoder.encode_windows([p.image], [p.words], [p.boxes]))
                 except Exception as exc:  # noqa: BLE001
                     out.append(exc if isinstance(exc, RequestError) else RequestError(f"encoding failed: {exc}", stage=STAGE))
             return out
@@ -81,11 +103,20 @@ class Preprocessor:
         self.engine.close()
 
 
-def request_documents(request) -> list[bytes]:
-    array = triton_io.require_input(request, contract.DOCUMENT.name, STAGE)
-    if array.size == 0:
-        raise RequestError("the request carried no document", stage=STAGE)
-    return [bytes(v) if not isinstance(v, bytes) else v for v in array.reshape(-1)]
+def rows_of(pages: list[PreparedPage]) -> list[tuple[EncodedPage, bytes]]:
+    """One row per sequence; the page's JSON rides on its first window only."""
+    rows = []
+    for page in pages:
+        for number, window in enumerate(page.windows):
+            rows.append((window, page.page_words_json() if number == 0 else b""))
+    return rows
+
+
+def _elements(request, tensor: contract.Tensor) -> list[bytes] | None:
+    array = triton_io.input_array(request, tensor.name)
+    if array is None:
+        return None
+    return [v if isinstance(v, bytes) else bytes(v) if not isinstance(v, str) else v.encode() for v in array.reshape(-1)]
 
 
 class TritonPythonModel:
@@ -94,41 +125,62 @@ class TritonPythonModel:
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         self.args = ModelArgs(args)
         params = self.args.parameters
+        self.limits = Limits.from_parameters(params)
         self.pre = Preprocessor(self.args.version_dir / contract.PROCESSOR_DIR, OcrConfig.from_parameters(params),
-                                Limits.from_parameters(params))
+                                self.limits, pdf_dpi=float(params.get("pdf_dpi", 150)),
+                                stride=int(params.get("window_stride", DEFAULT_STRIDE)),
+                                max_windows=int(params.get("max_windows_per_page", DEFAULT_MAX_WINDOWS)))
         self.dtypes = {t.name: self.args.output_dtype(t.name) for t in contract.PREPROCESS_OUTPUTS}
 
+    def _request(self, request) -> tuple[list[bytes], list[bytes | None]]:
+        documents = _elements(request, contract.DOCUMENT)
+        if not documents:
+            raise RequestError(f"the request carried no {contract.DOCUMENT.name!r}", stage=STAGE)
+        words = _elements(request, contract.WORDS)
+        if words is None:
+            return documents, [None] * len(documents)
+        if len(words) != len(documents):
+            raise RequestError(f"{len(words)} 'words' elements for {len(documents)} documents", stage=STAGE)
+        return documents, [w or None for w in words]
+
     def execute(self, requests):
-        per_request: list[list[bytes] | RequestError] = []
+        parsed: list[tuple[list[bytes], list[bytes | None]] | RequestError] = []
         for request in requests:
             try:
-                per_request.append(request_documents(request))
+                parsed.append(self._request(request))
             except RequestError as exc:
-                per_request.append(exc)
-        flat = [d for docs in per_request if isinstance(docs, list) for d in docs]
-        prepared = iter(self.pre.process(flat))
+                parsed.append(exc)
+        flat_docs = [d for p in parsed if not isinstance(p, RequestError) for d in p[0]]
+        flat_words = [w for p in parsed if not isinstance(p, RequestError) for w in p[1]]
+        prepared = iter(self.pre.process(flat_docs, flat_words))
         responses = []
-        for docs in per_request:
-            if isinstance(docs, RequestError):
-                responses.append(triton_io.error_response(docs, STAGE))
+        for item in parsed:
+            if isinstance(item, RequestError):
+                responses.append(triton_io.error_response(item, STAGE))
                 continue
-            pages = [next(prepared) for _ in docs]
-            errors = [p for p in pages if isinstance(p, RequestError)]
-            if errors:
-                responses.append(triton_io.error_response(errors[0], STAGE))
-            else:
-                responses.append(triton_io.ok_response(self._outputs(pages)))
+            documents = [next(prepared) for _ in item[0]]
+            try:
+                responses.append(triton_io.ok_response(self._outputs(documents)))
+            except RequestError as exc:
+                responses.append(triton_io.error_response(exc, STAGE))
         return responses
 
-    def _outputs(self, pages: list[PreparedPage]) -> dict[str, np.ndarray]:
-        length = max(p.encoded.input_ids.shape[0] for p in pages)
+    def _outputs(self, documents: list[list[PreparedPage] | RequestError]) -> dict[str, np.ndarray]:
+        for number, doc in enumerate(documents):
+            if isinstance(doc, RequestError):
+                raise doc if len(documents) == 1 else RequestError(f"document {number}: {doc.reason}", stage=doc.stage)
+        rows = rows_of([page for doc in documents for page in doc])
+        if len(rows) > self.limits.max_sequences:
+            raise RequestError(f"the request needs {len(rows)} sequences (pages x windows); the limit is "
+                               f"{self.limits.max_sequences}", stage=STAGE)
+        length = max(window.input_ids.shape[0] for window, _ in rows)
         outputs = {}
         for t in contract.MODEL_INPUTS + (contract.WORD_IDS,):
-            arrays = [getattr(p.encoded, t.name) for p in pages]
+            arrays = [getattr(window, t.name) for window, _ in rows]
             fill = -1 if t is contract.WORD_IDS else 0
             stacked = np.stack(arrays) if t is contract.PIXEL_VALUES else triton_io.pad_stack(arrays, length, fill)
             outputs[t.name] = stacked.astype(self.dtypes[t.name], copy=False)
-        outputs[contract.PAGE_WORDS.name] = triton_io.bytes_array([p.page_words_json() for p in pages])
+        outputs[contract.PAGE_WORDS.name] = triton_io.bytes_array([page_json for _, page_json in rows])
         return outputs
 
     def finalize(self):

@@ -6,6 +6,7 @@ examples:
   layoutlmv3-triton build-repo --model artifacts/demo-model --repository model_repository
   layoutlmv3-triton build-repo --tiny                       # random tiny model, offline
   layoutlmv3-triton build-repo --model m/ --variant onnxruntime-gpu --repository /srv/models
+  layoutlmv3-triton build-repo --preset base --quantize int8   # serve a dynamically quantized INT8 model
 """
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repository", type=Path, default=Path("model_repository"), help="output (default: %(default)s)")
     p.add_argument("--variant", choices=MODEL_VARIANTS, default="local",
                    help="how the model step runs (default: %(default)s; the others are for the NGC container)")
+    p.add_argument("--quantize", choices=("int8",), default=None,
+                   help="serve a dynamically quantized model (ONNX Runtime quantize_dynamic); its logit "
+                        "difference and label agreement vs fp32 are printed and kept in the manifest")
     p.add_argument("--tolerance", type=float, default=1e-3, help="max |logit diff| ONNX vs PyTorch (default: %(default)s)")
     defaults = ServingOptions()
     p.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
@@ -62,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
         preset = args.preset or "tiny"
         model_dir = random_model(preset, Path(f"artifacts/{preset}-model"))
         print(f"built a random {preset} LayoutLMv3 in {model_dir}")
-    result = build_repository(model_dir, args.repository, options, tolerance=args.tolerance)
+    result = build_repository(model_dir, args.repository, options, tolerance=args.tolerance,
+                              quantize=getattr(args, "quantize", None))
     print(f"parity: {result.parity}")
+    if result.quantization:
+        print(f"quantization: {result.quantization}")
     print(f"wrote {result.repository} (variant {result.variant}, {len(result.labels)} labels: {', '.join(result.labels)})")
     return 0

@@ -1,6 +1,11 @@
 """Run a local tritonserver (from the nvidia-pytriton wheel) on a model repository, on
 CPU and loopback, wait until the ensemble is ready, and shut down cleanly on Ctrl-C or
-SIGTERM.  Model control stays off: no remote load or unload.
+SIGTERM.  Model control stays off: no remote load or unload; the repository, logging,
+shared-memory and trace APIs need a per-start admin key that is never written down.
+
+A supervisor watches the server (stub processes, model readiness, a probe inference
+every --probe-interval seconds) and restarts it on the same ports when a python-backend
+stub dies, which tritonserver itself does not notice (see SECURITY.md and supervisor.py).
 
 examples:
   layoutlmv3-triton serve --repository model_repository
@@ -24,6 +29,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=300, help="seconds to wait for the ensemble to be ready")
     p.add_argument("--log-file", type=Path, default=None, help="write the server log here (default: this terminal)")
     p.add_argument("--log-verbose", type=int, default=0)
+    p.add_argument("--no-supervise", dest="supervise", action="store_false",
+                   help="do not watch the server and restart it when a backend stub dies")
+    p.add_argument("--probe-interval", type=float, default=5.0, help="seconds between health probes")
+    p.add_argument("--probe-timeout", type=float, default=10.0, help="seconds a probe inference may take")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +62,20 @@ def run(args: argparse.Namespace) -> int:
     print(f"ready: HTTP {server.http_url}  gRPC {server.grpc_url}  metrics http://{args.host}:{args.metrics_port}/metrics",
           flush=True)
     try:
+        if args.supervise:
+            from ..supervisor import Supervisor
+
+            supervisor = Supervisor(server, interval_s=args.probe_interval, probe_timeout_s=args.probe_timeout,
+                                    start_timeout_s=args.timeout,
+                                    on_event=lambda e: print(f"supervisor: {e.kind}: {e.detail}"
+                                                             + (f" ({e.seconds:.1f} s)" if e.seconds else ""),
+                                                             file=sys.stderr, flush=True))
+            try:
+                supervisor.run(stop)
+            except ServerError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            return 0
         while not stop.wait(1.0):
             if server.process is None or server.process.poll() is not None:
                 print("error: tritonserver exited", file=sys.stderr)

@@ -1,0 +1,188 @@
+"""Render the benchmark report (a JSON-ready dict) as Markdown and as a PNG plot."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+ROW_NAIVE = "(a) naive: pytesseract → HF processor → PyTorch eager"
+ROW_PER_REQUEST = "(b) per-request (original example): pytesseract subprocess → processor → ORT batch 1"
+ROW_ENSEMBLE = "(c) this ensemble, tritonserver + perf_analyzer, concurrency {c}"
+ROW_BOUND = "(d) compute bound: {cores} cores / sum of stage costs"
+
+
+def _num(value, digits: int = 2, suffix: str = "") -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}{suffix}"
+
+
+def _pct(value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{100 * value:.0f}%"
+
+
+def table_rows(report: dict) -> list[dict]:
+    """The rows of the main table: (a), (b), every concurrency of (c), (d)."""
+    rows = []
+    for key, label in (("naive", ROW_NAIVE), ("per_request", ROW_PER_REQUEST)):
+        r = report[key]
+        rows.append({"system": label, "docs_per_s": r["docs_per_s"], "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"],
+                     "p99_ms": r["p99_ms"], "vs_naive": r.get("vs_naive"), "vs_per_request": r.get("vs_per_request"),
+                     "of_bound": r.get("fraction_of_bound")})
+    best = report.get("ensemble_best_concurrency")
+    for point in report["ensemble"]:
+        label = ROW_ENSEMBLE.format(c=point["concurrency"]) + (" (best)" if point["concurrency"] == best else "")
+        rows.append({"system": label, "docs_per_s": point["docs_per_s"], "p50_ms": point["p50_ms"],
+                     "p95_ms": point["p95_ms"], "p99_ms": point["p99_ms"], "vs_naive": point["vs_naive"],
+                     "vs_per_request": point["vs_per_request"], "of_bound": point["fraction_of_bound"]})
+    bound = report["stages"]
+    rows.append({"system": ROW_BOUND.format(cores=bound["cores"]), "docs_per_s": bound["compute_bound_docs_per_s"],
+                 "p50_ms": None, "p95_ms": None, "p99_ms": None, "vs_naive": bound.get("vs_naive"),
+                 "vs_per_request": bound.get("vs_per_request"), "of_bound": 1.0})
+    return rows
+
+
+def markdown(report: dict) -> str:
+    s = report["settings"]
+    lines = [
+        f"# LayoutLMv3 serving benchmark ({s['preset']} model{', ' + s['quantize'] if s.get('quantize') else ', fp32'})",
+        "",
+        f"{report['pages']['count']} synthetic form pages ({report['pages']['width']}×{report['pages']['height']} PNG, "
+        f"{_num(report['pages']['mean_words'], 0)} words and {_num(report['pages']['mean_tokens'], 0)} tokens on "
+        f"average), the same bytes for every system; {report['machine']['cores']} CPU cores"
+        f"{', quick mode' if s.get('quick') else ''}.",
+        "",
+        "| System | docs/s | p50 ms | p95 ms | p99 ms | × naive (a) | × per-request (b) | % of bound (d) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in table_rows(report):
+        lines.append(f"| {row['system']} | {_num(row['docs_per_s'])} | {_num(row['p50_ms'], 0)} | "
+                     f"{_num(row['p95_ms'], 0)} | {_num(row['p99_ms'], 0)} | {_num(row['vs_naive'], 2, '×')} | "
+                     f"{_num(row['vs_per_request'], 2, '×')} | {_pct(row['of_bound'])} |")
+    lines += [
+        "",
+        f"Headline (best concurrency, {report['ensemble_best_concurrency']}): "
+        f"**{_num(report['speedup_vs_naive'], 2)}× naive**, **{_num(report['speedup_vs_per_request'], 2)}× per-request**, "
+        f"**{_pct(report['fraction_of_bound'])} of the compute bound**; "
+        f"overhead at concurrency 1: **{_num(report['overhead_ms_at_concurrency_1'], 1)} ms** "
+        f"(p50 latency minus the median page's summed stage latencies).",
+        "",
+        "## Targets",
+        "",
+        "| Target | Value | Threshold | Met |",
+        "|---|---:|---:|:---:|",
+    ]
+    names = {"speedup_vs_naive": "ensemble docs/s ÷ naive (a)", "fraction_of_bound": "ensemble docs/s ÷ compute bound (d)",
+             "overhead_ms_at_concurrency_1": "overhead at concurrency 1 (ms)"}
+    for key, target in report["targets"].items():
+        fmt = _pct if key == "fraction_of_bound" else (lambda v: _num(v, 2))
+        relation = "≤" if key.startswith("overhead") else "≥"
+        lines.append(f"| {names.get(key, key)} | {fmt(target['value'])} | {relation} {fmt(target['threshold'])} | "
+                     f"{'yes' if target['met'] else 'no'} |")
+    st = report["stages"]
+    lines += [
+        "",
+        "## Stage costs (d)",
+        "",
+        "Each stage of the ensemble, run alone in one process on one core (core-seconds per page, mean over the pages).",
+        "",
+        "| Stage | ms per page (1 core) | share |",
+        "|---|---:|---:|",
+    ]
+    total = sum(st["core_seconds"].values())
+    for stage, seconds in st["core_seconds"].items():
+        lines.append(f"| {stage} | {_num(seconds * 1e3, 1)} | {_pct(seconds / total if total else math.nan)} |")
+    lines += [f"| **total** | {_num(total * 1e3, 1)} | 100% |", "",
+              f"Model at batch 1: {_num(st['model_batch1_ms'], 1)} ms/page; in padded batches of "
+              f"{st['model_batch_size']}: {_num(st['model_batched_ms'], 1)} ms/page (the bound uses the cheaper). "
+              f"Compute bound: {st['cores']} / {_num(total, 3)} s = **{_num(st['compute_bound_docs_per_s'])} docs/s**."]
+    q = report.get("quantization")
+    if q:
+        lines += ["", "## INT8 accuracy cost", ""]
+        if q.get("pages"):
+            p = q["pages"]
+            lines.append(f"On the {p['pages']} bench pages, INT8 vs fp32: max |logit diff| {_num(p['max_abs_logit_diff'], 3)}, "
+                         f"token label agreement {_pct(p['token_label_agreement'])}, first-sub-token (word) label "
+                         f"agreement {_pct(p['word_label_agreement'])}.")
+        if q.get("build"):
+            b = q["build"]
+            lines.append(f"At build time on random inputs: max |logit diff| {_num(max(b['max_abs_diff']), 3)}, "
+                         f"label agreement ≥ {_pct(min(b['label_agreement']))}; model file "
+                         f"{b['fp32_bytes'] / 1e6:.0f} MB → {b['quantized_bytes'] / 1e6:.0f} MB.")
+        lines.append("(Random weights give near-tied logits, so agreement understates what a trained model keeps.)")
+    pages = report["pages"]
+    serving = report["serving_options"]
+    lines += [
+        "",
+        "## Setup",
+        "",
+        f"- Served configuration: preprocess × {serving['preprocess_instances']}, model × {serving['model_instances']} "
+        f"({serving['model_threads']} ONNX Runtime thread{'s' if serving['model_threads'] != 1 else ''} each), "
+        f"postprocess × {serving['postprocess_instances']}; max batch {serving['max_batch_size']}, "
+        f"queue delay {serving['max_queue_delay_us']} µs.",
+        f"- perf_analyzer: gRPC, {s['requests_per_level']} requests per concurrency level "
+        f"({s['passes']} pass{'es' if s['passes'] != 1 else ''} over the pages), real page images as input data.",
+        f"- OCR words: pytesseract (Tesseract {pages.get('pytesseract_version', '?')}, (a)/(b)) and tesserocr "
+        f"(bundled Tesseract {pages.get('tesserocr_version', '?')}, (c)/(d)) read the same words on "
+        f"{pages['ocr_identical_pages']}/{pages['count']} pages in the same order and share "
+        f"{_pct(pages['ocr_word_match'])} of their words; sequences are {_num(pages['mean_tokens_pytesseract'], 0)} "
+        f"and {_num(pages['mean_tokens'], 0)} tokens on average.",
+        f"- Load average before/after: {report['machine']['load_average_start']} / {report['machine']['load_average_end']}"
+        + (" — **the machine was busy; numbers are unreliable**" if report["machine"].get("busy") else ""),
+        f"- Total run time {report['run_seconds']:.0f} s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = report["ensemble"]
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    xs = [p["docs_per_s"] for p in points]
+    ax.plot(xs, [p["p50_ms"] for p in points], "o-", color="tab:blue", label="ensemble p50")
+    ax.plot(xs, [p["p95_ms"] for p in points], "s--", color="tab:blue", alpha=0.5, label="ensemble p95")
+    for p in points:
+        ax.annotate(f"c={p['concurrency']}", (p["docs_per_s"], p["p50_ms"]), textcoords="offset points",
+                    xytext=(4, -12), fontsize=8)
+    for key, label, color in (("naive", "(a) naive", "tab:red"), ("per_request", "(b) per-request", "tab:orange")):
+        r = report[key]
+        ax.plot([r["docs_per_s"]], [r["p50_ms"]], "D", color=color, label=f"{label} p50")
+    bound = report["stages"]["compute_bound_docs_per_s"]
+    ax.axvline(bound, color="tab:green", linestyle=":", label=f"(d) compute bound {bound:.2f} docs/s")
+    ax.set_xlabel("throughput (documents / s)")
+    ax.set_ylabel("latency (ms)")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    s = report["settings"]
+    ax.set_title(f"LayoutLMv3 {s['preset']} ({s.get('quantize') or 'fp32'}) on {report['machine']['cores']} CPU cores")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def write_all(report: dict, out_dir: Path) -> dict[str, Path]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "bench.json", "markdown": out_dir / "bench.md", "plot": out_dir / "bench.png"}
+    paths["json"].write_text(json.dumps(report, indent=2, default=_jsonable) + "\n")
+    paths["markdown"].write_text(markdown(report))
+    plot(report, paths["plot"])
+    return paths
+
+
+def _jsonable(value):
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")

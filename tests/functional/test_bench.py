@@ -1,0 +1,58 @@
+"""`layoutlmv3-triton bench` end to end on a tiny model: a real tritonserver, the real
+perf_analyzer, two pages.  Checks the report files and their headline fields."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.timeout(600)
+
+
+@pytest.fixture(scope="module")
+def bench_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench-report")
+    work = tmp_path_factory.mktemp("bench-work")
+    cmd = [sys.executable, "-m", "layoutlmv3_triton.cli", "bench", "--quick", "--preset", "tiny", "--pages", "2",
+           "--concurrency", "1,2", "--passes", "1", "--output", str(out), "--work-dir", str(work), "--no-progress"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=540)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out, done.stdout
+
+
+def test_report_files_exist(bench_report):
+    out, _ = bench_report
+    for name in ("bench.json", "bench.md", "bench.png", "perf_data.json"):
+        assert (out / name).is_file() and (out / name).stat().st_size > 0, name
+    assert (out / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_json_headline_fields_are_positive_floats(bench_report):
+    out, _ = bench_report
+    report = json.loads((out / "bench.json").read_text())
+    for key in ("speedup_vs_naive", "speedup_vs_per_request", "fraction_of_bound"):
+        value = report[key]
+        assert isinstance(value, float) and math.isfinite(value) and value > 0, (key, value)
+    assert report["speedup_vs_naive"] == pytest.approx(report["ensemble_docs_per_s"] / report["naive"]["docs_per_s"])
+    assert report["speedup_vs_per_request"] == pytest.approx(
+        report["ensemble_docs_per_s"] / report["per_request"]["docs_per_s"])
+    assert report["fraction_of_bound"] == pytest.approx(
+        report["ensemble_docs_per_s"] / report["stages"]["compute_bound_docs_per_s"])
+    assert [p["concurrency"] for p in report["ensemble"]] == [1, 2]
+    assert set(report["stages"]["core_seconds"]) == {"ocr", "encode", "model", "decode"}
+    assert set(report["targets"]) == {"speedup_vs_naive", "fraction_of_bound", "overhead_ms_at_concurrency_1"}
+    assert report["quantization"]["pages"]["word_label_agreement"] > 0.5
+
+
+def test_markdown_table_has_every_row(bench_report):
+    out, stdout = bench_report
+    text = (out / "bench.md").read_text()
+    table = [line for line in text.splitlines() if line.startswith("| (")]
+    for prefix in ("| (a) naive", "| (b) per-request", "| (c) this ensemble", "| (d) compute bound"):
+        assert any(line.startswith(prefix) for line in table), prefix
+    assert sum(line.startswith("| (c)") for line in table) == 2
+    assert "docs/s" in text and "p99 ms" in text
+    assert "speedup_vs_naive" in stdout

@@ -1,0 +1,179 @@
+"""Lightning fine-tuning on tiny settings: loss goes down, output reloads, hub path works."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("lightning")
+datasets = pytest.importorskip("datasets")
+pytest.importorskip("seqeval")
+
+from layoutlmv3_triton import synth  # noqa: E402
+from layoutlmv3_triton.training import TrainConfig, TrainingError, train  # noqa: E402
+from layoutlmv3_triton.training.data import (  # noqa: E402
+    LABEL_PAD, Collator, DatasetError, FunsdDataModule, label_names, load_split)
+from layoutlmv3_triton.training.module import TokenClassifier, entity_scores, word_sequences  # noqa: E402
+from layoutlmv3_triton.training.ocr_labels import label_ocr_words  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def data_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    train_dir = synth.write_dataset(root / "train", n=12, seed=101)
+    val_dir = synth.write_dataset(root / "val", n=4, seed=202)
+    return train_dir, val_dir
+
+
+@pytest.fixture(scope="module")
+def hub_standin(tmp_path_factory, data_dirs):
+    """A folder in the hub's parquet layout (data/<split>-*.parquet), as load_dataset(name) reads it."""
+    root = tmp_path_factory.mktemp("hub") / "funsd-standin"
+    (root / "data").mkdir(parents=True)
+    datasets.load_from_disk(str(data_dirs[0])).to_parquet(str(root / "data" / "train-00000-of-00001.parquet"))
+    datasets.load_from_disk(str(data_dirs[1])).to_parquet(str(root / "data" / "test-00000-of-00001.parquet"))
+    return root
+
+
+def tiny_config(out, **kw) -> TrainConfig:
+    base = dict(out=str(out), from_scratch=True, preset="tiny", vocab_size=600, epochs=1, batch_size=4,
+                progress=False, threads=2)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_few_steps_lower_the_loss(data_dirs):
+    import lightning as L
+
+    from layoutlmv3_triton import scratch
+
+    ds = load_split(data=str(data_dirs[0]))
+    labels = label_names(ds)
+    tokenizer = scratch.train_tokenizer([" ".join(t) for t in ds["tokens"]], vocab_size=600)
+    processor = scratch.make_processor(tokenizer)
+    model = scratch.init_model("tiny", labels, vocab_size=len(tokenizer), seed=0)
+    dm = FunsdDataModule(ds.select(range(8)), ds.select(range(8, 12)), processor, batch_size=4)
+    dm.setup("fit")
+    batch = dm.collate(dm.train_items[:4])
+
+    def loss() -> float:
+        model.eval()
+        with torch.no_grad():
+            return float(model(**batch).loss)
+
+    before = loss()
+    model.train()
+    module = TokenClassifier(model, labels, lr=3e-3, warmup_ratio=0.0, total_steps=30)
+    L.seed_everything(0, verbose=False)
+    trainer = L.Trainer(max_steps=30, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0)
+    trainer.fit(module, train_dataloaders=dm.train_dataloader())
+    after = loss()
+    assert after < before * 0.8, (before, after)
+
+
+def test_train_saves_a_from_pretrained_folder_and_skips_when_unchanged(tmp_path, data_dirs):
+    from PIL import Image
+    from transformers import LayoutLMv3ForTokenClassification, LayoutLMv3Processor
+
+    out = tmp_path / "model"
+    cfg = tiny_config(out, data=str(data_dirs[0]), val_data=str(data_dirs[1]), max_steps=4,
+                      skip_if_unchanged=True)
+    summary = train(cfg)
+    assert summary["skipped"] is False and summary["global_steps"] == 4
+    assert summary["labels"] == synth.FUNSD_LABELS and 0.0 <= summary["best_val_f1"] <= 1.0
+    on_disk = json.loads((out / "training_summary.json").read_text())
+    for key in ("best_val_f1", "epochs", "seconds", "parameters", "dataset_fingerprints", "fingerprint"):
+        assert key in on_disk
+    assert on_disk["parameters"] > 0
+    assert (out / "logs" / "metrics.csv").exists()
+    assert not (out / ".checkpoints").exists()
+
+    model = LayoutLMv3ForTokenClassification.from_pretrained(out)
+    processor = LayoutLMv3Processor.from_pretrained(out)
+    assert model.config.id2label == dict(enumerate(synth.FUNSD_LABELS))
+    enc = processor(Image.new("RGB", (500, 600), "white"), ["Name:", "Ada"], boxes=[[10, 10, 90, 30], [100, 10, 160, 30]],
+                    return_tensors="pt")
+    with torch.no_grad():
+        assert model(**enc).logits.shape[-1] == len(synth.FUNSD_LABELS)
+
+    again = train(cfg)
+    assert again["skipped"] is True and again["fingerprint"] == summary["fingerprint"]
+    changed = train(tiny_config(out, data=str(data_dirs[0]), val_data=str(data_dirs[1]), max_steps=5,
+                                skip_if_unchanged=True))
+    assert changed["skipped"] is False and changed["fingerprint"] != summary["fingerprint"]
+
+
+def test_hub_code_path_with_local_standin(tmp_path, hub_standin):
+    train_split = load_split(dataset=str(hub_standin), split="train")
+    test_split = load_split(dataset=str(hub_standin), split="test")
+    assert label_names(train_split) == synth.FUNSD_LABELS
+    assert len(train_split) == 12 and len(test_split) == 4
+    summary = train(tiny_config(tmp_path / "m", dataset=str(hub_standin), max_steps=2))
+    assert summary["val_source"] == "dataset-test-split" and summary["val_pages"] == 4
+
+
+def test_held_out_split_without_validation_data(tmp_path, data_dirs):
+    summary = train(tiny_config(tmp_path / "m", data=str(data_dirs[0]), max_steps=2, val_fraction=0.25))
+    assert summary["train_pages"] == 9 and summary["val_pages"] == 3
+
+
+def test_clear_errors(tmp_path, data_dirs):
+    with pytest.raises(TrainingError, match="exactly one of --data"):
+        train(TrainConfig(out=str(tmp_path), from_scratch=True))
+    with pytest.raises(TrainingError, match="exactly one of --model"):
+        train(TrainConfig(out=str(tmp_path), data=str(data_dirs[0])))
+    with pytest.raises(DatasetError, match="no dataset folder"):
+        train(tiny_config(tmp_path / "m", data=str(tmp_path / "missing")))
+    plain = datasets.Dataset.from_dict({"tokens": [["a"]]})
+    plain.save_to_disk(str(tmp_path / "plain"))
+    with pytest.raises(DatasetError, match="lacks FUNSD columns"):
+        load_split(data=str(tmp_path / "plain"))
+
+
+def test_word_sequences_use_first_subtokens_only():
+    names = ["O", "B-Q", "I-Q"]
+    labels = torch.tensor([[LABEL_PAD, 1, LABEL_PAD, 2, 0, LABEL_PAD]])
+    logits = torch.zeros(1, 6, 3)
+    logits[0, 1, 1] = logits[0, 2, 0] = logits[0, 3, 0] = logits[0, 4, 0] = 5.0
+    gold, pred = word_sequences(labels, logits, names)
+    assert gold == [["B-Q", "I-Q", "O"]] and pred == [["B-Q", "O", "O"]]
+    scores = entity_scores(gold, pred)
+    assert scores["precision"] == 0.0 and scores["recall"] == 0.0
+    assert entity_scores(gold, gold)["f1"] == 1.0
+
+
+def test_collator_pads_per_batch():
+    a = {"input_ids": torch.tensor([0, 5, 2]), "attention_mask": torch.ones(3, dtype=torch.long),
+         "bbox": torch.ones(3, 4, dtype=torch.long), "labels": torch.tensor([-100, 1, -100]),
+         "pixel_values": torch.zeros(3, 224, 224, dtype=torch.float16)}
+    b = {k: v[:2] if k != "pixel_values" else v for k, v in a.items()}
+    batch = Collator(pad_token_id=1)([a, b])
+    assert batch["input_ids"].tolist() == [[0, 5, 2], [0, 5, 1]]
+    assert batch["attention_mask"][1].tolist() == [1, 1, 0]
+    assert batch["labels"][1, 2] == LABEL_PAD and batch["bbox"].shape == (2, 3, 4)
+    assert batch["pixel_values"].dtype == torch.float32
+
+
+def test_ocr_words_take_labels_from_covering_ground_truth():
+    gt_boxes = [(0, 0, 50, 10), (60, 0, 100, 10), (200, 0, 260, 10)]
+    gt_labels = ["B-QUESTION", "I-QUESTION", "B-ANSWER"]
+    # OCR split the first word, read a stray mark, lost nothing else
+    ocr = [(0, 0, 24, 10), (26, 0, 50, 10), (60, 0, 100, 10), (150, 0, 155, 10), (200, 0, 260, 10)]
+    assert label_ocr_words(ocr, gt_boxes, gt_labels) == [
+        "B-QUESTION", "I-QUESTION", "I-QUESTION", "O", "B-ANSWER"]
+    # the entity's first word was lost: its second word starts the entity
+    assert label_ocr_words([(60, 0, 100, 10)], gt_boxes, gt_labels) == ["B-QUESTION"]
+
+
+def test_ocr_relabelling_of_a_rendered_page(data_dirs):
+    pytest.importorskip("tesserocr")
+    from layoutlmv3_triton.training.ocr_labels import relabel_with_ocr
+
+    ds = load_split(data=str(data_dirs[1])).select(range(1))
+    out = relabel_with_ocr(ds, fraction=1.0)
+    assert out.features["ner_tags"] == ds.features["ner_tags"]
+    tags = [synth.FUNSD_LABELS[t] for t in out[0]["ner_tags"]]
+    same = sum(a == b for a, b in zip(out[0]["tokens"], ds[0]["tokens"]))
+    assert same / len(ds[0]["tokens"]) > 0.8 and {"B-QUESTION", "B-ANSWER"} <= set(tags)
