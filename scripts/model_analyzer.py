@@ -65,6 +65,11 @@ def model_inputs_json(repository: Path, pages: int, out: Path) -> Path:
 
 def write_config(args, ma_repo: Path, input_data: Path, out_dir: Path) -> Path:
     env = stub_environment()
+    # Model Analyzer hands triton_server_environment to perf_analyzer too, whose
+    # LD_LIBRARY_PATH must hold libcudart.so.12 (even on CPU): put it in front.
+    lib = cuda_runtime_lib()
+    if lib is not None:
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (str(lib), env.get("LD_LIBRARY_PATH", "")) if p)
     keep = ("LAYOUTLMV3_TRITON_PYTHONPATH", "LD_LIBRARY_PATH", "OMP_THREAD_LIMIT", "TOKENIZERS_PARALLELISM")
     http, grpc, metrics = free_port(), free_port(), free_port()
     config = {
@@ -118,8 +123,33 @@ def write_config(args, ma_repo: Path, input_data: Path, out_dir: Path) -> Path:
     return path
 
 
+def queue_delay_us(out_dir: Path, config_name: str) -> str:
+    from layoutlmv3_triton.configs import parse
+
+    path = out_dir / "output_repository" / config_name / "config.pbtxt"
+    try:
+        cfg = parse(path.read_text())
+    except (OSError, Exception):  # noqa: BLE001 - informational column only
+        return "?"
+    return str(cfg.dynamic_batching.max_queue_delay_microseconds) if cfg.HasField("dynamic_batching") else "off"
+
+
+def summary_sentence(out_dir: Path) -> str:
+    """The opening paragraph of Model Analyzer's summary report, as text."""
+    import html
+    import re
+
+    path = out_dir / "export" / "reports" / "summaries" / contract.MODEL / "result_summary.html"
+    if not path.is_file():
+        return ""
+    text = re.sub(r"<[^>]+>", " ", path.read_text())
+    text = re.sub(r"\s+", " ", html.unescape(text)).strip()
+    end = text.find("Curves corresponding")
+    return text[:end].strip() if end > 0 else text[:600]
+
+
 def summarize(out_dir: Path) -> str:
-    """Model Analyzer's results as a Markdown table (best throughput first)."""
+    """Model Analyzer's results as a Markdown table (best throughput first), after its summary."""
     path = out_dir / "export" / "results" / "metrics-model-inference.csv"
     if not path.is_file():
         return f"(no {path})"
@@ -127,11 +157,14 @@ def summarize(out_dir: Path) -> str:
         rows = [r for r in csv.DictReader(f) if r.get("Model")]
     if not rows:
         return "(no results)"
-    columns = [c for c in rows[0] if c]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    columns = [c for c in rows[0] if c and c not in ("Model", "Batch", "Satisfies Constraints")]
+    header = columns[:3] + ["Queue delay (us)"] + columns[3:]
+    lines = [summary_sentence(out_dir), "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     key = next((c for c in columns if c.startswith("Throughput")), columns[-1])
     for row in sorted(rows, key=lambda r: -float(r.get(key) or 0)):
-        lines.append("| " + " | ".join(row[c] for c in columns) + " |")
+        cells = [row[c] for c in columns]
+        cells.insert(3, queue_delay_us(out_dir, row.get("Model Config Path", "")))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -39,7 +39,7 @@ class ServingOptions:
     ocr_psm: int = 3
     pdf_dpi: int = 150
     window_stride: int = 128  # tokens shared by consecutive windows of a long page
-    max_windows_per_page: int = 8
+    max_windows_per_page: int = 16
     limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self):

@@ -17,7 +17,7 @@ from . import contract
 from .errors import EncodingError
 from .windows import DEFAULT_STRIDE, Window, plan_windows
 
-DEFAULT_MAX_WINDOWS = 8  # per page: 8 x 510 tokens is about 2000 dense words
+DEFAULT_MAX_WINDOWS = 16  # per page: with the default stride, about 6000 tokens
 
 Box = Sequence[float]
 

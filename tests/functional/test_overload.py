@@ -16,11 +16,14 @@ from layoutlmv3_triton.limits import Limits
 from layoutlmv3_triton.repository import write_configs
 from layoutlmv3_triton.server import LocalTritonServer
 
-LIMITS = Limits(max_request_bytes=60_000, max_image_pixels=400_000, max_image_side=1_000)
+# Small, yet above the dense page the tests use to keep preprocess busy (1700x2180, ~220 KB).
+LIMITS = Limits(max_request_bytes=300_000, max_image_pixels=4_000_000, max_image_side=2_500)
 # One request at a time per step, two waiting, one second in the queue at most.
 OPTIONS = ServingOptions(max_batch_size=1, preprocess_instances=1, max_queue_size=2,
                          queue_timeout_us=1_000_000, limits=LIMITS)
 SMALL = bad_inputs.Case("small", "result", lambda: bad_inputs.encode(bad_inputs.text_page(size=(900, 300))))
+# About 1500 words: keeps the single preprocess instance busy for seconds.
+SLOW = bad_inputs.Case("slow", "result", bad_inputs.dense_page)
 FLOOD = 24
 QUICK_S = 3.0  # a refusal must come back this fast, even under load
 
@@ -32,6 +35,7 @@ def strict_server(tiny_repository, tmp_path_factory):
     shutil.copytree(tiny_repository, repo)
     write_configs(repo, OPTIONS)
     log_file = repo.parent / "tritonserver.log"
+    bad_inputs.dense_page()  # render it now, so that the blocker is sent at once
     with LocalTritonServer(repo, log_file=log_file) as server:
         yield server
     assert server.process is None
@@ -47,10 +51,9 @@ def test_flood_is_refused_fast_and_the_server_recovers(strict_server):
     url = strict_server.grpc_url
     alone = bad_inputs.send(url, SMALL)
     assert alone.ok, alone.message
-    slow = bad_inputs.Case("slow", "result", bad_inputs.dense_page)  # keeps preprocess busy for seconds
     with ThreadPoolExecutor(FLOOD + 1) as pool:
-        blocker = pool.submit(timed_send, url, slow)
-        time.sleep(0.3)
+        blocker = pool.submit(timed_send, url, SLOW)
+        time.sleep(1.0)  # the blocker is in OCR now
         flood = [pool.submit(timed_send, url, SMALL) for _ in range(FLOOD)]
         results = [f.result(timeout=120) for f in flood]
         blocker_seconds, blocker_outcome = blocker.result(timeout=120)
@@ -74,10 +77,9 @@ def test_flood_is_refused_fast_and_the_server_recovers(strict_server):
 
 def test_queue_timeout_rejects_a_request_that_waits_too_long(strict_server):
     url = strict_server.grpc_url
-    slow = bad_inputs.Case("slow", "result", bad_inputs.dense_page)
     with ThreadPoolExecutor(2) as pool:
-        blocker = pool.submit(timed_send, url, slow)
-        time.sleep(0.5)
+        blocker = pool.submit(timed_send, url, SLOW)
+        time.sleep(1.0)  # the blocker is in OCR now
         seconds, waiting = pool.submit(timed_send, url, SMALL).result(timeout=60)
         assert blocker.result(timeout=120)[1].ok
     assert not waiting.ok and "timeout" in waiting.message.lower(), waiting.message
@@ -85,10 +87,10 @@ def test_queue_timeout_rejects_a_request_that_waits_too_long(strict_server):
 
 
 @pytest.mark.parametrize("name,document,reason", [
-    ("over_pixels", lambda: bad_inputs.encode(bad_inputs.text_page(size=(900, 500))),
-     "900x500 pixels; the limits are 400000 pixels"),
-    ("over_side", lambda: bad_inputs.encode(bad_inputs.text_page(size=(1200, 100))), "1000 per side"),
-    ("over_bytes", lambda: np.random.default_rng(1).bytes(60_001), "document is 60001 bytes; the limit is 60000"),
+    ("over_pixels", lambda: bad_inputs.encode(bad_inputs.text_page(size=(2400, 1800))),
+     "2400x1800 pixels; the limits are 4000000 pixels"),
+    ("over_side", lambda: bad_inputs.encode(bad_inputs.text_page(size=(2600, 100))), "2500 per side"),
+    ("over_bytes", lambda: np.random.default_rng(1).bytes(300_001), "document is 300001 bytes; the limit is 300000"),
 ])
 def test_configured_limits_hold_end_to_end(strict_server, name, document, reason):
     outcome = bad_inputs.send(strict_server.grpc_url, bad_inputs.Case(name, "error", document))
