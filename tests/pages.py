@@ -89,16 +89,4 @@ def dense_page(n_words: int = 1500, size: tuple[int, int] = (2000, 2700), font_s
     words = [str(i) if i % 7 == 6 else vocabulary[(i * 5) % len(vocabulary)] for i in range(n_words)]
     per_line = 20
     lines = [" ".join(words[i:i + per_line]) for i in range(0, n_words, per_line)]
-    image = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(image)
-    f = font(font_size)
-    truth, y = [], 20
-    for line in lines:
-        x = 20
-        for word in line.split():
-            box = draw.textbbox((x, y), word, font=f)
-            draw.text((x, y), word, font=f, fill="black")
-            truth.append((word, box))
-            x = box[2] + draw.textlength(" ", font=f)
-        y += int(font_size * 2.0)
-    return image, truth
+    return render_lines(lines, size=size, font_size=font_size)
