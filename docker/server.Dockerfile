@@ -89,6 +89,11 @@ ARG TRITON_CLIENT_VERSION=2.51.0
 ARG MODEL_ANALYZER_VERSION=1.44.0
 ARG USER_UID=1000
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# perf_analyzer links libb64 and the CUDA runtime of the image.
+ENV LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libb64-0d \
+    && rm -rf /var/lib/apt/lists/*
 RUN python3 -m pip install --no-cache-dir \
         "tritonclient[all]==${TRITON_CLIENT_VERSION}" "triton-model-analyzer==${MODEL_ANALYZER_VERSION}" \
     && pa="$(command -v perf_analyzer)" \

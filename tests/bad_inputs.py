@@ -99,9 +99,14 @@ def animated_gif() -> bytes:
 
 @functools.lru_cache(maxsize=None)
 def dense_page(words_per_line: int = 22, lines: int = 70) -> bytes:
-    """About 1500 short words: far past 512 tokens, so most words are truncated."""
+    """About 1500 short words: far past 512 tokens (several windows, or truncated with one)."""
     rows = [" ".join(f"w{(r * words_per_line + c) % 97}" for c in range(words_per_line)) for r in range(lines)]
     return encode(text_page(rows, size=(1700, 70 * 30 + 80), font_size=15))
+
+
+def pdf(pages: int = 1) -> bytes:
+    first, *rest = [text_page(["PAGE", str(i)], size=(300, 200)) for i in range(pages)]
+    return encode(first, "PDF", save_all=True, append_images=rest, resolution=72)
 
 
 def raw_document(name: str = contract.DOCUMENT.name, dtype: str = "BYTES", array: np.ndarray | None = None):
@@ -135,10 +140,18 @@ def reads(*expected: str, absent: tuple[str, ...] = ()) -> Callable[[dict], None
 
 
 def truncated(result: dict) -> None:
+    """A page cut at the window limit says how many words got no label."""
     page = page_of(result)
     unlabelled = sum(w["label"] is None for w in page["words"])
     assert len(page["words"]) > 1000, len(page["words"])
     assert page["truncated_words"] == unlabelled > 500, (page["truncated_words"], unlabelled)
+
+
+def covered(result: dict) -> None:
+    """With the default 16 windows of 512 tokens, a 1500-word page is labelled in full."""
+    page = page_of(result)
+    assert len(page["words"]) > 1000, len(page["words"])
+    assert page["truncated_words"] == 0 and all(w["label"] is not None for w in page["words"])
 
 
 CASES: tuple[Case, ...] = (
@@ -155,6 +168,9 @@ CASES: tuple[Case, ...] = (
          stage="preprocess", reason="not a known image format"),  # never handed to Ghostscript
     Case("over_byte_limit", "error", lambda: b"\x89PNG\r\n\x1a\n" + bytes(Limits().max_request_bytes),
          stage="preprocess", reason="the limit is"),
+    Case("truncated_pdf", "error", lambda: pdf()[:300], stage="preprocess", reason="cannot open pdf"),
+    Case("pdf_too_many_pages", "error", lambda: pdf(Limits().max_pdf_pages + 1), stage="preprocess",
+         reason=f"the limit is {Limits().max_pdf_pages}"),
     Case("one_pixel", "result", lambda: encode(Image.new("RGB", (1, 1), "white")), check=blank),
     Case("blank_white", "result", lambda: encode(Image.new("RGB", (850, 1100), "white")), check=blank),
     Case("all_black", "result", lambda: encode(Image.new("RGB", (850, 1100), "black")), check=no_entities),
@@ -166,7 +182,7 @@ CASES: tuple[Case, ...] = (
     Case("tiff_16bit", "result", tiff_16bit, check=reads("INVOICE")),
     Case("cmyk_jpeg", "result", lambda: encode(text_page(mode="CMYK"), "JPEG", quality=95), check=reads("INVOICE")),
     Case("animated_gif", "result", animated_gif, check=reads("INVOICE", absent=("SECOND",))),
-    Case("dense_page", "result", dense_page, check=truncated),
+    Case("dense_page", "result", dense_page, check=covered),
     Case("wrong_input_name", "error", raw=raw_document(name="image"), stage=CORE, reason="unexpected inference input"),
     Case("wrong_dtype", "error", raw=raw_document(dtype="FP32", array=np.zeros((1, 1), np.float32)), stage=CORE,
          reason="data-type"),

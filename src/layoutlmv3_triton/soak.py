@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import signal
 import subprocess
@@ -139,12 +140,14 @@ class LoadGenerator:
 
 # --- the soak -----------------------------------------------------------------------------
 def run_soak(url: str, metrics_url: str, input_data: Path, duration_s: float, out_dir: Path, *,
-             concurrency: int = 16, sample_s: float = 5.0, server_pid: int | None = None,
+             concurrency: int = 16, sample_s: float = 10.0, server_pid: int | None = None,
              protocol: str = "grpc", progress: Callable[[Sample, float], None] | None = None) -> SoakReport:
     out_dir.mkdir(parents=True, exist_ok=True)
     report = SoakReport({"url": url, "metrics_url": metrics_url, "protocol": protocol, "concurrency": concurrency,
                          "duration_s": duration_s, "sample_s": sample_s, "server_pid": server_pid,
-                         "input_data": str(input_data)})
+                         "input_data": str(input_data), "cpu_count": os.cpu_count(),
+                         # Other work on the machine skews throughput: keep the context.
+                         "loadavg_1m_at_start": round(os.getloadavg()[0], 2)})
     base = read_metrics(metrics_url)
     load = LoadGenerator(perf_command(url, input_data, concurrency, protocol), out_dir / "perf_analyzer.log")
     start = time.monotonic()
@@ -175,6 +178,7 @@ def run_soak(url: str, metrics_url: str, input_data: Path, duration_s: float, ou
         load.stop(time.monotonic() - start)
     final = read_metrics(metrics_url)  # requests that were in flight at the deadline
     report.perf_runs = load.runs
+    report.config["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     report.summary = summarize(report.samples, final["success"] - base["success"], final["failure"] - base["failure"],
                                time.monotonic() - start, load.errors())
     return report
@@ -200,15 +204,19 @@ def summarize(samples: list[Sample], success: float, failure: float, seconds: fl
     }
     rss = [(s.t, s.rss_mib) for s in samples if s.rss_mib is not None]
     if rss:
-        # The first fifth is warm-up (lazy allocations, caches); judge the rest.
-        steady = [p for p in rss if p[0] >= rss[-1][0] / 5] or rss
+        # Warm-up (stubs grow as they first see full batches, allocators settle): the first
+        # minute or fifth of the run, whichever is longer, but at most half of it.
+        end = rss[-1][0]
+        steady = [p for p in rss if p[0] >= min(max(end / 5, 60.0), end / 2)] or rss
         growth = _slope_per_min(steady)
-        summary.update(rss_start_mib=rss[0][1], rss_end_mib=rss[-1][1], rss_max_mib=max(v for _, v in rss),
-                       rss_steady_growth_mib_per_min=round(growth, 2))
         span_min = (steady[-1][0] - steady[0][0]) / 60
-        # Flat: the steady part grows by less than 2% (or 20 MiB) over its own length.
-        summary["rss_flat"] = abs(growth * span_min) <= max(0.02 * steady[0][1], 20.0)
-    summary["verdict"] = "pass" if failure == 0 and not errors and summary.get("rss_flat", True) else "fail"
+        summary.update(rss_start_mib=rss[0][1], rss_end_mib=rss[-1][1], rss_max_mib=max(v for _, v in rss),
+                       rss_steady_start_mib=steady[0][1], rss_steady_growth_mib_per_min=round(growth, 2),
+                       rss_steady_minutes=round(span_min, 2))
+        # Flat: the steady part grows by less than 2% (or 20 MiB) over its own length;
+        # a run with under two steady minutes is too short to tell (None).
+        summary["rss_flat"] = (abs(growth * span_min) <= max(0.02 * steady[0][1], 20.0)) if span_min >= 2 else None
+    summary["verdict"] = "pass" if failure == 0 and not errors and summary.get("rss_flat") is not False else "fail"
     return summary
 
 
@@ -233,7 +241,9 @@ def markdown(report: SoakReport) -> str:
     lines = [
         "# Soak test", "",
         f"perf_analyzer at concurrency {c['concurrency']} for {c['duration_s'] / 60:.1f} min against "
-        f"`{c['url']}` ({c['protocol']}); server counters sampled every {c['sample_s']:g} s.", "",
+        f"`{c['url']}` ({c['protocol']}); server counters sampled every {c['sample_s']:g} s; "
+        f"{c['cpu_count']} CPUs, 1-min load average {c['loadavg_1m_at_start']} at start, "
+        f"{c.get('loadavg_1m_at_end', 'n/a')} at end.", "",
         "| | |", "|---|---|",
         f"| verdict | **{s['verdict']}** |",
         f"| requests | {s['requests']} ({s['succeeded']} ok, **{s['failed']} failed**) |",
@@ -242,7 +252,8 @@ def markdown(report: SoakReport) -> str:
         f"| server RSS (tritonserver + stubs) | start {_fmt(s.get('rss_start_mib'), ' MiB')}, end "
         f"{_fmt(s.get('rss_end_mib'), ' MiB')}, max {_fmt(s.get('rss_max_mib'), ' MiB')} |",
         f"| RSS growth after warm-up | {_fmt(s.get('rss_steady_growth_mib_per_min'), ' MiB/min')} "
-        f"(flat: {_fmt(s.get('rss_flat'))}) |",
+        f"from {_fmt(s.get('rss_steady_start_mib'), ' MiB')} over {_fmt(s.get('rss_steady_minutes'), ' min')} "
+        f"(flat: {'too short to tell' if s.get('rss_flat') is None else s['rss_flat']}) |",
         f"| perf_analyzer starts | {len(report.perf_runs)} |", "",
     ]
     if s["perf_analyzer_errors"]:

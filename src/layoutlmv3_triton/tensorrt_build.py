@@ -99,7 +99,7 @@ def _rename_uses(graph, renamed: dict[str, str]) -> None:
 
 
 def write_int32_onnx(src: str | Path, dst: str | Path) -> Path:
-    """Write the INT32-input ONNX next to nothing else: a self-contained file."""
+    """Write the INT32-input model as one self-contained ONNX file."""
     import onnx
 
     model = cast_inputs_to_int32(onnx.load(str(src)))
@@ -107,6 +107,15 @@ def write_int32_onnx(src: str | Path, dst: str | Path) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(dst))
     return dst
+
+
+def _lower_ir_version(model) -> None:
+    """IR 10 only adds 4-bit types and function overloads; TensorRT's parser may stop at IR 9."""
+    from onnx import TensorProto
+
+    four_bit = (getattr(TensorProto, "INT4", -1), getattr(TensorProto, "UINT4", -1))
+    if not model.functions and not any(t.data_type in four_bit for t in model.graph.initializer):
+        model.ir_version = min(model.ir_version, 9)
 
 
 def infer_vocab_size(model) -> int | None:
@@ -308,10 +317,16 @@ def build_with_python_api(onnx_path: Path, profiles: Sequence[Profile], fp16: bo
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
     config.clear_flag(trt.BuilderFlag.TF32)  # TF32 matmuls alone drift past the FP32 tolerance
     if fp16:
+        if not hasattr(trt.BuilderFlag, "OBEY_PRECISION_CONSTRAINTS"):  # gone with weak typing (TensorRT 11)
+            raise TensorRTBuildError(f"TensorRT {trt.__version__} builds only strongly typed networks: "
+                                     "--fp16 needs an FP16 ONNX export; build FP32 or use the onnxruntime-trt variant")
         config.set_flag(trt.BuilderFlag.FP16)
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
         layers = [network.get_layer(i) for i in range(network.num_layers)]
-        pinned = fp32_layer_indices([(layer.name, layer.type.name) for layer in layers])
+        floats = (trt.float32, trt.float16)
+        pinned = [i for i in fp32_layer_indices([(layer.name, layer.type.name) for layer in layers])
+                  # a helper layer of the same ONNX node may compute shapes or axes: leave those be
+                  if all(layers[i].get_output(j).dtype in floats for j in range(layers[i].num_outputs))]
         for i in pinned:
             layer = layers[i]
             layer.precision = trt.float32
@@ -381,7 +396,7 @@ def trtexec_build_command(trtexec: str, onnx_path: Path, plan_path: Path, profil
                           workspace_gib: float = DEFAULT_WORKSPACE_GIB) -> list[str]:
     """trtexec arguments equivalent to :func:`build_with_python_api` (one triplet per profile)."""
     cmd = [trtexec, f"--onnx={onnx_path}", f"--saveEngine={plan_path}", "--noTF32", "--skipInference",
-           f"--memPoolSize=workspace:{int(workspace_gib * 1024)}M"]
+           f"--memPoolSize=workspace:{int(workspace_gib * 1024)}"]  # MiB
     for p in profiles:
         cmd += [f"--minShapes={_shape_spec(p.min)}", f"--optShapes={_shape_spec(p.opt)}",
                 f"--maxShapes={_shape_spec(p.max)}"]
@@ -462,6 +477,7 @@ def build_engine(onnx_path: str | Path, plan_path: str | Path, *, fp16: bool = F
     if not vocab_size:
         raise TensorRTBuildError("cannot find the word-embedding table in the ONNX graph: pass --vocab-size")
     int32_model = cast_inputs_to_int32(original)
+    _lower_ir_version(int32_model)
     precision = "fp16" if fp16 else "fp32"
     with tempfile.TemporaryDirectory(prefix="trt-build-") as tmp:
         tmp = Path(tmp)

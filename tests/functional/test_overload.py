@@ -18,9 +18,10 @@ from layoutlmv3_triton.server import LocalTritonServer
 
 # Small, yet above the dense page the tests use to keep preprocess busy (1700x2180, ~220 KB).
 LIMITS = Limits(max_request_bytes=300_000, max_image_pixels=4_000_000, max_image_side=2_500)
-# One request at a time per step, two waiting, one second in the queue at most.
+# One request at a time per step, two waiting, one second in the queue at most; one
+# 512-token window per page, so a long page is truncated (and says so).
 OPTIONS = ServingOptions(max_batch_size=1, preprocess_instances=1, max_queue_size=2,
-                         queue_timeout_us=1_000_000, limits=LIMITS)
+                         queue_timeout_us=1_000_000, max_windows_per_page=1, limits=LIMITS)
 SMALL = bad_inputs.Case("small", "result", lambda: bad_inputs.encode(bad_inputs.text_page(size=(900, 300))))
 # About 1500 words: keeps the single preprocess instance busy for seconds.
 SLOW = bad_inputs.Case("slow", "result", bad_inputs.dense_page)
@@ -62,6 +63,7 @@ def test_flood_is_refused_fast_and_the_server_recovers(strict_server):
     print(f"\nflood of {FLOOD}: {len(served)} served, {len(refused)} refused, slowest refusal "
           f"{max(s for s, _ in refused):.2f} s; messages: {sorted({o.message for _, o in refused})}")
     assert blocker_outcome.ok, blocker_outcome.message
+    bad_inputs.truncated(blocker_outcome.result)  # one window: most words unlabelled, and counted
     assert len(refused) >= FLOOD - 6  # at most 1 running + 2 queued per step get through
     for seconds, outcome in refused:
         assert outcome.status == "StatusCode.UNAVAILABLE", (outcome.status, outcome.message)

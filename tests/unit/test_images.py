@@ -1,5 +1,6 @@
-"""decode_image on the bad-input corpus, without a server: every kind gets a page or a
-typed error naming the preprocess stage, and nothing is decoded past the limits."""
+"""The bad-input corpus without a server (load_document, then decode_image): every kind
+gets a page or a typed error naming the preprocess stage, and nothing is decoded past
+the limits."""
 from __future__ import annotations
 
 import time
@@ -9,6 +10,7 @@ import pytest
 from PIL import Image
 
 import bad_inputs
+from layoutlmv3_triton.documents import load_document
 from layoutlmv3_triton.errors import BadImageError, ImageTooLargeError
 from layoutlmv3_triton.images import decode_image, to_rgb
 from layoutlmv3_triton.limits import Limits
@@ -21,12 +23,12 @@ def test_corpus_decodes_or_fails_cleanly(case):
     data = case.document()
     if case.expect == "error":
         with pytest.raises(BadImageError) as info:
-            decode_image(data)
+            load_document(data)
         assert info.value.stage == case.stage == "preprocess"
         assert case.reason in str(info.value).lower()
     else:
-        image = decode_image(data)
-        assert image.mode == "RGB" and image.width >= 1 and image.height >= 1
+        (page,) = load_document(data)
+        assert page.image.mode == "RGB" and page.image.width >= 1 and page.image.height >= 1
 
 
 def test_bomb_is_refused_from_its_header_alone():

@@ -69,10 +69,15 @@ class PerfPoint:
     requests: int
     csv_row: dict = field(default_factory=dict)
     server: dict = field(default_factory=dict)  # per composing model: queue / compute microseconds
+    server_cpu_s: float | None = None  # CPU-seconds tritonserver + stubs used during the run
+    client_cpu_s: float | None = None  # CPU-seconds perf_analyzer used
 
     def as_dict(self) -> dict:
+        per_doc = (lambda v: None if v is None or not self.requests else v / self.requests)
         return {"concurrency": self.concurrency, "docs_per_s": self.docs_per_s, **self.latency.as_ms(),
-                "requests": self.requests, "server_us": self.server, "perf_analyzer_csv": self.csv_row}
+                "requests": self.requests, "server_cpu_s_per_doc": per_doc(self.server_cpu_s),
+                "client_cpu_s_per_doc": per_doc(self.client_cpu_s), "server_us": self.server,
+                "perf_analyzer_csv": self.csv_row}
 
 
 def command(url: str, input_data: Path, concurrency: int, request_count: int, csv_file: Path,
@@ -87,8 +92,11 @@ def command(url: str, input_data: Path, concurrency: int, request_count: int, cs
 
 
 def run_point(url: str, input_data: Path, concurrency: int, request_count: int, out_dir: Path,
-              timeout_s: float = 900.0, tag: str = "") -> PerfPoint:
-    """One perf_analyzer run at one concurrency; its stdout goes to ``out_dir``."""
+              timeout_s: float = 900.0, tag: str = "", server_pgid: int | None = None) -> PerfPoint:
+    """One perf_analyzer run at one concurrency; its stdout goes to ``out_dir``.
+    ``server_pgid``: the server's process group, whose CPU time is measured over the run."""
+    from .cpu import children_cpu_seconds, group_cpu_seconds
+
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = f"{tag}c{concurrency}"
     csv_file, log_file = out_dir / f"{stem}.csv", out_dir / f"{stem}.log"
@@ -96,6 +104,8 @@ def run_point(url: str, input_data: Path, concurrency: int, request_count: int, 
     with open(log_file, "w") as log:
         log.write(" ".join(cmd) + "\n")
         log.flush()
+        server_cpu0 = group_cpu_seconds(server_pgid) if server_pgid else None
+        client_cpu0 = children_cpu_seconds()
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=perf_analyzer_environment(),
                                 start_new_session=True)
         try:
@@ -104,14 +114,18 @@ def run_point(url: str, input_data: Path, concurrency: int, request_count: int, 
             proc.kill()
             proc.wait()
             raise PerfAnalyzerError(f"perf_analyzer ran past {timeout_s:.0f}s at concurrency {concurrency}; see {log_file}")
+    client_cpu = children_cpu_seconds() - client_cpu0
+    server_cpu = None
+    if server_cpu0 is not None:
+        after = group_cpu_seconds(server_pgid)
+        server_cpu = None if after is None else after - server_cpu0
     text = log_file.read_text(errors="replace")
     if code != 0:
         raise PerfAnalyzerError(f"perf_analyzer failed (exit {code}) at concurrency {concurrency}:\n"
                                 + "\n".join(text.splitlines()[-15:]))
     row = read_csv(csv_file)
     return PerfPoint(concurrency, float(row["Inferences/Second"]), latency_from_csv(row, request_count),
-                     request_count, row,
-                     parse_server_breakdown(text))
+                     request_count, row, parse_server_breakdown(text), server_cpu, client_cpu)
 
 
 def read_csv(path: Path) -> dict:

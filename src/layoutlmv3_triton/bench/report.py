@@ -98,6 +98,25 @@ def markdown(report: dict) -> str:
               f"Model at batch 1: {_num(st['model_batch1_ms'], 1)} ms/page; in padded batches of "
               f"{st['model_batch_size']}: {_num(st['model_batched_ms'], 1)} ms/page (the bound uses the cheaper). "
               f"Compute bound: {st['cores']} / {_num(total, 3)} s = **{_num(st['compute_bound_docs_per_s'])} docs/s**."]
+    served = [p for p in report["ensemble"] if p.get("server_cpu_s_per_doc")]
+    if served:
+        lines += [
+            "",
+            "## Served CPU (c)",
+            "",
+            "CPU time of tritonserver and its python-backend stubs, and of perf_analyzer, per document, "
+            "against the summed stage costs; utilization is (server + client CPU) ÷ (wall time × cores).",
+            "",
+            "| Concurrency | server CPU ms/doc | × stage sum | perf_analyzer CPU ms/doc | CPU utilization | "
+            "model batches (docs/execution) |",
+            "|---:|---:|---:|---:|---:|---:|",
+        ]
+        for p in served:
+            model = p.get("server_us", {}).get("layoutlmv3_model", {})
+            per_exec = (model.get("inference_count", 0) / model["execution_count"]) if model.get("execution_count") else None
+            lines.append(f"| {p['concurrency']} | {_num(p['server_cpu_s_per_doc'] * 1e3, 0)} | "
+                         f"{_num(p.get('server_cpu_vs_stages'), 2, '×')} | {_num((p.get('client_cpu_s_per_doc') or 0) * 1e3, 0)} | "
+                         f"{_pct(p.get('cpu_utilization'))} | {_num(per_exec, 2)} |")
     q = report.get("quantization")
     if q:
         lines += ["", "## INT8 accuracy cost", ""]

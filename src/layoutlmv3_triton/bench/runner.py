@@ -216,10 +216,12 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
             try:
                 tick()
                 warm = max(2, serving.preprocess_instances + serving.model_instances)
+                pgid = server.process.pid  # started in its own session: the stubs share its process group
                 perf.run_point(server.grpc_url, input_data, warm, max(n_pages, 2 * warm), out / "perf", tag="warmup-")
                 tick()
                 for concurrency in cfg.concurrency:
-                    point = perf.run_point(server.grpc_url, input_data, concurrency, requests_per_level, out / "perf")
+                    point = perf.run_point(server.grpc_url, input_data, concurrency, requests_per_level, out / "perf",
+                                           server_pgid=pgid)
                     points.append(point)
                     progress.log(f"concurrency {concurrency}: {point.docs_per_s:.2f} docs/s, "
                                  f"p50 {point.latency.p50 * 1e3:.0f} ms")
@@ -248,6 +250,11 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
         d = p.as_dict()
         d.update(vs_naive=metrics.ratio(p.docs_per_s, naive_s), vs_per_request=metrics.ratio(p.docs_per_s, per_request_s),
                  fraction_of_bound=metrics.ratio(p.docs_per_s, bound))
+        if d.get("server_cpu_s_per_doc"):
+            # how much more CPU a served document costs than the stages alone
+            d["server_cpu_vs_stages"] = metrics.ratio(d["server_cpu_s_per_doc"], sum(core_seconds.values()))
+            busy = d["server_cpu_s_per_doc"] + (d.get("client_cpu_s_per_doc") or 0.0)
+            d["cpu_utilization"] = metrics.ratio(busy * p.docs_per_s, n_cores)
         ensemble.append(d)
     identical, match = word_agreement(naive.words, stages.words)
     quant = None

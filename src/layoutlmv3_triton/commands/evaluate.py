@@ -6,7 +6,7 @@ ground-truth words by box overlap (docs/evaluation.md); entities are then scored
 seqeval over the ground-truth words, per label and overall.  OCR word recall (the share
 of ground-truth words that some OCR word was matched to) is reported too.
 
-Prints a per-label table; the last line on stdout is always ``entity_f1=0.xxxx``.
+Prints a per-label table; once pages are scored, the last line on stdout is ``entity_f1=0.xxxx``.
 Exit status: 0 when every page was answered, 1 when some pages failed (they are scored
 as if nothing was found on them), 2 when the data or the server cannot be used.
 

@@ -38,14 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import ServerError
     from ..repository import check_repository
-    from ..server import LocalTritonServer
+    from ..server import LOOPBACK_HOSTS, LocalTritonServer
 
     problems = check_repository(args.repository)
     if problems:
         print(f"error: {args.repository} is not ready to serve:\n  " + "\n  ".join(problems)
               + "\nbuild it with: layoutlmv3-triton build-repo --model DIR (or --tiny)", file=sys.stderr)
         return 2
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    if args.host not in LOOPBACK_HOSTS:
         print(f"warning: binding {args.host}: the server is reachable from other machines, with no authentication "
               "(see SECURITY.md)", file=sys.stderr)
     server = LocalTritonServer(args.repository, host=args.host, http_port=args.http_port, grpc_port=args.grpc_port,

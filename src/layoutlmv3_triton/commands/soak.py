@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--server-pid", type=int, help="pid of that server's tritonserver, to follow its memory")
     p.add_argument("--documents", nargs="+", type=Path, metavar="PATH",
                    help="page images (or folders) to send (default: 4 synthetic form pages)")
-    p.add_argument("--sample-seconds", type=float, default=5.0, help="sampling period (default: %(default)s)")
+    p.add_argument("--sample-seconds", type=float, default=10.0, help="sampling period (default: %(default)s)")
     p.add_argument("--output", type=Path, default=Path("reports/soak"), help="report folder (default: %(default)s)")
 
 
