@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("synth", "render synthetic FUNSD-style form pages into a HF dataset"),
     "train": ("train", "fine-tune LayoutLMv3 for token classification with PyTorch Lightning"),
     "build-repo": ("build_repo", "export a from_pretrained model to ONNX and write the Triton model repository"),
+    "build-trt": ("build_trt", "build a TensorRT engine (model.plan) and check it against ONNX Runtime"),
+    "perf-data": ("perf_data", "write page images as perf_analyzer --input-data JSON for the ensemble"),
     "serve": ("serve", "run a local tritonserver (CPU, loopback) on a model repository"),
     "demo": ("demo", "serve the repository locally and print the entities found on the sample pages"),
     "evaluate": ("evaluate", "score the served ensemble on a labelled dataset (entity-level F1)"),

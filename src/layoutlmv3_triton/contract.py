@@ -21,7 +21,9 @@ BBOX_SCALE = 1000  # LayoutLMv3 boxes live in 0..1000
 # Sequences are padded up to one of these lengths so that Triton's dynamic batcher
 # (which only groups equal shapes) can batch pages of similar length.
 SEQ_BUCKETS = (64, 128, 256, 384, 512)
-DEFAULT_MAX_BATCH_SIZE = 8
+DEFAULT_MAX_BATCH_SIZE = 8  # documents per request, and what the ensemble batches
+# The model and postprocess steps batch sequences (pages x windows), so their bound is larger.
+DEFAULT_MAX_SEQUENCES = 64
 
 
 @dataclass(frozen=True)

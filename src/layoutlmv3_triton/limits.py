@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from . import contract
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -17,7 +19,7 @@ class Limits:
     max_image_side: int = 12_000
     max_pdf_pages: int = 20
     # sequences (pages x windows) one request may need; also the model step's max batch
-    max_sequences: int = 64
+    max_sequences: int = contract.DEFAULT_MAX_SEQUENCES
 
     def __post_init__(self):
         # A zero or negative limit would silently refuse everything (or nothing): fail loudly at load.

@@ -153,7 +153,7 @@ def input_shapes(batch: int, seq: int) -> dict[str, Shape]:
     return {t.name: (batch, *(seq if d == -1 else d for d in t.dims)) for t in contract.MODEL_INPUTS}
 
 
-def optimization_profiles(max_batch: int = contract.DEFAULT_MAX_BATCH_SIZE, strategy: str = "single",
+def optimization_profiles(max_batch: int = contract.DEFAULT_MAX_SEQUENCES, strategy: str = "single",
                           opt_batch: int | None = None, opt_seq: int | None = None,
                           buckets: Sequence[int] = contract.SEQ_BUCKETS) -> list[Profile]:
     """``single``: one profile over every bucket; ``per-bucket``: one per sequence bucket
@@ -460,7 +460,7 @@ class BuildResult:
 
 
 def build_engine(onnx_path: str | Path, plan_path: str | Path, *, fp16: bool = False,
-                 max_batch: int = contract.DEFAULT_MAX_BATCH_SIZE, strategy: str = "single",
+                 max_batch: int = contract.DEFAULT_MAX_SEQUENCES, strategy: str = "single",
                  opt_batch: int | None = None, opt_seq: int | None = None,
                  workspace_gib: float = DEFAULT_WORKSPACE_GIB, atol: float | None = None,
                  rtol: float | None = None, vocab_size: int | None = None, tool: str = "auto") -> BuildResult:
