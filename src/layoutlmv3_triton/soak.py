@@ -5,7 +5,11 @@ its python-backend stubs (from /proc).
 
 Why the counters and not perf_analyzer's report: perf_analyzer stops at the first failed
 request and prints nothing when interrupted, so it only generates load here; it is
-started again if it stops early.  The server counts every request, whoever sent it.
+started again if it stops early (and what it printed counts as a failure too).  The
+server counts every request, whoever sent it.  Measured on tritonserver 2.51: a request
+that fails inside a step is counted twice by the ensemble's failure counter (reason
+OTHER), and one refused by the server's own input checks (wrong dtype/shape) not at all;
+the report gives the counter as it is, so "0 failed" means 0.
 """
 from __future__ import annotations
 
@@ -246,7 +250,8 @@ def markdown(report: SoakReport) -> str:
         f"{c.get('loadavg_1m_at_end', 'n/a')} at end.", "",
         "| | |", "|---|---|",
         f"| verdict | **{s['verdict']}** |",
-        f"| requests | {s['requests']} ({s['succeeded']} ok, **{s['failed']} failed**) |",
+        f"| requests | {s['succeeded']} ok, **{s['failed']} failed** (server counters; tritonserver 2.51 "
+        f"counts a failed ensemble request twice) |",
         f"| throughput | {s['mean_docs_per_s']} docs/s mean; windows {s['min_window_docs_per_s']}"
         f"..{s['max_window_docs_per_s']} |",
         f"| server RSS (tritonserver + stubs) | start {_fmt(s.get('rss_start_mib'), ' MiB')}, end "

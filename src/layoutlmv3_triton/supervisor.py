@@ -188,9 +188,10 @@ class Supervisor:
     def _emit(self, kind: str, detail: str, seconds: float | None = None) -> None:
         event = Event(time.time(), kind, detail, seconds)
         self.events.append(event)
-        (log.warning if kind != "restarted" else log.info)("supervisor: %s: %s", kind, detail)
         if self.on_event:
             self.on_event(event)
+        else:  # the caller reports events itself, or they go to the log
+            (log.warning if kind != "restarted" else log.info)("supervisor: %s: %s", kind, detail)
 
     def check(self) -> Check:
         process = self.server.process

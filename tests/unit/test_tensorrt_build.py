@@ -33,9 +33,9 @@ def test_single_profile_spans_every_bucket():
     (p,) = tb.optimization_profiles()
     lo, hi = min(contract.SEQ_BUCKETS), max(contract.SEQ_BUCKETS)
     assert p.min["input_ids"] == (1, lo)
-    assert p.max["input_ids"] == (contract.DEFAULT_MAX_BATCH_SIZE, hi)
+    assert p.max["input_ids"] == (contract.DEFAULT_MAX_SEQUENCES, hi)
     assert hi == contract.MAX_SEQ_LEN
-    assert p.max["bbox"] == (contract.DEFAULT_MAX_BATCH_SIZE, hi, 4)
+    assert p.max["bbox"] == (contract.DEFAULT_MAX_SEQUENCES, hi, 4)
     assert p.opt["pixel_values"][1:] == (3, contract.IMAGE_SIZE, contract.IMAGE_SIZE)
     assert set(p.min) == {t.name for t in contract.MODEL_INPUTS}
     for shapes in (p.min, p.opt, p.max):  # every input agrees on (batch, seq)
@@ -43,7 +43,7 @@ def test_single_profile_spans_every_bucket():
         assert shapes["attention_mask"] == (b, s) and shapes["bbox"][:2] == (b, s)
         assert shapes["pixel_values"][0] == b
     assert p.min["input_ids"] <= p.opt["input_ids"] <= p.max["input_ids"]
-    assert p.sample_points() == [(1, lo), p.opt["input_ids"], (contract.DEFAULT_MAX_BATCH_SIZE, hi)]
+    assert p.sample_points() == [(1, lo), p.opt["input_ids"], (contract.DEFAULT_MAX_SEQUENCES, hi)]
 
 
 def test_per_bucket_profiles_fix_the_sequence():
@@ -58,7 +58,7 @@ def test_per_bucket_profiles_fix_the_sequence():
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"max_batch": 0}, {"strategy": "both"}, {"opt_batch": 9}, {"opt_seq": 1000}, {"buckets": (64, 1024)},
+    {"max_batch": 0}, {"strategy": "both"}, {"opt_batch": contract.DEFAULT_MAX_SEQUENCES + 1}, {"opt_seq": 1000}, {"buckets": (64, 1024)},
 ])
 def test_bad_profile_requests_fail(kwargs):
     with pytest.raises(ValueError):
