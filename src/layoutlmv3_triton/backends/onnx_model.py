@@ -21,14 +21,35 @@ STAGE = "model"
 _SEQ_INPUTS = tuple(t.name for t in contract.MODEL_INPUTS if t is not contract.PIXEL_VALUES)
 
 
-def make_session(onnx_path: str | Path, threads: int = 0):
+GRAPH_OPTIMIZATION = ("all", "extended", "basic", "disabled")
+
+
+def make_session(onnx_path: str | Path, threads: int = 0, *, allow_spinning: bool = False,
+                 optimization: str = "all"):
+    """An onnxruntime CPU session.  Measured choices (docs/performance.md):
+
+    * ``threads``: intra-op threads; the served default is 1 per instance, with one
+      instance per core, because OCR shares the cores and one thread has no pool to sync;
+    * ``allow_spinning=False``: idle pool threads sleep instead of spinning, so a
+      multi-threaded session does not burn the CPU the OCR instances need;
+    * ``optimization="all"``: every graph rewrite (layout and fusions included).
+    """
     import onnxruntime as ort
 
+    levels = {
+        "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+        "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+        "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+        "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    }
+    if optimization not in levels:
+        raise ValueError(f"unknown graph optimization {optimization!r}; choose from {', '.join(GRAPH_OPTIMIZATION)}")
     options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.graph_optimization_level = levels[optimization]
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
     return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
 
@@ -48,8 +69,8 @@ def check_inputs(inputs: dict[str, np.ndarray]) -> int:
 
 
 class OnnxTokenClassifier:
-    def __init__(self, onnx_path: str | Path, threads: int = 0):
-        self.session = make_session(onnx_path, threads)
+    def __init__(self, onnx_path: str | Path, threads: int = 0, **session_options):
+        self.session = make_session(onnx_path, threads, **session_options)
         self.input_types = {i.name: i.type for i in self.session.get_inputs()}
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
@@ -83,7 +104,11 @@ class TritonPythonModel:
         self.args = ModelArgs(args)
         params = self.args.parameters
         onnx_path = self.args.version_dir / params.get("onnx_file", contract.ONNX_FILE)
-        self.model = OnnxTokenClassifier(onnx_path, int(params.get("intra_op_threads", "0")))
+        self.model = OnnxTokenClassifier(
+            onnx_path, int(params.get("intra_op_threads", "0")),
+            allow_spinning=params.get("allow_spinning", "0").strip().lower() in ("1", "true", "yes"),
+            optimization=params.get("graph_optimization", "all"),
+        )
 
     def execute(self, requests):
         valid, responses = [], [None] * len(requests)

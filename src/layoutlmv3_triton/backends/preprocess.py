@@ -70,6 +70,8 @@ class Preprocessor:
                 results.append([])
             except RequestError as exc:
                 results.append(exc)
+            except Exception as exc:  # noqa: BLE001 - hostile bytes reach decoders and OCR: never fail the batch
+                results.append(RequestError(f"cannot read document: {type(exc).__name__}: {exc}", stage=STAGE))
         for (index, number, page), windows in zip(read, self._encode([p for _, _, p in read])):
             target = results[index]
             if isinstance(target, RequestError):
