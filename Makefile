@@ -15,7 +15,7 @@ DEMO_MODEL := artifacts/demo-model
 REPOSITORY := model_repository
 PYTEST_ARGS ?=
 
-.PHONY: help setup apt venv data model repo demo serve test test-unit test-functional bench soak clean
+.PHONY: help setup apt venv data model repo demo serve notebook test test-unit test-functional bench soak clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ test-unit: apt venv
 
 test-functional: apt venv
 	$(BIN)/python -m pytest tests/functional $(PYTEST_ARGS)
+
+notebook: apt venv  ## open the workflow notebook in JupyterLab (loopback only)
+	$(BIN)/jupyter lab --ip 127.0.0.1 notebooks/layoutlmv3_workflow.ipynb
 
 bench: apt venv  ## naive vs per-request vs served ensemble, report in reports/bench
 	$(BIN)/layoutlmv3-triton bench --output reports/bench
