@@ -29,10 +29,10 @@ class ServingOptions:
     variant: str = "local"
     max_batch_size: int = contract.DEFAULT_MAX_BATCH_SIZE
     preprocess_instances: int = 2  # OCR dominates: one Tesseract engine per instance
-    model_instances: int = 1
+    model_instances: int = 2  # one single-threaded ONNX Runtime session per core (docs/performance.md)
     postprocess_instances: int = 1
-    model_threads: int = 2  # onnxruntime intra-op threads per model instance
-    max_queue_delay_us: int = 2000
+    model_threads: int = 1  # onnxruntime intra-op threads per model instance; OCR shares the cores
+    max_queue_delay_us: int = 0  # batch only what is already queued: on CPU a wait buys no speed, padding costs
     max_queue_size: int = 64  # beyond this a request is rejected at once instead of piling up
     queue_timeout_us: int = 60_000_000
     ocr_lang: str = "eng"

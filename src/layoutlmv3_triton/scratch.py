@@ -133,8 +133,50 @@ def make_config(preset: str, labels: Sequence[str], vocab_size: int) -> Any:
     )
 
 
-def init_model(preset: str, labels: Sequence[str], vocab_size: int, seed: int = 0) -> "LayoutLMv3ForTokenClassification":
-    """A randomly initialised LayoutLMv3ForTokenClassification, reproducible by ``seed``."""
+def sinusoid_table(n_positions: int, dim: int, std: float) -> "torch.Tensor":
+    """Transformer-style sin/cos encodings of 0..n_positions-1, scaled to standard deviation ``std``."""
+    import math
+
+    import torch
+
+    pos = torch.arange(n_positions, dtype=torch.float32)[:, None]
+    k = torch.arange(0, dim, 2, dtype=torch.float32)
+    freq = torch.exp(-math.log(10000.0) * k / dim)
+    table = torch.zeros(n_positions, dim)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq)[:, : dim // 2]
+    return table * (std * math.sqrt(2.0))
+
+
+def init_layout_embeddings(model: Any) -> None:
+    """Start the 1D and 2D position tables as sinusoids instead of noise.
+
+    Why: a randomly initialised table must see every coordinate value (0..1023) before it
+    means anything, so a model trained from scratch on a few hundred pages generalises
+    poorly across positions.  Sinusoids make nearby coordinates similar from step one, and
+    their dot products depend on coordinate differences, which is what tells the model
+    whether two words are neighbours in one field (``I-``) or start a new one (``B-``).
+    The tables stay trainable.
+    """
+    import torch
+
+    emb = model.layoutlmv3.embeddings
+    std = model.config.initializer_range
+    with torch.no_grad():
+        for table in (emb.x_position_embeddings, emb.y_position_embeddings,
+                      emb.h_position_embeddings, emb.w_position_embeddings, emb.position_embeddings):
+            table.weight.copy_(sinusoid_table(table.num_embeddings, table.embedding_dim, std))
+            if table.padding_idx is not None:
+                table.weight[table.padding_idx].zero_()
+
+
+def init_model(preset: str, labels: Sequence[str], vocab_size: int, seed: int = 0,
+               sinusoidal_layout: bool = True) -> "LayoutLMv3ForTokenClassification":
+    """A randomly initialised LayoutLMv3ForTokenClassification, reproducible by ``seed``.
+
+    ``sinusoidal_layout`` starts the position tables as sinusoids (see
+    :func:`init_layout_embeddings`); the architecture is unchanged either way.
+    """
     import torch
     from transformers import LayoutLMv3ForTokenClassification
 
@@ -145,6 +187,8 @@ def init_model(preset: str, labels: Sequence[str], vocab_size: int, seed: int = 
         model = LayoutLMv3ForTokenClassification(config)
     finally:
         torch.random.set_rng_state(state)
+    if sinusoidal_layout:
+        init_layout_embeddings(model)
     model.eval()
     return model
 

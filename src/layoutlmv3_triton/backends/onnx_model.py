@@ -2,8 +2,8 @@
 
 tritonserver from the PyPI wheel has no onnxruntime backend, so this step runs the
 same ``model.onnx`` that the NGC container serves with ``backend: "onnxruntime"``.
-Requests of different lengths (ragged batching) are padded to the longest and run
-as one batch.
+Requests of different lengths (ragged batching) are grouped by length and each group
+runs as one batch (or, with ``pad_across_lengths``, all are padded to the longest).
 """
 from __future__ import annotations
 
@@ -78,8 +78,24 @@ class OnnxTokenClassifier:
                 for name, a in inputs.items() if name in self.input_types}
         return self.session.run([contract.LOGITS.name], feed)[0]
 
-    def run_many(self, batches: Sequence[dict[str, np.ndarray]]) -> list[np.ndarray]:
-        """Run several requests as one padded batch; logits come back cut to each length."""
+    def run_many(self, batches: Sequence[dict[str, np.ndarray]], pad_across_lengths: bool = False) -> list[np.ndarray]:
+        """Run several requests batched; logits come back cut to each request's length.
+
+        By default requests are grouped by sequence length (their bucket) and each group
+        runs as one batch, so no page is padded to a longer neighbour: on CPU a padded
+        token costs as much as a real one, and batching equal lengths costs nothing
+        (docs/performance.md).  ``pad_across_lengths``: one batch padded to the longest.
+        """
+        if not pad_across_lengths:
+            groups: dict[int, list[int]] = {}
+            for index, b in enumerate(batches):
+                groups.setdefault(b[contract.INPUT_IDS.name].shape[1], []).append(index)
+            if len(groups) > 1:
+                out: list[np.ndarray] = [np.empty(0)] * len(batches)
+                for members in groups.values():
+                    for index, logits in zip(members, self.run_many([batches[i] for i in members], True)):
+                        out[index] = logits
+                return out
         lengths = [b[contract.INPUT_IDS.name].shape[1] for b in batches]
         sizes = [b[contract.INPUT_IDS.name].shape[0] for b in batches]
         longest = max(lengths)
@@ -109,6 +125,7 @@ class TritonPythonModel:
             allow_spinning=params.get("allow_spinning", "0").strip().lower() in ("1", "true", "yes"),
             optimization=params.get("graph_optimization", "all"),
         )
+        self.pad_across_lengths = params.get("pad_across_lengths", "0").strip().lower() in ("1", "true", "yes")
 
     def execute(self, requests):
         valid, responses = [], [None] * len(requests)
@@ -121,7 +138,7 @@ class TritonPythonModel:
                 responses[index] = triton_io.error_response(exc, STAGE)
         if valid:
             try:
-                logits = self.model.run_many([inputs for _, inputs in valid])
+                logits = self.model.run_many([inputs for _, inputs in valid], self.pad_across_lengths)
                 for (index, _), out in zip(valid, logits):
                     responses[index] = triton_io.ok_response({contract.LOGITS.name: out})
             except Exception as exc:  # noqa: BLE001 - fall back to one run per request to isolate the culprit

@@ -95,8 +95,9 @@ def markdown(report: dict) -> str:
     for stage, seconds in st["core_seconds"].items():
         lines.append(f"| {stage} | {_num(seconds * 1e3, 1)} | {_pct(seconds / total if total else math.nan)} |")
     lines += [f"| **total** | {_num(total * 1e3, 1)} | 100% |", "",
-              f"Model at batch 1: {_num(st['model_batch1_ms'], 1)} ms/page; in padded batches of "
-              f"{st['model_batch_size']}: {_num(st['model_batched_ms'], 1)} ms/page (the bound uses the cheaper). "
+              f"Model at batch 1: {_num(st['model_batch1_ms'], 1)} ms/page; in batches of {st['model_batch_size']} "
+              f"grouped by length (as served): {_num(st['model_batched_ms'], 1)} ms/page (the bound uses the cheaper); "
+              f"padded to the longest page instead: {_num(st.get('model_padded_ms'), 1)} ms/page. "
               f"Compute bound: {st['cores']} / {_num(total, 3)} s = **{_num(st['compute_bound_docs_per_s'])} docs/s**."]
     served = [p for p in report["ensemble"] if p.get("server_cpu_s_per_doc")]
     if served:

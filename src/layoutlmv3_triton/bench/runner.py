@@ -282,6 +282,7 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
             "per_page_ms": {k: [v * 1e3 for v in vals] for k, vals in stages.per_page.items()},
             "model_batch1_ms": float(np.mean(stages.per_page["model"])) * 1e3,
             "model_batched_ms": stages.model_batched_per_page * 1e3,
+            "model_padded_ms": stages.model_padded_per_page * 1e3,
             "model_batch_size": stages.batch_size,
             "served_model_threads": stages.model_served_threads,
             "served_model_latency_ms": [v * 1e3 for v in stages.model_served_latency],

@@ -55,7 +55,8 @@ def kv_block(r: random.Random, columns: int) -> Block:
     mode = r.choices(["inline", "stacked", "underline"], weights=[6, 2, 2])[0]
     segments: list[Segment] = []
     for q, gen in r.sample(vocab.QUESTIONS, columns):
-        colon = r.random() < (0.9 if mode != "underline" else 0.75)
+        # questions end with a colon, as on most printed forms; only some underlined fields omit it
+        colon = mode != "underline" or r.random() < 0.9
         segments.append((_question(r, q, colon), QUESTION))
         # a question may be left unanswered (a blank field), as on real forms
         blank = mode == "underline" and r.random() < 0.15

@@ -253,7 +253,9 @@ def plan_table(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
 def plan_block(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
     if b.kind == "title":
         return plan_title(b, s, r)
-    if b.kind == "section":
+    if b.kind == "section":  # a section title is bold or all capitals: never plain body text
+        if not s.section_bold:
+            b = Block(b.kind, [(b.segments[0][0].upper(), b.segments[0][1])], b.style)
         return plan_text(b, s, r, size=s.section_size, bold=s.section_bold, max_lines=1)
     if b.kind in ("subtitle", "footer"):
         return plan_text(b, s, r, size=s.size, bold=False, max_lines=2,

@@ -136,7 +136,8 @@ def render_page(seed: int, *, noise: bool | float = False, width: int = 1000, he
         if not ops:
             continue
         gap = 0.0 if i == 0 else style.size * (r.uniform(1.0, 1.8) if block.kind == "section" else r.uniform(0.3, 1.0))
-        if y + gap + h > footer_top - style.size * 1.5:
+        keep_with_next = style.line_h() * 2 if block.kind == "section" else 0  # no orphan section titles
+        if y + gap + h + keep_with_next > footer_top - style.size * 1.5:
             break
         _commit(draw, ops, y + gap, page)
         y += gap + h

@@ -146,6 +146,18 @@ def phrase(r: random.Random, lo: int = 2, hi: int = 6) -> str:
     return " ".join(words).capitalize()
 
 
+def note(r: random.Random) -> str:
+    """A short free-form answer ("Revised budget for Finance"), from answer words, not prose."""
+    style = r.randrange(4)
+    if style == 0:
+        return f"{r.choice(ADJ).capitalize()} {r.choice(NOUNS)} {r.choice(NOUNS)}"
+    if style == 1:
+        return f"{r.choice(NOUNS).capitalize()} for {r.choice(DEPARTMENTS)}"
+    if style == 2:
+        return f"{r.choice(ADJ).capitalize()} {r.choice(NOUNS)} in {r.choice(CITIES)}"
+    return f"{r.choice(ADJ).capitalize()} {r.choice(NOUNS)} due {date(r)}"
+
+
 def short_phrase(r: random.Random) -> str:
     return f"{r.choice(ADJ).capitalize()} {r.choice(NOUNS)}"
 
@@ -177,8 +189,8 @@ QUESTIONS: tuple[tuple[str, Gen], ...] = (
     ("Department", lambda r: r.choice(DEPARTMENTS)), ("Title", lambda r: r.choice(TITLES)),
     ("Position", lambda r: f"{r.choice(ADJ).capitalize()} {r.choice(TITLES)}"),
     ("Brand", lambda r: f"{r.choice(COMPANY_A)} {r.choice(COLORS)}"), ("Color", lambda r: r.choice(COLORS)),
-    ("Subject", short_phrase), ("Purpose", phrase), ("Description", phrase), ("Comments", phrase),
-    ("Remarks", phrase), ("Objective", phrase), ("Project", short_phrase), ("Program", short_phrase),
+    ("Subject", short_phrase), ("Purpose", note), ("Description", note), ("Comments", note),
+    ("Remarks", note), ("Objective", note), ("Project", short_phrase), ("Program", short_phrase),
     ("Product", short_phrase), ("Status", lambda r: r.choice(["Approved", "Pending", "Completed",
                                                              "In progress", "Rejected", "On hold"])),
 )
@@ -201,6 +213,9 @@ TABLES: tuple[tuple[tuple[str, Gen], ...], ...] = (
     (("Brand", lambda r: f"{r.choice(COMPANY_A)} {r.choice(COLORS)}"), ("Region", lambda r: r.choice(CITIES)),
      ("Budget", amount)),
 )
+
+_ANSWER_WORDS = {w.lower() for w in (*ADJ, *NOUNS, *DEPARTMENTS, *TITLES, *COLORS, *MONTHS, *CITIES)}
+PROSE = tuple(w for w in PROSE if w not in _ANSWER_WORDS)
 
 HEADER_WORDS = ("Request Application Report Summary Record Form Agreement Authorization Evaluation "
                 "Invoice Order Registration Transmittal Proposal Review Memorandum Statement Profile "

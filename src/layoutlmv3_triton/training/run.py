@@ -15,7 +15,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .config import SUMMARY_FILE, TrainConfig, TrainingError, cached_summary, run_fingerprint
+from .config import SUMMARY_FILE, TrainConfig, TrainingError, cached_summary, resolve_precision, run_fingerprint
 
 
 def _load_data(cfg: TrainConfig) -> tuple[Any, Any, str]:
@@ -118,16 +118,18 @@ def train(cfg: TrainConfig) -> dict:
     ckpt_dir = out / ".checkpoints"
     checkpoint = ModelCheckpoint(dirpath=str(ckpt_dir), filename="best", monitor="val_f1", mode="max",
                                  save_top_k=1, save_weights_only=True)
-    callbacks: list[Any] = [checkpoint, EarlyStopping(monitor="val_f1", mode="max", patience=cfg.patience)]
+    callbacks: list[Any] = [checkpoint, EarlyStopping(monitor="val_f1", mode="max", patience=cfg.patience,
+                                                           check_on_train_epoch_end=False, strict=False)]
     if cfg.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=5))
     loggers = _loggers(out)
+    precision = resolve_precision(cfg.precision)
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*number of training batches.*")
     trainer = L.Trainer(
         max_epochs=cfg.epochs if cfg.max_steps <= 0 else -1, max_steps=cfg.max_steps,
         max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
-        accelerator="auto", devices=1, callbacks=callbacks, logger=loggers,
+        accelerator="auto", devices=1, precision=precision, callbacks=callbacks, logger=loggers,
         enable_progress_bar=cfg.progress, enable_model_summary=cfg.progress, num_sanity_val_steps=0,
         log_every_n_steps=max(1, min(10, steps_per_epoch)), deterministic=False,
     )
@@ -177,6 +179,7 @@ def train(cfg: TrainConfig) -> dict:
         "options": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"},
         "versions": {"layoutlmv3_triton": __version__, "torch": torch.__version__,
                      "transformers": transformers.__version__, "lightning": lightning.__version__},
+        "precision": precision,
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "skipped": False,
