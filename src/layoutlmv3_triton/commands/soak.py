@@ -44,7 +44,8 @@ def _documents(args: argparse.Namespace, work: Path) -> list[Path]:
 class Progress:
     """One status line, rewritten in place on a terminal; a line every 30 s otherwise."""
 
-    def __init__(self, stream=sys.stderr):
+    def __init__(self, stream=None):
+        stream = stream or sys.stderr  # looked up now: sys.stderr may have been swapped since import
         self.stream, self.tty, self.last = stream, stream.isatty(), -1e9
 
     def __call__(self, sample, duration_s: float) -> None:
