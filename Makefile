@@ -44,7 +44,7 @@ data: $(STAMP)  ## synthetic train/val/test form pages (deterministic seeds; tes
 
 model: data  ## train the demo model from scratch (cached: skipped when nothing changed)
 	$(BIN)/layoutlmv3-triton train --from-scratch --preset small --data $(DATA)/train --val-data $(DATA)/val \
-	  --out $(DEMO_MODEL) --max-minutes 9 --skip-if-unchanged
+	  --epochs 5 --lr 8e-4 --threads 2 --max-minutes 10 --out $(DEMO_MODEL) --skip-if-unchanged
 
 repo: model  ## export the demo model to ONNX and write model_repository/
 	@if [ -f $(REPOSITORY)/build_manifest.json ] && [ $(REPOSITORY)/build_manifest.json -nt $(DEMO_MODEL)/config.json ]; then \

@@ -148,7 +148,10 @@ def sinusoid_table(n_positions: int, dim: int, std: float) -> "torch.Tensor":
     return table * (std * math.sqrt(2.0))
 
 
-def init_layout_embeddings(model: Any) -> None:
+LAYOUT_INIT_GAIN = 2.5  # layout tables start this many times louder than token embeddings
+
+
+def init_layout_embeddings(model: Any, gain: float = LAYOUT_INIT_GAIN) -> None:
     """Start the 1D and 2D position tables as sinusoids instead of noise.
 
     Why: a randomly initialised table must see every coordinate value (0..1023) before it
@@ -156,16 +159,18 @@ def init_layout_embeddings(model: Any) -> None:
     poorly across positions.  Sinusoids make nearby coordinates similar from step one, and
     their dot products depend on coordinate differences, which is what tells the model
     whether two words are neighbours in one field (``I-``) or start a new one (``B-``).
-    The tables stay trainable.
+    The tables stay trainable.  The 2D tables start ``gain`` times louder than the word
+    embeddings so that early training leans on layout rather than memorising words.
     """
     import torch
 
     emb = model.layoutlmv3.embeddings
     std = model.config.initializer_range
     with torch.no_grad():
-        for table in (emb.x_position_embeddings, emb.y_position_embeddings,
-                      emb.h_position_embeddings, emb.w_position_embeddings, emb.position_embeddings):
-            table.weight.copy_(sinusoid_table(table.num_embeddings, table.embedding_dim, std))
+        for table, g in ((emb.x_position_embeddings, gain), (emb.y_position_embeddings, gain),
+                         (emb.h_position_embeddings, gain), (emb.w_position_embeddings, gain),
+                         (emb.position_embeddings, 1.0)):
+            table.weight.copy_(sinusoid_table(table.num_embeddings, table.embedding_dim, std * g))
             if table.padding_idx is not None:
                 table.weight[table.padding_idx].zero_()
 
