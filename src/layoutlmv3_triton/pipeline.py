@@ -8,12 +8,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 from . import contract
 from .backends.onnx_model import OnnxTokenClassifier
 from .backends.postprocess import Postprocessor
-from .backends.preprocess import Preprocessor
+from .backends.preprocess import Preprocessor, stack_windows
 from .errors import RequestError
 from .limits import Limits
 from .ocr import OcrConfig
@@ -34,9 +32,9 @@ class InProcessPipeline:
             raise prepared
         pages = []
         for page in prepared:
-            batch = {t.name: np.stack([getattr(w, t.name) for w in page.windows]) for t in contract.MODEL_INPUTS}
-            logits = self.model.run(batch)
-            pages.append(self.post.page(list(logits), [w.word_ids for w in page.windows], page.page_words))
+            batch = stack_windows(page.windows)
+            logits = self.model.run({t.name: batch[t.name] for t in contract.MODEL_INPUTS})
+            pages.append(self.post.page(list(logits), list(batch[contract.WORD_IDS.name]), page.page_words))
         return json.loads(self.post.document(pages))
 
     def close(self) -> None:

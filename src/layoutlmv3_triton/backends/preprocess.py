@@ -114,6 +114,18 @@ def rows_of(pages: list[PreparedPage]) -> list[tuple[EncodedPage, bytes]]:
     return rows
 
 
+def stack_windows(windows: list[EncodedPage], dtypes: dict | None = None) -> dict[str, np.ndarray]:
+    """Model inputs and word maps of several sequences as one batch, padded to the longest."""
+    length = max(window.input_ids.shape[0] for window in windows)
+    outputs = {}
+    for t in contract.MODEL_INPUTS + (contract.WORD_IDS,):
+        arrays = [getattr(window, t.name) for window in windows]
+        fill = -1 if t is contract.WORD_IDS else 0
+        stacked = np.stack(arrays) if t is contract.PIXEL_VALUES else triton_io.pad_stack(arrays, length, fill)
+        outputs[t.name] = stacked.astype(dtypes[t.name], copy=False) if dtypes else stacked
+    return outputs
+
+
 def _elements(request, tensor: contract.Tensor) -> list[bytes] | None:
     array = triton_io.input_array(request, tensor.name)
     if array is None:
@@ -175,13 +187,7 @@ class TritonPythonModel:
         if len(rows) > self.limits.max_sequences:
             raise RequestError(f"the request needs {len(rows)} sequences (pages x windows); the limit is "
                                f"{self.limits.max_sequences}", stage=STAGE)
-        length = max(window.input_ids.shape[0] for window, _ in rows)
-        outputs = {}
-        for t in contract.MODEL_INPUTS + (contract.WORD_IDS,):
-            arrays = [getattr(window, t.name) for window, _ in rows]
-            fill = -1 if t is contract.WORD_IDS else 0
-            stacked = np.stack(arrays) if t is contract.PIXEL_VALUES else triton_io.pad_stack(arrays, length, fill)
-            outputs[t.name] = stacked.astype(self.dtypes[t.name], copy=False)
+        outputs = stack_windows([window for window, _ in rows], self.dtypes)
         outputs[contract.PAGE_WORDS.name] = triton_io.bytes_array([page_json for _, page_json in rows])
         return outputs
 
