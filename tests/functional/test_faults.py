@@ -33,13 +33,15 @@ def test_killed_stub_is_detected_and_the_server_restarted(server, record_propert
     ports = (server.http_port, server.grpc_port, server.metrics_port)
     stubs = stub_processes(server.process.pid)
     assert sorted(set(stubs.values())) == sorted([contract.PREPROCESS, contract.MODEL, contract.POSTPROCESS])
-    victim = next(pid for pid, model in stubs.items() if model == contract.MODEL)
+    # postprocess runs one instance: every probe must go through the dead stub (the
+    # model step runs two, and a probe could be served by the survivor)
+    victim = next(pid for pid, model in stubs.items() if model == contract.POSTPROCESS)
 
     killed_at = time.monotonic()
     os.kill(victim, signal.SIGKILL)
     time.sleep(0.5)
     # The known Triton issue: the dead stub's model still reports ready...
-    assert server.is_ready(contract.MODEL) and server.is_ready(contract.ENSEMBLE)
+    assert server.is_ready(contract.POSTPROCESS) and server.is_ready(contract.ENSEMBLE)
     # ...but the probe inference sees it, even without the process census.
     blind = Supervisor(server, probe_timeout_s=5.0)
     blind.stubs = {}
@@ -66,7 +68,7 @@ def test_killed_stub_is_detected_and_the_server_restarted(server, record_propert
         watcher.join(timeout=240)
     assert not watcher.is_alive()
     record_property("recovery_s", round(recovery_s, 1))
-    print(f"\nrecovery after killing the {contract.MODEL} stub: {recovery_s:.1f} s "
+    print(f"\nrecovery after killing the {contract.POSTPROCESS} stub: {recovery_s:.1f} s "
           f"({len(outcomes) - 1} requests failed fast during the outage)")
     for event in supervisor.events:
         print(f"  {event.at - supervisor.events[0].at:6.1f} s  {event.kind}: {event.detail}"
