@@ -149,8 +149,11 @@ def markdown(report: dict) -> str:
         f"{pages['ocr_identical_pages']}/{pages['count']} pages in the same order and share "
         f"{_pct(pages['ocr_word_match'])} of their words; sequences are {_num(pages['mean_tokens_pytesseract'], 0)} "
         f"and {_num(pages['mean_tokens'], 0)} tokens on average.",
-        f"- Load average before/after: {report['machine']['load_average_start']} / {report['machine']['load_average_end']}"
-        + (" — **the machine was busy; numbers are unreliable**" if report["machine"].get("busy") else ""),
+        f"- Load average (1, 5, 15 min) before/after: {report['machine']['load_average_start']} / "
+        f"{report['machine']['load_average_end']}; 1-min load at each phase: "
+        f"{report['machine'].get('load_average_1min_during', [])}"
+        + (" — **other work shared the cores during the run: wall-clock numbers (docs/s, latency, % of bound) "
+           "are lower than this machine can do; the CPU columns are not**" if report["machine"].get("busy") else ""),
         f"- Total run time {report['run_seconds']:.0f} s.",
     ]
     return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ from .pages import render_pages
 QUICK_PAGES = 4
 FULL_PAGES = 16
 QUICK_CONCURRENCY = (1, 4)
-FULL_CONCURRENCY = (1, 2, 3, 4, 6, 8)
+FULL_CONCURRENCY = (1, 2, 4, 6, 8)
 
 
 @dataclass
@@ -80,6 +80,7 @@ class Progress:
             except ImportError:  # pragma: no cover - rich is a dependency of the bench extra
                 self.rich = None
         self.enabled = enabled
+        self.loads: list[float] = []  # 1-minute load average at each phase boundary
 
     def __enter__(self) -> "Progress":
         if self.rich:
@@ -93,6 +94,7 @@ class Progress:
     @contextmanager
     def phase(self, description: str, total: int) -> Iterator:
         start = time.perf_counter()
+        self.loads.append(round(os.getloadavg()[0], 2))
         if self.rich:
             task = self.rich.add_task(description, total=total)
 
@@ -107,6 +109,7 @@ class Progress:
             yield lambda *_a, **_k: None
             if self.enabled:
                 print(f"[bench] {description}: {time.perf_counter() - start:.1f}s", flush=True)
+        self.loads.append(round(os.getloadavg()[0], 2))
 
     def log(self, message: str) -> None:
         if self.rich:
@@ -228,7 +231,9 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
                     tick()
             finally:
                 server.stop()
+        phase_loads = list(progress.loads)
     load_end = [round(v, 2) for v in os.getloadavg()]
+    max_load = max([load_start[0], load_end[0], *phase_loads])
 
     naive_s = metrics.throughput(len(documents), naive.wall_seconds)
     per_request_s = metrics.throughput(len(documents), per_request.wall_seconds)
@@ -305,7 +310,8 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
             "repository": str(repository), "model_dir": str(artifacts.model_dir),
         },
         "machine": {"cores": n_cores, "cpu": _cpu_model(), "load_average_start": load_start,
-                    "load_average_end": load_end, "busy": load_start[0] > cfg.busy_load * n_cores},
+                    "load_average_end": load_end, "load_average_1min_during": phase_loads,
+                    "busy": max_load > cfg.busy_load * n_cores},
         "run_seconds": time.perf_counter() - started,
     }
     result = _clean(result)

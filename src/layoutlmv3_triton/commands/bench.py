@@ -43,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="model the ensemble serves (default: %(default)s; 'none' serves fp32)")
     p.add_argument("--pages", type=int, default=None, help="pages to render and measure (default: 16, quick: 4)")
     p.add_argument("--concurrency", type=_concurrency, default=None,
-                   help="perf_analyzer concurrency levels, e.g. 1,2,4,8 (default: 1,2,3,4,6,8; quick: 1,4)")
+                   help="perf_analyzer concurrency levels, e.g. 1,2,4,8 (default: 1,2,4,6,8; quick: 1,4)")
     p.add_argument("--passes", type=int, default=None,
                    help="passes over the pages per concurrency level (default: 3, quick: 2)")
     p.add_argument("--work-dir", type=Path, default=Path("artifacts/bench"),

@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--lr", type=float, help="peak learning rate (default: 5e-5 pretrained, 4e-4 from scratch)")
     opt.add_argument("--weight-decay", type=float, default=0.01)
     opt.add_argument("--warmup-ratio", type=float, default=0.1)
+    opt.add_argument("--token-dropout", type=float, default=0.0, metavar="P",
+                     help="replace a share P of training word tokens by <mask>: makes a from-scratch model "
+                          "read layout and context instead of memorising words (default: off)")
     opt.add_argument("--patience", type=int, default=3, help="early stopping: epochs without a better val F1")
     opt.add_argument("--precision", choices=("auto", "32", "bf16-mixed", "16-mixed"), default="auto",
                      help="auto: bf16-mixed where the CPU/GPU has native bf16 (about 2x faster on CPU), else 32")
@@ -74,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, seed=args.seed, max_minutes=args.max_minutes, max_length=args.max_length,
         patience=args.patience, val_fraction=args.val_fraction, limit_train=args.limit_train,
-        ocr_words=args.ocr_words, precision=args.precision, threads=args.threads, progress=not args.no_progress,
+        ocr_words=args.ocr_words, token_dropout=args.token_dropout, precision=args.precision, threads=args.threads, progress=not args.no_progress,
         skip_if_unchanged=args.skip_if_unchanged, keep_checkpoints=args.keep_checkpoints,
     )
     try:

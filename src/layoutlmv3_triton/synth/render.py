@@ -106,7 +106,9 @@ def degrade(page: SynthPage, r: random.Random, seed: int, max_angle: float = 1.0
     arr += rng.normal(0.0, r.uniform(2.0, 6.0), size=arr.shape[:2])[..., None]
     n = r.randint(30, 250)
     ys, xs = rng.integers(0, arr.shape[0], n), rng.integers(0, arr.shape[1], n)
-    arr[ys, xs] = rng.uniform(60, 160, size=(n, 1))  # single-pixel dust, below OCR's notice
+    # single-pixel dust, light enough that Tesseract's binarisation drops it (dark specks next to a
+    # word stretch its OCR box)
+    arr[ys, xs] = rng.uniform(150, 210, size=(n, 1))
     page.image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
 
 

@@ -235,6 +235,6 @@ def title(r: random.Random) -> str:
 
 def section_title(r: random.Random) -> str:
     text = f"{r.choice(SECTION_WORDS)} {r.choice(['Information', 'Details', 'Data', 'Summary'])}"
-    if r.random() < 0.3:
-        text = f"{r.choice('ABCDE')}. {text}" if r.random() < 0.5 else f"Part {r.randint(1, 5)}: {text}"
+    if r.random() < 0.2:  # (no "A." prefixes: they look like a person's middle initial)
+        text = f"Part {r.randint(1, 5)}: {text}"
     return text.upper() if r.random() < 0.5 else text

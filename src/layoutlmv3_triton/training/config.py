@@ -44,6 +44,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     limit_train: int | None = None  # use only the first N training pages
     ocr_words: float = 0.0  # fraction of training pages re-labelled on Tesseract's words
+    token_dropout: float = 0.0  # share of training word tokens replaced by <mask> (regularises scratch models)
     precision: str = "auto"  # Lightning precision; auto: bf16-mixed where the hardware has bf16, else 32
     threads: int | None = None
     progress: bool = True
@@ -63,6 +64,8 @@ class TrainConfig:
             raise TrainingError("--max-length must be in 1..512 (LayoutLMv3's text positions)")
         if self.precision not in PRECISIONS:
             raise TrainingError(f"--precision must be one of {PRECISIONS}")
+        if not 0.0 <= self.token_dropout < 1.0:
+            raise TrainingError("--token-dropout is a fraction in 0..1")
         if not 0.0 <= self.ocr_words <= 1.0:
             raise TrainingError("--ocr-words is a fraction in 0..1")
 

@@ -129,6 +129,9 @@ class Collator:
     """Pad a batch to its longest page (padding per batch, not to 512)."""
 
     pad_token_id: int = 1
+    mask_token_id: int | None = None
+    token_dropout: float = 0.0  # training only: share of word tokens replaced by <mask>
+    special_ids: tuple[int, ...] = ()  # never hidden: <s>, </s>, <pad>, ...
 
     def __call__(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
         n = max(len(i["input_ids"]) for i in items)
@@ -141,8 +144,15 @@ class Collator:
                 rows.append(torch.cat([t, fill]))
             return torch.stack(rows)
 
+        input_ids = pad("input_ids", self.pad_token_id)
+        if self.token_dropout > 0 and self.mask_token_id is not None:
+            # Why: a model trained from scratch on few pages memorises words ("Engineering" is an
+            # answer); hiding some words makes it read the layout and the neighbours too.
+            special = torch.isin(input_ids, torch.tensor([self.pad_token_id, *self.special_ids]))
+            hide = (torch.rand(input_ids.shape) < self.token_dropout) & ~special
+            input_ids = input_ids.masked_fill(hide, self.mask_token_id)
         return {
-            "input_ids": pad("input_ids", self.pad_token_id),
+            "input_ids": input_ids,
             "attention_mask": pad("attention_mask", 0),
             "bbox": pad("bbox", 0),
             "labels": pad("labels", LABEL_PAD),
@@ -154,13 +164,16 @@ class FunsdDataModule(L.LightningDataModule):
     """Train/validation loaders over pre-encoded FUNSD-format pages."""
 
     def __init__(self, train_ds: Any, val_ds: Any, processor: Any, *, batch_size: int = 8,
-                 max_length: int = 512, num_workers: int = 0):
+                 max_length: int = 512, num_workers: int = 0, token_dropout: float = 0.0):
         super().__init__()
         if max_length > 512:
             raise DatasetError(f"max_length {max_length} exceeds LayoutLMv3's 512 text positions")
         self.train_ds, self.val_ds, self.processor = train_ds, val_ds, processor
         self.batch_size, self.max_length, self.num_workers = batch_size, max_length, num_workers
         self.collate = Collator(pad_token_id=processor.tokenizer.pad_token_id)
+        self.train_collate = Collator(pad_token_id=processor.tokenizer.pad_token_id,
+                                      mask_token_id=processor.tokenizer.mask_token_id, token_dropout=token_dropout,
+                                      special_ids=tuple(processor.tokenizer.all_special_ids))
         self.train_items: list[dict[str, torch.Tensor]] | None = None
         self.val_items: list[dict[str, torch.Tensor]] | None = None
 
@@ -171,7 +184,7 @@ class FunsdDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.train_items, batch_size=self.batch_size, shuffle=True,
-                          collate_fn=self.collate, num_workers=self.num_workers)
+                          collate_fn=self.train_collate, num_workers=self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_items, batch_size=self.batch_size, shuffle=False,
