@@ -68,3 +68,18 @@ def test_init_model_is_reproducible():
     b = scratch.init_model("tiny", LABELS, vocab_size=300, seed=3)
     for (na, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert (pa == pb).all(), na
+
+
+def test_layout_tables_start_smooth():
+    """Neighbouring coordinates start with similar embeddings (sinusoids), far ones do not."""
+    import torch
+
+    model = scratch.init_model("tiny", LABELS, vocab_size=300)
+    x = model.layoutlmv3.embeddings.x_position_embeddings.weight
+    cos = torch.nn.functional.cosine_similarity
+    assert cos(x[500], x[501], dim=0) > 0.9
+    assert cos(x[500], x[900], dim=0) < cos(x[500], x[501], dim=0)
+    assert model.layoutlmv3.embeddings.position_embeddings.weight[1].abs().sum() == 0  # padding row
+    plain = scratch.init_model("tiny", LABELS, vocab_size=300, sinusoidal_layout=False)
+    assert cos(plain.layoutlmv3.embeddings.x_position_embeddings.weight[500],
+               plain.layoutlmv3.embeddings.x_position_embeddings.weight[501], dim=0) < 0.5

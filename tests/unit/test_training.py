@@ -156,6 +156,20 @@ def test_collator_pads_per_batch():
     assert batch["pixel_values"].dtype == torch.float32
 
 
+def test_token_dropout_hides_words_but_never_special_tokens():
+    torch.manual_seed(0)
+    ids = torch.tensor([0] + list(range(10, 210)) + [2])
+    item = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "bbox": torch.zeros(len(ids), 4, dtype=torch.long),
+            "labels": torch.zeros_like(ids), "pixel_values": torch.zeros(3, 224, 224, dtype=torch.float16)}
+    batch = Collator(pad_token_id=1, mask_token_id=4, token_dropout=0.3, special_ids=(0, 1, 2, 3, 4))([item])
+    out = batch["input_ids"][0]
+    assert out[0] == 0 and out[-1] == 2
+    hidden = (out == 4).float().mean().item()
+    assert 0.15 < hidden < 0.45
+    assert torch.equal(batch["labels"][0], item["labels"])  # labels are kept: the model must infer them
+    assert torch.equal(Collator(pad_token_id=1)([item])["input_ids"][0], ids)  # off by default
+
+
 def test_ocr_words_take_labels_from_covering_ground_truth():
     gt_boxes = [(0, 0, 50, 10), (60, 0, 100, 10), (200, 0, 260, 10)]
     gt_labels = ["B-QUESTION", "I-QUESTION", "B-ANSWER"]
