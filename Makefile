@@ -38,13 +38,14 @@ $(STAMP): pyproject.toml
 	touch $@
 
 data: $(STAMP)  ## synthetic train/val/test form pages (deterministic seeds; test seed never trained on)
-	@[ -d $(DATA)/train ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/train --n 600 --seed 1 --noise 0.3
+	@[ -d $(DATA)/train ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/train --n 1500 --seed 1 --noise 0.3
 	@[ -d $(DATA)/val ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/val --n 60 --seed 2 --noise 0.3
 	@[ -d $(DATA)/test ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/test --n 50 --seed 3 --noise 0.3
 
 model: data  ## train the demo model from scratch (cached: skipped when nothing changed)
 	$(BIN)/layoutlmv3-triton train --from-scratch --preset small --data $(DATA)/train --val-data $(DATA)/val \
-	  --epochs 5 --lr 8e-4 --threads 2 --max-minutes 10 --out $(DEMO_MODEL) --skip-if-unchanged
+	  --epochs 2 --batch-size 4 --lr 8e-4 --token-dropout 0.15 --box-jitter 3 --threads 2 --max-minutes 10 \
+	  --out $(DEMO_MODEL) --skip-if-unchanged
 
 repo: model  ## export the demo model to ONNX and write model_repository/
 	@if [ -f $(REPOSITORY)/build_manifest.json ] && [ $(REPOSITORY)/build_manifest.json -nt $(DEMO_MODEL)/config.json ]; then \

@@ -30,7 +30,7 @@ The export workflow of this project, step by step, with the package's own functi
 
 Settings come from environment variables so that the same notebook runs as a quick
 check (`LAYOUTLMV3_NOTEBOOK_TINY=1`: a few pages, the tiny model, a few steps, everything
-in a temporary folder) and as the real thing (default: the small model on 600 pages,
+in a temporary folder) and as the real thing (default: the demo model's recipe, the small model on 1500 pages,
 written into the repository's `model_repository/`)."""),
     ("code", """\
 import os
@@ -71,9 +71,10 @@ if TINY:
     TRAIN_OPTIONS = dict(from_scratch=True, preset="tiny", vocab_size=600, max_steps=8, batch_size=4, lr=3e-3)
     EVAL_LIMIT = 3
 else:
-    N_TRAIN, N_VAL, NOISE = 600, 60, 0.3
-    TRAIN_OPTIONS = dict(from_scratch=True, preset="small", epochs=10, max_minutes=9, batch_size=8,
-                         skip_if_unchanged=True)
+    from layoutlmv3_triton.training.config import DEMO_NOISE, DEMO_PAGES, DEMO_RECIPE
+
+    (N_TRAIN, _), (N_VAL, _), NOISE = DEMO_PAGES["train"], DEMO_PAGES["val"], DEMO_NOISE
+    TRAIN_OPTIONS = dict(DEMO_RECIPE, skip_if_unchanged=True)
     EVAL_LIMIT = None
 BASE_MODEL = "microsoft/layoutlmv3-base"  # used with DATA_SOURCE="funsd"
 FUNSD = "nielsr/funsd-layoutlmv3"

@@ -170,6 +170,26 @@ def test_token_dropout_hides_words_but_never_special_tokens():
     assert torch.equal(Collator(pad_token_id=1)([item])["input_ids"][0], ids)  # off by default
 
 
+def test_box_jitter_moves_whole_words_and_leaves_special_tokens():
+    torch.manual_seed(0)
+    words = [[100 + 14 * i, 200, 110 + 14 * i, 215] for i in range(60)]
+    boxes = [[0, 0, 0, 0]] + [box for box in words for _ in range(2)] + [[0, 0, 0, 0]]  # 2 tokens a word
+    ids = torch.tensor([0] + list(range(10, 130)) + [2])
+    item = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "bbox": torch.tensor(boxes),
+            "labels": torch.zeros_like(ids), "pixel_values": torch.zeros(3, 224, 224, dtype=torch.float16)}
+    short = {k: (v[:5] if k != "pixel_values" else v) for k, v in item.items()}  # padded in the batch
+    batch = Collator(pad_token_id=1, special_ids=(0, 1, 2), box_jitter=3)([item, short])
+    out = batch["bbox"][0]
+    assert out[0].tolist() == [0, 0, 0, 0] and out[-1].tolist() == [0, 0, 0, 0]
+    assert batch["bbox"][1, 5:].abs().sum() == 0  # padding keeps its zero boxes
+    moved = out[1:-1]
+    assert torch.equal(moved[0::2], moved[1::2])  # a word's tokens share one box
+    shift = moved[0::2] - torch.tensor(words)
+    assert shift.abs().max() <= 3 and (shift != 0).float().mean() > 0.5
+    assert (moved[:, 2] >= moved[:, 0]).all() and (moved[:, 3] >= moved[:, 1]).all()
+    assert torch.equal(Collator(pad_token_id=1)([item])["bbox"][0], item["bbox"])  # off by default
+
+
 def test_ocr_words_take_labels_from_covering_ground_truth():
     gt_boxes = [(0, 0, 50, 10), (60, 0, 100, 10), (200, 0, 260, 10)]
     gt_labels = ["B-QUESTION", "I-QUESTION", "B-ANSWER"]
@@ -191,3 +211,25 @@ def test_ocr_relabelling_of_a_rendered_page(data_dirs):
     tags = [synth.FUNSD_LABELS[t] for t in out[0]["ner_tags"]]
     same = sum(a == b for a, b in zip(out[0]["tokens"], ds[0]["tokens"]))
     assert same / len(ds[0]["tokens"]) > 0.8 and {"B-QUESTION", "B-ANSWER"} <= set(tags)
+
+
+def test_makefile_trains_and_renders_the_demo_recipe():
+    """`make data` / `make model` spell the recipe out for people; it must stay DEMO_RECIPE."""
+    import argparse
+    import re
+    import shlex
+    from pathlib import Path
+
+    from layoutlmv3_triton.commands import train as train_command
+    from layoutlmv3_triton.training.config import DEMO_NOISE, DEMO_PAGES, DEMO_RECIPE
+
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text().replace("\\\n", " ")
+    for split, (pages, seed) in DEMO_PAGES.items():
+        assert re.search(rf"synth --out \$\(DATA\)/{split} --n {pages} --seed {seed} --noise {DEMO_NOISE}\b", makefile)
+    line = next(ln for ln in makefile.splitlines() if "layoutlmv3-triton train " in ln)
+    argv = shlex.split(re.sub(r"\$\([A-Z_]+\)", "X", line.split("layoutlmv3-triton train", 1)[1]))
+    parser = argparse.ArgumentParser()
+    train_command.add_arguments(parser)
+    args = parser.parse_args(argv)
+    for key, value in DEMO_RECIPE.items():
+        assert getattr(args, key) == value, key

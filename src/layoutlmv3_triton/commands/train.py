@@ -8,7 +8,8 @@ examples:
   # offline demo: synthetic forms, a small model trained from scratch
   layoutlmv3-triton synth --out data/train --n 800 --seed 1 --noise 0.5
   layoutlmv3-triton synth --out data/val --n 100 --seed 2 --noise 0.5
-  layoutlmv3-triton train --from-scratch --preset small --data data/train --val-data data/val --out models/demo
+  layoutlmv3-triton train --from-scratch --preset small --data data/train --val-data data/val \
+      --epochs 2 --batch-size 4 --lr 8e-4 --token-dropout 0.15 --box-jitter 3 --out models/demo
   # with hub access: the real thing
   layoutlmv3-triton train --model microsoft/layoutlmv3-base --dataset nielsr/funsd-layoutlmv3 --out models/funsd
 """
@@ -51,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--token-dropout", type=float, default=0.0, metavar="P",
                      help="replace a share P of training word tokens by <mask>: makes a from-scratch model "
                           "read layout and context instead of memorising words (default: off)")
+    opt.add_argument("--box-jitter", type=int, default=0, metavar="UNITS",
+                     help="move each training word's box by up to UNITS of the 0..1000 scale: makes a model "
+                          "trained on exact synthetic boxes robust to Tesseract's (default: off)")
     opt.add_argument("--patience", type=int, default=3, help="early stopping: epochs without a better val F1")
     opt.add_argument("--precision", choices=("auto", "32", "bf16-mixed", "16-mixed"), default="auto",
                      help="auto: bf16-mixed where the CPU/GPU has native bf16 (about 2x faster on CPU), else 32")
@@ -77,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, seed=args.seed, max_minutes=args.max_minutes, max_length=args.max_length,
         patience=args.patience, val_fraction=args.val_fraction, limit_train=args.limit_train,
-        ocr_words=args.ocr_words, token_dropout=args.token_dropout, precision=args.precision, threads=args.threads, progress=not args.no_progress,
+        ocr_words=args.ocr_words, token_dropout=args.token_dropout, box_jitter=args.box_jitter,
+        precision=args.precision, threads=args.threads, progress=not args.no_progress,
         skip_if_unchanged=args.skip_if_unchanged, keep_checkpoints=args.keep_checkpoints,
     )
     try:

@@ -33,7 +33,7 @@ DEPARTMENTS = ("Marketing Research Finance Legal Sales Operations Purchasing Eng
 TITLES = ("Manager Director Analyst Chemist Supervisor Coordinator Assistant Engineer Consultant "
           "Scientist Officer Associate").split()
 ADJ = ("new final annual revised special initial regional national weekly monthly standard "
-       "general total current previous additional").split()
+       "general current previous additional").split()  # no "total": it is a question ("Total:")
 NOUNS = ("report program review budget project product study shipment order sample test "
          "proposal contract account request survey meeting schedule invoice brand campaign").split()
 COLORS = ("Red Blue Green Black White Gold Silver Brown").split()
@@ -147,15 +147,15 @@ def phrase(r: random.Random, lo: int = 2, hi: int = 6) -> str:
 
 
 def note(r: random.Random) -> str:
-    """A short free-form answer ("Revised budget for Finance"), from answer words, not prose."""
-    style = r.randrange(4)
-    if style == 0:
-        return f"{r.choice(ADJ).capitalize()} {r.choice(NOUNS)} {r.choice(NOUNS)}"
-    if style == 1:
-        return f"{r.choice(NOUNS).capitalize()} for {r.choice(DEPARTMENTS)}"
-    if style == 2:
-        return f"{r.choice(ADJ).capitalize()} {r.choice(NOUNS)} in {r.choice(CITIES)}"
-    return f"{r.choice(ADJ).capitalize()} {r.choice(NOUNS)} due {date(r)}"
+    """A short free-form answer ("Revised budget review"), from answer words, not prose.
+
+    It holds no department, city or date: those are answers of their own elsewhere, and a
+    model trained briefly from scratch would start a new entity at them.
+    """
+    words = [r.choice(ADJ).capitalize(), r.choice(NOUNS)]
+    if r.random() < 0.6:
+        words.append(r.choice(NOUNS))
+    return " ".join(words)
 
 
 def short_phrase(r: random.Random) -> str:

@@ -107,7 +107,7 @@ def train(cfg: TrainConfig) -> dict:
 
         train_ds = relabel_with_ocr(train_ds, fraction=cfg.ocr_words, seed=cfg.seed, progress=cfg.progress)
     dm = FunsdDataModule(train_ds, val_ds, processor, batch_size=cfg.batch_size, max_length=cfg.max_length,
-                         token_dropout=cfg.token_dropout)
+                         token_dropout=cfg.token_dropout, box_jitter=cfg.box_jitter)
     dm.setup("fit")
     steps_per_epoch = math.ceil(len(dm.train_items) / cfg.batch_size)
     total_steps = cfg.max_steps if cfg.max_steps > 0 else steps_per_epoch * cfg.epochs
