@@ -40,11 +40,10 @@ from typing import Any
 
 import numpy as np
 
-from . import contract
+from . import contract, funsd
 from .errors import LayoutLMv3TritonError
 
 MIN_COVER = 0.5
-REQUIRED_COLUMNS = ("tokens", "bboxes", "ner_tags", "image")
 SPLIT_PREFERENCE = ("test", "validation", "train")
 MATCHING_RULE = (
     "each OCR word (pixels) goes to the ground-truth word (0..1000 boxes scaled to pixels) with the largest "
@@ -223,20 +222,6 @@ def summarize(pages: Sequence[PageEval], strict: bool = False) -> dict:
 
 # --- data ----------------------------------------------------------------------------------
 
-def _pick_split(ds: Any, split: str | None, source: str) -> tuple[Any, str | None]:
-    import datasets
-
-    if isinstance(ds, datasets.Dataset):
-        if split:
-            raise EvaluationError(f"{source} holds a single split; leave out --split")
-        return ds, None
-    names = (split,) if split else SPLIT_PREFERENCE
-    for name in names:
-        if name in ds:
-            return ds[name], name
-    raise EvaluationError(f"{source} has splits {list(ds)}; expected {' or '.join(names)}")
-
-
 def load_pages(data: str | Path | None = None, dataset: str | None = None, split: str | None = None,
                limit: int | None = None) -> tuple[Any, str | None, list[str]]:
     """(dataset with undecoded images, split name, tag names) from a folder or a hub name.
@@ -247,30 +232,14 @@ def load_pages(data: str | Path | None = None, dataset: str | None = None, split
     """
     import datasets
 
-    if bool(data) == bool(dataset):
-        raise EvaluationError("give exactly one of a dataset folder (--data) or a dataset name (--dataset)")
-    if data:
-        path = Path(data)
-        if not path.exists():
-            raise EvaluationError(f"no dataset folder at {path} (make one with `layoutlmv3-triton synth`)")
-        try:
-            ds = datasets.load_from_disk(str(path))
-        except (FileNotFoundError, ValueError) as exc:
-            raise EvaluationError(f"{path} is not a dataset saved with save_to_disk: {exc}") from exc
-        ds, split = _pick_split(ds, split, str(path))
-    else:
-        try:
-            ds = datasets.load_dataset(dataset)
-        except Exception as exc:  # the hub client raises many types; all mean "cannot load"
-            raise EvaluationError(f"cannot load dataset {dataset!r}: {exc}") from exc
-        ds, split = _pick_split(ds, split, str(dataset))
-    missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
-    if missing:
-        raise EvaluationError(f"dataset lacks FUNSD columns {missing}; it has {ds.column_names}")
-    inner = getattr(ds.features["ner_tags"], "feature", None)
-    names = list(getattr(inner, "names", None) or [])
-    if not names:
-        raise EvaluationError("ner_tags is not a sequence of ClassLabel: label names are unknown")
+    try:
+        ds = funsd.open_dataset(data=data, dataset=dataset)
+        if split and isinstance(ds, datasets.Dataset):
+            raise EvaluationError(f"{data or dataset} holds a single split; leave out --split")
+        ds, split = funsd.pick_split(ds, (split,) if split else SPLIT_PREFERENCE, str(data or dataset))
+        names = funsd.label_names(funsd.check_columns(ds))
+    except funsd.DatasetError as exc:
+        raise EvaluationError(str(exc)) from exc
     if limit is not None:
         ds = ds.select(range(min(max(0, limit), len(ds))))
     ds = ds.cast_column("image", datasets.Image(decode=False))

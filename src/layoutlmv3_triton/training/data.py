@@ -12,74 +12,26 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from ..errors import LayoutLMv3TritonError
+from ..funsd import DatasetError, check_columns, label_names, open_dataset, pick_split
 
-REQUIRED_COLUMNS = ("tokens", "bboxes", "ner_tags", "image")
+__all__ = ["LABEL_PAD", "Collator", "DatasetError", "FunsdDataModule", "encode_dataset", "fingerprint",
+           "jitter_word_boxes", "label_names", "load_split", "split_off"]
+
 LABEL_PAD = -100  # ignored by the loss: special tokens, padding and non-first sub-tokens
 
 
-class DatasetError(LayoutLMv3TritonError):
-    """The training data is missing, unreadable or not in FUNSD's format."""
-
-
-def _pick_split(ds: Any, names: tuple[str, ...], source: str) -> Any:
-    import datasets
-
-    if isinstance(ds, datasets.Dataset):
-        return ds
-    for name in names:
-        if name in ds:
-            return ds[name]
-    raise DatasetError(f"{source} has splits {list(ds)}; expected one of {list(names)}")
-
-
 def load_split(*, data: str | None = None, dataset: str | None = None, split: str = "train") -> Any:
-    """One split from a ``save_to_disk`` folder (``data``) or ``datasets.load_dataset`` (``dataset``).
-
-    ``dataset`` is a hub name or a local folder in the hub layout (e.g. parquet files under
-    ``data/``), which is how the hub path is tested offline.
-    """
-    import datasets
-
+    """One split from a ``save_to_disk`` folder (``data``) or ``datasets.load_dataset`` (``dataset``)."""
     names = ("train",) if split == "train" else (split, "validation", "test")
-    if data:
-        path = Path(data)
-        if not path.exists():
-            raise DatasetError(f"no dataset folder at {path} (make one with `layoutlmv3-triton synth`)")
-        try:
-            ds = datasets.load_from_disk(str(path))
-        except (FileNotFoundError, ValueError) as exc:
-            raise DatasetError(f"{path} is not a dataset saved with save_to_disk: {exc}") from exc
-        ds = _pick_split(ds, names, str(path))
-    elif dataset:
-        try:
-            ds = datasets.load_dataset(dataset)
-        except Exception as exc:  # the hub client raises many types; all mean "cannot load"
-            raise DatasetError(f"cannot load dataset {dataset!r}: {exc}") from exc
-        ds = _pick_split(ds, names, dataset)
-    else:
-        raise DatasetError("give a dataset folder (--data) or a dataset name (--dataset)")
-    missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
-    if missing:
-        raise DatasetError(f"dataset lacks FUNSD columns {missing}; it has {ds.column_names}")
-    return ds
-
-
-def label_names(ds: Any) -> list[str]:
-    """Label names from the ``ner_tags`` ClassLabel feature."""
-    feature = ds.features["ner_tags"]
-    inner = getattr(feature, "feature", None)
-    names = getattr(inner, "names", None)
-    if not names:
-        raise DatasetError("ner_tags is not a sequence of ClassLabel: label names are unknown")
-    return list(names)
+    ds = open_dataset(data=data, dataset=dataset)
+    ds, _ = pick_split(ds, names, str(data or dataset))
+    return check_columns(ds)
 
 
 def fingerprint(ds: Any) -> str:
