@@ -112,29 +112,6 @@ def degrade(page: SynthPage, r: random.Random, seed: int, max_angle: float = 1.0
     page.image = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
 
 
-INK_THRESHOLD = 128  # grey level below which a pixel counts as ink, as after Tesseract's binarisation
-
-
-def ink_boxes(image: Image.Image, boxes: list[Box]) -> list[Box]:
-    """Shrink each word's font-metric box to the ink inside it.
-
-    Why: ``textbbox`` boxes (rounded outwards) are 1-2 px wider and taller than the boxes
-    Tesseract reports, which it takes from binarised ink; a model trained on the first
-    and served on the second pays for the difference.  A box with no ink stays as it is.
-    """
-    grey = np.asarray(image.convert("L"))
-    out: list[Box] = []
-    for x0, y0, x1, y1 in boxes:
-        ink = grey[max(0, y0):max(0, y1), max(0, x0):max(0, x1)] < INK_THRESHOLD
-        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-        if not len(rows) or not len(cols):
-            out.append((x0, y0, x1, y1))
-            continue
-        ox, oy = max(0, x0), max(0, y0)
-        out.append((ox + int(cols[0]), oy + int(rows[0]), ox + int(cols[-1]) + 1, oy + int(rows[-1]) + 1))
-    return out
-
-
 def render_page(seed: int, *, noise: bool | float = False, width: int = 1000, height: int = 1300,
                 page_id: str | None = None, max_angle: float = 1.0) -> SynthPage:
     """Render the page for ``seed``.  Same arguments, same pixels and labels.
@@ -167,7 +144,6 @@ def render_page(seed: int, *, noise: bool | float = False, width: int = 1000, he
         _commit(draw, ops, y + gap, page)
         y += gap + h
     _commit(draw, footer_ops, footer_top, page)
-    page.boxes = ink_boxes(page.image, page.boxes)
     if float(noise) > 0 and random.Random(f"noise:{seed}").random() < float(noise):
         degrade(page, r, seed, max_angle=max_angle)
         page.noisy = True
