@@ -44,7 +44,7 @@ data: $(STAMP)  ## synthetic train/val/test form pages (deterministic seeds; tes
 
 model: data  ## train the demo model from scratch (cached: skipped when nothing changed)
 	$(BIN)/layoutlmv3-triton train --from-scratch --preset small --data $(DATA)/train --val-data $(DATA)/val \
-	  --epochs 2 --batch-size 4 --lr 8e-4 --token-dropout 0.15 --box-jitter 3 --threads 2 --max-minutes 10 \
+	  --epochs 2 --batch-size 4 --lr 1.6e-3 --token-dropout 0.15 --box-jitter 2 --threads 2 --max-minutes 10 \
 	  --out $(DEMO_MODEL) --skip-if-unchanged
 
 repo: model  ## export the demo model to ONNX and write model_repository/

@@ -14,6 +14,7 @@ from tritonclient.grpc import model_config_pb2 as pb
 from . import contract
 from .contract import Tensor
 from .limits import Limits
+from .ocr import DEFAULT_PSM
 
 # How the model step runs.  `local` is the only one tritonserver from the PyPI wheel can
 # serve (it has no onnxruntime backend); the others are for the NGC container.
@@ -36,7 +37,7 @@ class ServingOptions:
     max_queue_size: int = 64  # beyond this a request is rejected at once instead of piling up
     queue_timeout_us: int = 60_000_000
     ocr_lang: str = "eng"
-    ocr_psm: int = 3
+    ocr_psm: int = DEFAULT_PSM  # Tesseract page segmentation mode (ocr.py says why 11)
     pdf_dpi: int = 150
     window_stride: int = 128  # tokens shared by consecutive windows of a long page
     max_windows_per_page: int = 16

@@ -18,10 +18,17 @@ TESSDATA_CANDIDATES = (
 )
 
 
+# Tesseract's "sparse text" mode: find as much text as possible, in no particular layout.
+# Forms are label/value pairs, boxes and table cells rather than paragraphs: on synthetic
+# forms it found every ground-truth word (psm 3, automatic layout: 99.6%) and kept table
+# words' boxes off the cell rules, for 6% more OCR time; served entity F1 0.944 -> 0.959.
+DEFAULT_PSM = 11
+
+
 @dataclass(frozen=True)
 class OcrConfig:
     lang: str = "eng"
-    psm: int = 3  # fully automatic page segmentation: forms mix blocks, columns and tables
+    psm: int = DEFAULT_PSM
     tessdata: str | None = None  # None: $TESSDATA_PREFIX, then the usual system folders
     min_confidence: float = 0.0
 

@@ -9,7 +9,7 @@ examples:
   layoutlmv3-triton synth --out data/train --n 800 --seed 1 --noise 0.5
   layoutlmv3-triton synth --out data/val --n 100 --seed 2 --noise 0.5
   layoutlmv3-triton train --from-scratch --preset small --data data/train --val-data data/val \
-      --epochs 2 --batch-size 4 --lr 8e-4 --token-dropout 0.15 --box-jitter 3 --out models/demo
+      --epochs 2 --batch-size 4 --lr 1.6e-3 --token-dropout 0.15 --box-jitter 2 --out models/demo
   # with hub access: the real thing
   layoutlmv3-triton train --model microsoft/layoutlmv3-base --dataset nielsr/funsd-layoutlmv3 --out models/funsd
 """
