@@ -127,3 +127,23 @@ def test_latency_from_perf_analyzer_csv_row_is_in_seconds():
     row = {"p50 latency": "700000", "p95 latency": "900000", "p99 latency": "950000", "Avg latency": "720000"}
     summary = latency_from_csv(row, count=48)
     assert (summary.p50, summary.p95, summary.p99, summary.mean, summary.count) == (0.7, 0.9, 0.95, 0.72, 48)
+
+
+def test_other_cpu_share_leaves_out_our_own_work_and_children():
+    import subprocess
+    import sys
+    import time
+
+    from layoutlmv3_triton.bench import cpu
+
+    machine, own, started = cpu.machine_busy_seconds(), cpu.own_cpu_seconds(), time.perf_counter()
+    if machine is None:
+        pytest.skip("no /proc/stat")
+    subprocess.run([sys.executable, "-c", "sum(i * i for i in range(4_000_000))"], check=True)
+    sum(i * i for i in range(4_000_000))
+    wall = time.perf_counter() - started
+    everything = (cpu.machine_busy_seconds() - machine) / (wall * 1)
+    others = cpu.other_cpu_share(machine, own, wall, 1)
+    assert everything > 0.5  # one core's worth of our own work happened
+    assert others < everything / 2
+    assert cpu.other_cpu_share(None, own, wall, 1) is None

@@ -42,3 +42,33 @@ def children_cpu_seconds() -> float:
     """user+system seconds of this process's waited-for children (perf_analyzer runs)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU-seconds all processes on the machine have spent so far, from /proc/stat (None off Linux)."""
+    try:
+        first = Path("/proc/stat").read_text().splitlines()[0].split()
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in first[1:9])
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
+def own_cpu_seconds() -> float:
+    """CPU-seconds of this process and every child it has waited for (the server and its stubs,
+    perf_analyzer, tesseract subprocesses)."""
+    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def other_cpu_share(machine_start: float | None, own_start: float, wall_seconds: float, cores: int) -> float | None:
+    """Share of the machine's CPU capacity that other processes used since the two starts.
+
+    Why not the load average: it counts the benchmark's own work, so a quiet machine running
+    the benchmark looks busy.  The machine's busy time minus our own is what others took.
+    """
+    machine_now = machine_busy_seconds()
+    if machine_start is None or machine_now is None or wall_seconds <= 0 or cores < 1:
+        return None
+    others = (machine_now - machine_start) - (own_cpu_seconds() - own_start)
+    return max(0.0, others) / (wall_seconds * cores)

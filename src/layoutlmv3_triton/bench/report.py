@@ -151,7 +151,8 @@ def markdown(report: dict) -> str:
         f"and {_num(pages['mean_tokens'], 0)} tokens on average.",
         f"- Load average (1, 5, 15 min) before/after: {report['machine']['load_average_start']} / "
         f"{report['machine']['load_average_end']}; 1-min load at each phase: "
-        f"{report['machine'].get('load_average_1min_during', [])}"
+        f"{report['machine'].get('load_average_1min_during', [])}; other processes used "
+        f"{_pct(report['machine'].get('other_cpu_share'))} of the CPU capacity"
         + (" — **other work shared the cores during the run: wall-clock numbers (docs/s, latency, % of bound) "
            "are lower than this machine can do; the CPU columns are not**" if report["machine"].get("busy") else ""),
         f"- Total run time {report['run_seconds']:.0f} s.",
