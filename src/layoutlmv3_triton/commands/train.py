@@ -6,8 +6,8 @@ reports seqeval entity-level F1 on each word's first sub-token; the best epoch i
 
 examples:
   # offline demo: synthetic forms, a small model trained from scratch
-  layoutlmv3-triton synth --out data/train --n 800 --seed 1 --noise 0.5
-  layoutlmv3-triton synth --out data/val --n 100 --seed 2 --noise 0.5
+  layoutlmv3-triton synth --out data/train --n 1500 --seed 1 --noise 0.3
+  layoutlmv3-triton synth --out data/val --n 60 --seed 2 --noise 0.3
   layoutlmv3-triton train --from-scratch --preset small --data data/train --val-data data/val \
       --epochs 2 --batch-size 4 --lr 1.6e-3 --token-dropout 0.15 --box-jitter 2 --out models/demo
   # with hub access: the real thing
