@@ -234,9 +234,10 @@ def load_pages(data: str | Path | None = None, dataset: str | None = None, split
 
     try:
         ds = funsd.open_dataset(data=data, dataset=dataset)
-        if split and isinstance(ds, datasets.Dataset):
+        ds, picked = funsd.pick_split(ds, (split,) if split else SPLIT_PREFERENCE, str(data or dataset))
+        if split and picked is None:
             raise EvaluationError(f"{data or dataset} holds a single split; leave out --split")
-        ds, split = funsd.pick_split(ds, (split,) if split else SPLIT_PREFERENCE, str(data or dataset))
+        split = picked
         names = funsd.label_names(funsd.check_columns(ds))
     except funsd.DatasetError as exc:
         raise EvaluationError(str(exc)) from exc

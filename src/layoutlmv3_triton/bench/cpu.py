@@ -57,8 +57,8 @@ def machine_busy_seconds() -> float | None:
 def own_cpu_seconds() -> float:
     """CPU-seconds of this process and every child it has waited for (the server and its stubs,
     perf_analyzer, tesseract subprocesses)."""
-    usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return sum(u.ru_utime + u.ru_stime for u in usage)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime + children_cpu_seconds()
 
 
 def other_cpu_share(machine_start: float | None, own_start: float, wall_seconds: float, cores: int) -> float | None:

@@ -121,16 +121,17 @@ class Collator:
             return torch.stack(rows)
 
         input_ids = pad("input_ids", self.pad_token_id)
-        if self.token_dropout > 0 and self.mask_token_id is not None:
-            # Why: a model trained from scratch on few pages memorises words ("Engineering" is an
-            # answer); hiding some words makes it read the layout and the neighbours too.
-            special = torch.isin(input_ids, torch.tensor([self.pad_token_id, *self.special_ids]))
-            hide = (torch.rand(input_ids.shape) < self.token_dropout) & ~special
-            input_ids = input_ids.masked_fill(hide, self.mask_token_id)
         bbox = pad("bbox", 0)
-        if self.box_jitter > 0:
-            special = torch.isin(pad("input_ids", self.pad_token_id), torch.tensor([self.pad_token_id, *self.special_ids]))
-            bbox = jitter_word_boxes(bbox, self.box_jitter, keep=special)
+        dropout = self.token_dropout > 0 and self.mask_token_id is not None
+        if dropout or self.box_jitter > 0:
+            special = torch.isin(input_ids, torch.tensor([self.pad_token_id, *self.special_ids]))
+            if dropout:  # drawn before the jitter: the random stream, hence a seeded run, stays as measured
+                # Why: a model trained from scratch on few pages memorises words ("Engineering" is an
+                # answer); hiding some words makes it read the layout and the neighbours too.
+                hide = (torch.rand(input_ids.shape) < self.token_dropout) & ~special
+                input_ids = input_ids.masked_fill(hide, self.mask_token_id)
+            if self.box_jitter > 0:
+                bbox = jitter_word_boxes(bbox, self.box_jitter, keep=special)
         return {
             "input_ids": input_ids,
             "attention_mask": pad("attention_mask", 0),
