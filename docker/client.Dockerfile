@@ -15,7 +15,7 @@ COPY client/ client/
 RUN python3 -m pip install --no-cache-dir ".[client]" \
     && layoutlmv3-client --help > /dev/null \
     && python3 -m layoutlmv3_triton.commands.perf_data --help > /dev/null \
-    && python3 -c "import sys, layoutlmv3_client.cli, layoutlmv3_triton.perf_data; \
+    && python3 -c "import sys, layoutlmv3_client.cli, layoutlmv3_triton.measure.perf_data; \
 bad = {'torch', 'transformers'} & set(sys.modules); sys.exit(f'client imports {bad}' if bad else 0)"
 # Reports land in a host folder: run as the host user that owns it (./build.sh passes its uid).
 RUN if ! getent passwd "${USER_UID}" > /dev/null; then useradd --uid "${USER_UID}" --create-home client; fi

@@ -17,7 +17,7 @@ COPY client/ client/
 RUN python -c 'import torch; print(f"torch=={torch.__version__}")' > /tmp/torch-pin.txt \
     && PIP_CONSTRAINT="${PIP_CONSTRAINT:+${PIP_CONSTRAINT} }/tmp/torch-pin.txt" \
         python -m pip install --no-cache-dir ".[train,notebook]" \
-    && python -c "import torch, onnx, onnxruntime, lightning, layoutlmv3_triton.tensorrt_build"
+    && python -c "import torch, onnx, onnxruntime, lightning, layoutlmv3_triton.build.tensorrt"
 # Notebooks and the model repository are host folders: run as the host user that owns
 # them (./build.sh passes its uid).
 RUN if ! getent passwd "${USER_UID}" > /dev/null; then useradd --uid "${USER_UID}" --create-home jupyter; fi

@@ -36,14 +36,14 @@ from pathlib import Path
 import numpy as np
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.bench.perf import cuda_runtime_lib, find_perf_analyzer
-from layoutlmv3_triton.server import backend_directory, free_port, pytriton_root, stub_environment
+from layoutlmv3_triton.measure.bench.perf import cuda_runtime_lib, find_perf_analyzer
+from layoutlmv3_triton.local.server import backend_directory, free_port, pytriton_root, stub_environment
 
 
 def model_inputs_json(repository: Path, pages: int, out: Path) -> Path:
     """perf_analyzer --input-data with the model step's real inputs, one entry per page."""
-    from layoutlmv3_triton.encoding import PageEncoder
-    from layoutlmv3_triton.ocr import TesseractEngine
+    from layoutlmv3_triton.serving.encoding import PageEncoder
+    from layoutlmv3_triton.serving.ocr import TesseractEngine
     from layoutlmv3_triton.synth import render_page
 
     encoder = PageEncoder(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR)
@@ -124,7 +124,7 @@ def write_config(args, ma_repo: Path, input_data: Path, out_dir: Path) -> Path:
 
 
 def queue_delay_us(out_dir: Path, config_name: str) -> str:
-    from layoutlmv3_triton.configs import parse
+    from layoutlmv3_triton.build.configs import parse
 
     path = out_dir / "output_repository" / config_name / "config.pbtxt"
     try:

@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from pages import image_pdf, text_pdf  # noqa: E402
 
-from layoutlmv3_triton.ocr import TesseractEngine  # noqa: E402
-from layoutlmv3_triton.pdf import load_pdf  # noqa: E402
+from layoutlmv3_triton.serving.ocr import TesseractEngine  # noqa: E402
+from layoutlmv3_triton.serving.pdf import load_pdf  # noqa: E402
 from layoutlmv3_triton.synth import render_page  # noqa: E402
 
 

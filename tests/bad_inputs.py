@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.limits import Limits
+from layoutlmv3_triton.serving.limits import Limits
 from pages import font
 
 TEXT = ["INVOICE NUMBER 4711", "Customer: Jane Doe", "Total amount: 120 EUR"]

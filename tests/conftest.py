@@ -22,7 +22,7 @@ def form_page():
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    from layoutlmv3_triton.scratch import build_from_scratch
+    from layoutlmv3_triton.training.scratch import build_from_scratch
     from layoutlmv3_triton.synth import FUNSD_LABELS, corpus_texts
 
     out = tmp_path_factory.mktemp("tiny-model")
@@ -31,7 +31,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_repository(tiny_model_dir, tmp_path_factory) -> Path:
-    from layoutlmv3_triton.repository import build_repository
+    from layoutlmv3_triton.build.repository import build_repository
 
     repo = tmp_path_factory.mktemp("model_repository")
     build_repository(tiny_model_dir, repo)
@@ -41,7 +41,7 @@ def tiny_repository(tiny_model_dir, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def triton_server(tiny_repository, tmp_path_factory):
     """A real tritonserver on free loopback ports, serving the tiny repository."""
-    from layoutlmv3_triton.server import LocalTritonServer
+    from layoutlmv3_triton.local.server import LocalTritonServer
 
     log_file = tmp_path_factory.mktemp("triton-log") / "tritonserver.log"
     with LocalTritonServer(tiny_repository, log_file=log_file) as server:

@@ -15,7 +15,7 @@ from PIL import Image
 from layoutlmv3_client import DocumentClient
 from layoutlmv3_client.errors import InferenceError
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.pipeline import InProcessPipeline
+from layoutlmv3_triton.serving.pipeline import InProcessPipeline
 from pages import FORM_LINES, dense_page, image_pdf, png_bytes, text_pdf
 
 

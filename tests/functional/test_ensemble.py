@@ -15,7 +15,7 @@ from pages import FORM_LINES, png_bytes
 from layoutlmv3_client import DocumentClient
 from layoutlmv3_client.errors import InferenceError
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.pipeline import InProcessPipeline
+from layoutlmv3_triton.serving.pipeline import InProcessPipeline
 
 
 @pytest.fixture(scope="module")

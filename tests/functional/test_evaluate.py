@@ -31,8 +31,8 @@ def eval_data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained_server(eval_data, tmp_path_factory):
-    from layoutlmv3_triton.repository import build_repository
-    from layoutlmv3_triton.server import LocalTritonServer
+    from layoutlmv3_triton.build.repository import build_repository
+    from layoutlmv3_triton.local.server import LocalTritonServer
     from layoutlmv3_triton.training import TrainConfig, train
 
     train_dir, test_dir = eval_data
@@ -94,7 +94,7 @@ def test_evaluate_http_with_limit(trained_server, eval_data, tmp_path, capsys):
 
 
 def test_evaluate_unreachable_server_exits_2(eval_data):
-    from layoutlmv3_triton.server import free_port
+    from layoutlmv3_triton.local.server import free_port
 
     proc = evaluate_cli("--url", f"127.0.0.1:{free_port()}", "--data", str(eval_data[1]), "--no-progress",
                         "--timeout", "5")

@@ -12,8 +12,8 @@ import pytest
 
 import bad_inputs
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.server import LocalTritonServer
-from layoutlmv3_triton.supervisor import Supervisor, stub_processes
+from layoutlmv3_triton.local.server import LocalTritonServer
+from layoutlmv3_triton.local.supervisor import Supervisor, stub_processes
 
 GOOD = bad_inputs.Case("good", "result", bad_inputs.good_png)
 REQUEST_TIMEOUT_S = 15.0  # a request that takes longer counts as a hang

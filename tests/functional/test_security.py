@@ -14,7 +14,7 @@ from tritonclient.utils import InferenceServerException
 
 import bad_inputs
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.server import ADMIN_HEADER, LocalTritonServer
+from layoutlmv3_triton.local.server import ADMIN_HEADER, LocalTritonServer
 
 GOOD = bad_inputs.Case("good", "result", bad_inputs.good_png)
 # (method, path) of each restricted HTTP API, with a body where the method needs one.
@@ -101,7 +101,7 @@ def test_inference_health_and_metadata_stay_open(triton_server):
     status, text = http(triton_server, "GET", f"/v2/models/{contract.ENSEMBLE}")
     assert status == 200 and json.loads(text)["name"] == contract.ENSEMBLE
     assert bad_inputs.send(triton_server.grpc_url, GOOD).ok
-    from layoutlmv3_triton.supervisor import probe_inference
+    from layoutlmv3_triton.local.supervisor import probe_inference
 
     probe_inference(triton_server.http_url, timeout_s=30)  # inference over HTTP, no header
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from layoutlmv3_triton.server import free_port
+from layoutlmv3_triton.local.server import free_port
 
 
 def tritonserver_pids(repository: Path) -> list[int]:

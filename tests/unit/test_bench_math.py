@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from layoutlmv3_triton.bench import metrics
-from layoutlmv3_triton.bench.perf import latency_from_csv, parse_server_breakdown
-from layoutlmv3_triton.bench.runner import word_agreement
+from layoutlmv3_triton.measure.bench import metrics
+from layoutlmv3_triton.measure.bench.perf import latency_from_csv, parse_server_breakdown
+from layoutlmv3_triton.measure.bench.runner import word_agreement
 
 
 def test_percentile_interpolates_and_handles_empty():
@@ -134,7 +134,7 @@ def test_other_cpu_share_leaves_out_our_own_work_and_children():
     import sys
     import time
 
-    from layoutlmv3_triton.bench import cpu
+    from layoutlmv3_triton.measure.bench import cpu
 
     machine, own, started = cpu.machine_busy_seconds(), cpu.own_cpu_seconds(), time.perf_counter()
     if machine is None:

@@ -1,7 +1,7 @@
 import numpy as np
 
-from layoutlmv3_triton.decoding import group_entities, page_result, word_predictions
-from layoutlmv3_triton.labels import load_id2label, split_tag
+from layoutlmv3_triton.serving.decoding import group_entities, page_result, word_predictions
+from layoutlmv3_triton.serving.labels import load_id2label, split_tag
 
 LABELS = ["O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"]
 

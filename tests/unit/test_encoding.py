@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.encoding import PageEncoder, normalize_boxes
+from layoutlmv3_triton.serving.encoding import PageEncoder, normalize_boxes
 
 
 @pytest.fixture(scope="module")

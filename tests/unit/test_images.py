@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 import bad_inputs
-from layoutlmv3_triton.documents import load_document
+from layoutlmv3_triton.serving.documents import load_document
 from layoutlmv3_triton.errors import BadImageError, ImageTooLargeError
-from layoutlmv3_triton.images import decode_image, to_rgb
-from layoutlmv3_triton.limits import Limits
+from layoutlmv3_triton.serving.images import decode_image, to_rgb
+from layoutlmv3_triton.serving.limits import Limits
 
 DOCUMENT_CASES = [c for c in bad_inputs.CASES if c.document is not None]
 

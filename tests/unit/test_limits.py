@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.configs import ServingOptions, all_configs
-from layoutlmv3_triton.limits import Limits
+from layoutlmv3_triton.build.configs import ServingOptions, all_configs
+from layoutlmv3_triton.serving.limits import Limits
 
 
 def test_defaults_are_bounded():

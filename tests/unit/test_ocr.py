@@ -4,7 +4,7 @@ from PIL import Image
 
 from pages import render_lines
 from layoutlmv3_triton.errors import OcrError
-from layoutlmv3_triton.ocr import OcrConfig, TesseractEngine, find_tessdata
+from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine, find_tessdata
 
 LINES = ["Invoice Number: 12345", "Date: 2024-01-02 Total due 99.50", "Ship to: Acme Corporation Ltd"]
 

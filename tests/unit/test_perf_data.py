@@ -14,7 +14,7 @@ from PIL import Image
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.commands import perf_data as command
-from layoutlmv3_triton.perf_data import (
+from layoutlmv3_triton.measure.perf_data import (
     DOCUMENT_SUFFIXES, PerfDataError, document_entry, expand, serialize_bytes_element, write_input_data,
 )
 

@@ -8,7 +8,7 @@ pytest.importorskip("transformers")
 
 from PIL import Image, ImageDraw  # noqa: E402
 
-from layoutlmv3_triton import scratch  # noqa: E402
+from layoutlmv3_triton.training import scratch  # noqa: E402
 
 LABELS = ["O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"]
 CORPUS = [

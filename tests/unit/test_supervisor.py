@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from layoutlmv3_triton.supervisor import STUB_NAME, Supervisor, alive, children, process_tree, rss_bytes, stub_processes
+from layoutlmv3_triton.local.supervisor import STUB_NAME, Supervisor, alive, children, process_tree, rss_bytes, stub_processes
 
 
 @pytest.fixture

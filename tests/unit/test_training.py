@@ -46,7 +46,7 @@ def tiny_config(out, **kw) -> TrainConfig:
 def test_few_steps_lower_the_loss(data_dirs):
     import lightning as L
 
-    from layoutlmv3_triton import scratch
+    from layoutlmv3_triton.training import scratch
 
     ds = load_split(data=str(data_dirs[0]))
     labels = label_names(ds)

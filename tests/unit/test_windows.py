@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from layoutlmv3_triton.windows import Window, merge_word_probabilities, plan_windows
+from layoutlmv3_triton.serving.windows import Window, merge_word_probabilities, plan_windows
 
 
 def test_short_page_is_one_window():

@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..configs import ServingOptions
+from layoutlmv3_triton.build.configs import ServingOptions
 
 
 def _concurrency(text: str) -> list[int]:
@@ -60,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bench.runner import BenchConfig, run_bench
+    from layoutlmv3_triton.measure.bench.runner import BenchConfig, run_bench
 
     serving = ServingOptions(
         preprocess_instances=args.preprocess_instances, model_instances=args.model_instances,

@@ -14,7 +14,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from ..configs import MODEL_VARIANTS, ServingOptions
+from layoutlmv3_triton.build.configs import MODEL_VARIANTS, ServingOptions
 
 TINY_MODEL_DIR = Path("artifacts/tiny-model")
 
@@ -46,14 +46,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def random_model(preset: str, out_dir: Path) -> Path:
     """A randomly initialised model with a tokenizer trained on synthetic form text."""
-    from ..scratch import build_from_scratch
-    from ..synth import FUNSD_LABELS, corpus_texts
+    from layoutlmv3_triton.training.scratch import build_from_scratch
+    from layoutlmv3_triton.synth import FUNSD_LABELS, corpus_texts
 
     return build_from_scratch(out_dir, corpus_texts(200, seed=0), FUNSD_LABELS, preset=preset, vocab_size=2000)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..repository import build_repository
+    from layoutlmv3_triton.build.repository import build_repository
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     options = ServingOptions(

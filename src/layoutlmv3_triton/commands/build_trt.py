@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .. import contract
+from layoutlmv3_triton import contract
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,8 +43,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ParityError
-    from ..tensorrt_build import TensorRTBuildError, build_engine, write_int32_onnx
+    from layoutlmv3_triton.errors import ParityError
+    from layoutlmv3_triton.build.tensorrt import TensorRTBuildError, build_engine, write_int32_onnx
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     version_dir = args.repository / contract.MODEL / "1"

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     from layoutlmv3_client.errors import ClientError
 
-    from ..evaluation import EvalConfig, EvaluationError, evaluate, f1_line, format_table, label_mismatch, write_report
+    from layoutlmv3_triton.measure.evaluation import EvalConfig, EvaluationError, evaluate, f1_line, format_table, label_mismatch, write_report
 
     if args.concurrency < 1:
         print("error: --concurrency must be at least 1", file=sys.stderr)

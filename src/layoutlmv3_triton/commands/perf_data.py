@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..perf_data import PerfDataError, expand, write_input_data
+    from layoutlmv3_triton.measure.perf_data import PerfDataError, expand, write_input_data
 
     try:
         documents = expand(args.documents, recursive=args.recursive)

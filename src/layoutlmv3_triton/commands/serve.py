@@ -36,9 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import ServerError
-    from ..repository import check_repository
-    from ..server import LOOPBACK_HOSTS, LocalTritonServer
+    from layoutlmv3_triton.errors import ServerError
+    from layoutlmv3_triton.build.repository import check_repository
+    from layoutlmv3_triton.local.server import LOOPBACK_HOSTS, LocalTritonServer
 
     problems = check_repository(args.repository)
     if problems:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
           flush=True)
     try:
         if args.supervise:
-            from ..supervisor import Supervisor
+            from layoutlmv3_triton.local.supervisor import Supervisor
 
             supervisor = Supervisor(server, interval_s=args.probe_interval, probe_timeout_s=args.probe_timeout,
                                     start_timeout_s=args.timeout,

@@ -33,10 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _documents(args: argparse.Namespace, work: Path) -> list[Path]:
     if args.documents:
-        from ..perf_data import expand
+        from layoutlmv3_triton.measure.perf_data import expand
 
         return expand(args.documents)
-    from ..bench.pages import render_pages
+    from layoutlmv3_triton.measure.bench.pages import render_pages
 
     return [page.path for page in render_pages(4, work / "pages")]
 
@@ -66,9 +66,9 @@ class Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import LayoutLMv3TritonError
-    from ..perf_data import write_input_data
-    from ..soak import run_soak, write_outputs
+    from layoutlmv3_triton.errors import LayoutLMv3TritonError
+    from layoutlmv3_triton.measure.perf_data import write_input_data
+    from layoutlmv3_triton.measure.soak import run_soak, write_outputs
 
     if args.minutes <= 0 or args.concurrency < 1:
         print("error: --minutes must be > 0 and --concurrency >= 1", file=sys.stderr)
@@ -103,9 +103,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _start_server(repository: Path, out_dir: Path):
-    from ..errors import ServerError
-    from ..repository import check_repository
-    from ..server import LocalTritonServer
+    from layoutlmv3_triton.errors import ServerError
+    from layoutlmv3_triton.build.repository import check_repository
+    from layoutlmv3_triton.local.server import LocalTritonServer
 
     problems = check_repository(repository)
     if problems:

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
-    from ..synth import SynthError, write_dataset
+    from layoutlmv3_triton.synth import SynthError, write_dataset
 
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):

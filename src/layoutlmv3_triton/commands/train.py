@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from ..training import TrainConfig, TrainingError, train
-    from ..training.data import DatasetError
+    from layoutlmv3_triton.training import TrainConfig, TrainingError, train
+    from layoutlmv3_triton.training.data import DatasetError
 
     cfg = TrainConfig(
         out=args.out, data=args.data, dataset=args.dataset, val_data=args.val_data, model=args.model,

@@ -7,10 +7,10 @@ rendered so that Tesseract (used at serving time) reads the same words.
 Modules: ``vocab`` (words), ``content`` (what a page says), ``layout`` (where it goes),
 ``render`` (pixels and noise), ``dataset`` (FUNSD-format ``datasets.Dataset``).
 """
-from .content import page_seed
-from .dataset import corpus_texts, generate, to_dataset, write_dataset
-from .page import FUNSD_LABELS, SynthError, SynthPage
-from .render import render_page
+from layoutlmv3_triton.synth.content import page_seed
+from layoutlmv3_triton.synth.dataset import corpus_texts, generate, to_dataset, write_dataset
+from layoutlmv3_triton.synth.page import FUNSD_LABELS, SynthError, SynthPage
+from layoutlmv3_triton.synth.render import render_page
 
 __all__ = ["FUNSD_LABELS", "SynthError", "SynthPage", "corpus_texts", "generate", "page_seed",
            "render_page", "to_dataset", "write_dataset"]

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .content import page_seed, page_texts
-from .page import FUNSD_LABELS, SynthError, SynthPage
-from .render import render_page
+from layoutlmv3_triton.synth.content import page_seed, page_texts
+from layoutlmv3_triton.synth.page import FUNSD_LABELS, SynthError, SynthPage
+from layoutlmv3_triton.synth.render import render_page
 
 
 def generate(n: int, seed: int, **kw: Any) -> Iterator[SynthPage]:

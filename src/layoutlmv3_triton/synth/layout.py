@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from PIL import ImageFont
 
-from .content import Block
-from .fonts import FontFamily
-from .page import bio_labels
+from layoutlmv3_triton.synth.content import Block
+from layoutlmv3_triton.synth.fonts import FontFamily
+from layoutlmv3_triton.synth.page import bio_labels
 
 Ink = tuple[int, int, int]
 

@@ -13,10 +13,10 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .content import make_blocks
-from .fonts import available_families
-from .layout import BoxOp, LineOp, Op, Style, TextOp, plan_block
-from .page import Box, SynthError, SynthPage
+from layoutlmv3_triton.synth.content import make_blocks
+from layoutlmv3_triton.synth.fonts import available_families
+from layoutlmv3_triton.synth.layout import BoxOp, LineOp, Op, Style, TextOp, plan_block
+from layoutlmv3_triton.synth.page import Box, SynthError, SynthPage
 
 MIN_WIDTH, MAX_WIDTH = 400, 5000
 MIN_BODY_PX = 15  # below this Tesseract starts to miss words

@@ -5,7 +5,7 @@ seqeval entity F1), ``run`` (Trainer, checkpoints, from_pretrained output, summa
 ``ocr_labels`` (optional: train on Tesseract's words labelled from the ground truth).
 Importing this package imports torch and Lightning; the CLI imports it lazily.
 """
-from .config import SUMMARY_FILE, TrainConfig, TrainingError
-from .run import train
+from layoutlmv3_triton.training.config import SUMMARY_FILE, TrainConfig, TrainingError
+from layoutlmv3_triton.training.run import train
 
 __all__ = ["SUMMARY_FILE", "TrainConfig", "TrainingError", "train"]

@@ -113,7 +113,7 @@ def code_hash() -> str:
     """Hash of the training and scratch-model sources, so a code change invalidates the cache."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
-    for path in sorted([*root.glob("*.py"), root.parent / "scratch.py"]):
+    for path in sorted(root.glob("*.py")):  # scratch.py (the model and tokenizer) lives here too
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
@@ -121,7 +121,7 @@ def code_hash() -> str:
 
 def run_fingerprint(config: TrainConfig, dataset_fingerprints: dict[str, str]) -> str:
     """Hash of the options, the datasets' fingerprints, the package version and the code."""
-    from .. import __version__
+    from layoutlmv3_triton import __version__
 
     options = {k: v for k, v in dataclasses.asdict(config).items() if k not in NOT_FINGERPRINTED}
     blob = json.dumps({"options": options, "datasets": dataset_fingerprints, "version": __version__,

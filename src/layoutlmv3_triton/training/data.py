@@ -18,7 +18,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from ..funsd import DatasetError, check_columns, label_names, open_dataset, pick_split
+from layoutlmv3_triton.measure.funsd import DatasetError, check_columns, label_names, open_dataset, pick_split
 
 __all__ = ["LABEL_PAD", "Collator", "DatasetError", "FunsdDataModule", "encode_dataset", "fingerprint",
            "jitter_word_boxes", "label_names", "load_split", "split_off"]

@@ -11,7 +11,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from .data import LABEL_PAD
+from layoutlmv3_triton.training.data import LABEL_PAD
 
 
 def word_sequences(labels: torch.Tensor, logits: torch.Tensor, names: list[str]) -> tuple[list[list[str]], list[list[str]]]:

@@ -51,7 +51,7 @@ _ENGINE = None
 def _engine() -> Any:
     global _ENGINE
     if _ENGINE is None:
-        from ..ocr import TesseractEngine
+        from layoutlmv3_triton.serving.ocr import TesseractEngine
 
         _ENGINE = TesseractEngine()
     return _ENGINE
@@ -81,7 +81,7 @@ def relabel_with_ocr(ds: Any, *, fraction: float = 1.0, seed: int = 0, progress:
     Only the ``tokens``, ``bboxes`` and ``ner_tags`` columns are rebuilt; images are left as
     stored.  OCR takes ~0.3 s a page on one core, so this adds minutes to a large run.
     """
-    from .data import label_names
+    from layoutlmv3_triton.training.data import label_names
 
     names = label_names(ds)
     pick = random.Random(f"ocr-words:{seed}")

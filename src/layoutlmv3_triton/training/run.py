@@ -15,12 +15,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from .config import SUMMARY_FILE, TrainConfig, TrainingError, cached_summary, resolve_precision, run_fingerprint
+from layoutlmv3_triton.training.config import SUMMARY_FILE, TrainConfig, TrainingError, cached_summary, resolve_precision, run_fingerprint
 
 
 def _load_data(cfg: TrainConfig) -> tuple[Any, Any, str]:
     """Train and validation splits, and where validation came from."""
-    from .data import load_split, split_off
+    from layoutlmv3_triton.training.data import load_split, split_off
 
     train = load_split(data=cfg.data, dataset=cfg.dataset, split="train")
     if cfg.limit_train:
@@ -38,7 +38,7 @@ def _load_data(cfg: TrainConfig) -> tuple[Any, Any, str]:
 
 def _model_and_processor(cfg: TrainConfig, labels: list[str], train_ds: Any) -> tuple[Any, Any]:
     if cfg.from_scratch:
-        from .. import scratch
+        from layoutlmv3_triton.training import scratch
 
         texts = [" ".join(tokens) for tokens in train_ds["tokens"]]
         tokenizer = scratch.train_tokenizer(texts, vocab_size=cfg.vocab_size)
@@ -83,8 +83,8 @@ def train(cfg: TrainConfig) -> dict:
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 
-    from .data import FunsdDataModule, fingerprint, label_names
-    from .module import TokenClassifier
+    from layoutlmv3_triton.training.data import FunsdDataModule, fingerprint, label_names
+    from layoutlmv3_triton.training.module import TokenClassifier
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -103,7 +103,7 @@ def train(cfg: TrainConfig) -> dict:
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     model, processor = _model_and_processor(cfg, labels, train_ds)
     if cfg.ocr_words > 0:
-        from .ocr_labels import relabel_with_ocr
+        from layoutlmv3_triton.training.ocr_labels import relabel_with_ocr
 
         train_ds = relabel_with_ocr(train_ds, fraction=cfg.ocr_words, seed=cfg.seed, progress=cfg.progress)
     dm = FunsdDataModule(train_ds, val_ds, processor, batch_size=cfg.batch_size, max_length=cfg.max_length,
@@ -159,7 +159,7 @@ def train(cfg: TrainConfig) -> dict:
     import lightning
     import transformers
 
-    from .. import __version__
+    from layoutlmv3_triton import __version__
 
     summary = {
         "fingerprint": run_fp,

@@ -1,0 +1,514 @@
+"""Build the TensorRT engine (``model.plan``) of ``layoutlmv3_model`` from its ONNX export.
+
+Runs where TensorRT is: the workflow image (nvcr.io/nvidia/pytorch ships the TensorRT
+Python API) or, without it, any image with ``trtexec``.  A plan only loads on the GPU
+model and TensorRT version that built it, so build it with the same release pin as the
+server image (``.env``: TRITON_RELEASE), on the serving GPU.
+
+1. The int64 inputs become int32 graph inputs followed by Cast nodes: TensorRT < 10 has
+   no INT64 I/O, and the ``tensorrt-plan`` model config declares INT32 for every release.
+2. Optimisation profiles over (batch, seq) come from the contract: the preprocess step
+   pads every page to one of ``SEQ_BUCKETS``, so sequences are 64..512 tokens.
+3. ``--fp16`` keeps LayerNorm in FP32: FP16 LayerNorm overflows and the logits drift.
+4. The engine runs next to ONNX Runtime (CPU, FP32) on the same inputs; an engine whose
+   logits drift past the tolerance is refused (:class:`EngineParityError`), never written.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from layoutlmv3_triton import contract
+from layoutlmv3_triton.errors import LayoutLMv3TritonError, ParityError
+
+log = logging.getLogger(__name__)
+
+CAST_SUFFIX = "__int64"  # the Cast output that replaces an int32 graph input downstream
+# |trt - ort| <= atol + rtol * |ort| on every attended token; padded positions carry no meaning.
+TOLERANCES = {"fp32": (1e-3, 1e-3), "fp16": (5e-2, 5e-2)}
+DEFAULT_WORKSPACE_GIB = 4
+TRTEXEC_CANDIDATES = ("trtexec", "/usr/src/tensorrt/bin/trtexec")
+_LAYERNORM_NAME = re.compile(r"layer_?norm", re.IGNORECASE)
+
+
+class TensorRTBuildError(LayoutLMv3TritonError):
+    """TensorRT is missing, or the ONNX model cannot be parsed or built."""
+
+
+class EngineParityError(ParityError):
+    """The TensorRT engine disagrees with ONNX Runtime beyond the tolerance."""
+
+
+# --- INT32 inputs ------------------------------------------------------------------------
+
+def cast_inputs_to_int32(model, names: Iterable[str] | None = None):
+    """A copy of ``model`` whose int64 inputs (or only ``names``) are int32 graph inputs.
+
+    Each such input keeps its name and gets a ``Cast(to=INT64)`` whose output feeds every
+    former consumer, in subgraphs too, so the rest of the graph is unchanged.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    wanted = set(names) if names is not None else None
+    renamed: dict[str, str] = {}
+    for inp in graph.input:
+        tensor_type = inp.type.tensor_type
+        if tensor_type.elem_type != TensorProto.INT64 or (wanted is not None and inp.name not in wanted):
+            continue
+        tensor_type.elem_type = TensorProto.INT32
+        renamed[inp.name] = inp.name + CAST_SUFFIX
+    if wanted is not None and wanted - set(renamed):
+        raise TensorRTBuildError(f"not int64 inputs of the graph: {sorted(wanted - set(renamed))}")
+    _rename_uses(graph, renamed)
+    casts = [helper.make_node("Cast", [old], [new], to=TensorProto.INT64, name=f"cast_{old}_to_int64")
+             for old, new in renamed.items()]
+    for i, node in enumerate(casts):  # first in the node list keeps it topologically sorted
+        graph.node.insert(i, node)
+    for out in graph.output:  # an input passed straight through stays int64 downstream
+        if out.name in renamed:
+            raise TensorRTBuildError(f"graph input {out.name!r} is also a graph output")
+    return model
+
+
+def _rename_uses(graph, renamed: dict[str, str]) -> None:
+    from onnx import AttributeProto
+
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name in renamed:
+                node.input[i] = renamed[name]
+        for attr in node.attribute:  # If/Loop/Scan bodies may read outer-scope tensors
+            if attr.type == AttributeProto.GRAPH:
+                _rename_uses(attr.g, renamed)
+            elif attr.type == AttributeProto.GRAPHS:
+                for sub in attr.graphs:
+                    _rename_uses(sub, renamed)
+
+
+def write_int32_onnx(src: str | Path, dst: str | Path) -> Path:
+    """Write the INT32-input model as one self-contained ONNX file."""
+    import onnx
+
+    model = cast_inputs_to_int32(onnx.load(str(src)))
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(dst))
+    return dst
+
+
+def _lower_ir_version(model) -> None:
+    """IR 10 only adds 4-bit types and function overloads; TensorRT's parser may stop at IR 9."""
+    from onnx import TensorProto
+
+    four_bit = (getattr(TensorProto, "INT4", -1), getattr(TensorProto, "UINT4", -1))
+    if not model.functions and not any(t.data_type in four_bit for t in model.graph.initializer):
+        model.ir_version = min(model.ir_version, 9)
+
+
+def infer_vocab_size(model) -> int | None:
+    """Rows of the word-embedding table (the Gather that reads ``input_ids``), if found."""
+    inits = {t.name: t for t in model.graph.initializer}
+    ids = {contract.INPUT_IDS.name, contract.INPUT_IDS.name + CAST_SUFFIX}
+    for node in model.graph.node:
+        if node.op_type == "Gather" and len(node.input) == 2 and node.input[1] in ids and node.input[0] in inits:
+            return int(inits[node.input[0]].dims[0])
+    return None
+
+
+# --- optimisation profiles ---------------------------------------------------------------
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """min/opt/max shapes of every model input, batch dimension included."""
+
+    min: dict[str, Shape]
+    opt: dict[str, Shape]
+    max: dict[str, Shape]
+
+    def sample_points(self) -> list[tuple[int, int]]:
+        """(batch, seq) points at which parity is checked: the corners and the optimum."""
+        ids = contract.INPUT_IDS.name
+        points = [(s[ids][0], s[ids][1]) for s in (self.min, self.opt, self.max)]
+        return list(dict.fromkeys(points))
+
+
+def input_shapes(batch: int, seq: int) -> dict[str, Shape]:
+    """Each model input's shape at (batch, seq): ``-1`` in the contract is the sequence."""
+    return {t.name: (batch, *(seq if d == -1 else d for d in t.dims)) for t in contract.MODEL_INPUTS}
+
+
+def optimization_profiles(max_batch: int = contract.DEFAULT_MAX_SEQUENCES, strategy: str = "single",
+                          opt_batch: int | None = None, opt_seq: int | None = None,
+                          buckets: Sequence[int] = contract.SEQ_BUCKETS) -> list[Profile]:
+    """``single``: one profile over every bucket; ``per-bucket``: one per sequence bucket
+    (fastest kernels per length, longer build, more engine memory)."""
+    if max_batch < 1:
+        raise ValueError("max_batch must be at least 1")
+    if max(buckets) > contract.MAX_SEQ_LEN:
+        raise ValueError(f"sequence buckets exceed MAX_SEQ_LEN={contract.MAX_SEQ_LEN}")
+    opt_b = opt_batch if opt_batch is not None else max(1, max_batch // 2)
+    if not 1 <= opt_b <= max_batch:
+        raise ValueError(f"opt batch {opt_b} outside 1..{max_batch}")
+    if strategy == "single":
+        lo, hi = min(buckets), max(buckets)
+        opt_s = opt_seq if opt_seq is not None else sorted(buckets)[len(buckets) // 2]
+        if not lo <= opt_s <= hi:
+            raise ValueError(f"opt seq {opt_s} outside {lo}..{hi}")
+        return [Profile(input_shapes(1, lo), input_shapes(opt_b, opt_s), input_shapes(max_batch, hi))]
+    if strategy == "per-bucket":
+        return [Profile(input_shapes(1, b), input_shapes(opt_b, b), input_shapes(max_batch, b))
+                for b in sorted(buckets)]
+    raise ValueError(f"unknown profile strategy {strategy!r}; choose single or per-bucket")
+
+
+def profile_for(profiles: Sequence[Profile], batch: int, seq: int) -> int:
+    """Index of the first profile that admits (batch, seq), as the TensorRT backend picks."""
+    ids = contract.INPUT_IDS.name
+    for i, p in enumerate(profiles):
+        if p.min[ids][0] <= batch <= p.max[ids][0] and p.min[ids][1] <= seq <= p.max[ids][1]:
+            return i
+    raise ValueError(f"no optimisation profile admits batch {batch}, seq {seq}")
+
+
+# --- precision ---------------------------------------------------------------------------
+
+def fp32_layer_indices(layers: Sequence[tuple[str, str]]) -> list[int]:
+    """Layers to pin to FP32 in an FP16 engine, from (layer name, layer type name) pairs:
+    normalization layers (ONNX LayerNormalization, opset >= 17) and, for graphs where the
+    exporter decomposed LayerNorm, every layer whose name says layer norm."""
+    return [i for i, (name, kind) in enumerate(layers)
+            if kind.upper() == "NORMALIZATION" or _LAYERNORM_NAME.search(name)]
+
+
+def layernorm_node_names(model) -> list[str]:
+    """ONNX LayerNormalization node names: TensorRT names the parsed layers after them."""
+    return [n.name for n in model.graph.node if n.op_type == "LayerNormalization" and n.name]
+
+
+# --- parity ------------------------------------------------------------------------------
+
+@dataclass
+class ParityReport:
+    precision: str
+    atol: float
+    rtol: float
+    points: list[tuple[int, int]] = field(default_factory=list)
+    max_abs_diff: list[float] = field(default_factory=list)
+    excess: list[float] = field(default_factory=list)  # max(|d| - atol - rtol*|ref|); > 0 fails
+    label_agreement: list[float] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(e <= 0 for e in self.excess)
+
+    def add(self, batch: int, seq: int, reference: np.ndarray, candidate: np.ndarray, mask: np.ndarray) -> None:
+        if reference.shape != candidate.shape:
+            raise EngineParityError(f"shape mismatch at {batch}x{seq}: ONNX Runtime {reference.shape}, "
+                                    f"TensorRT {candidate.shape}")
+        keep = mask.astype(bool)
+        ref = reference[keep].astype(np.float64)
+        got = candidate[keep].astype(np.float64)
+        if not np.isfinite(got).all():
+            diff, excess = float("inf"), float("inf")
+        else:
+            d = np.abs(got - ref)
+            diff = float(d.max(initial=0.0))
+            excess = float((d - self.atol - self.rtol * np.abs(ref)).max(initial=-self.atol))
+        agree = float((ref.argmax(-1) == got.argmax(-1)).mean()) if ref.size else 1.0
+        self.points.append((batch, seq))
+        self.max_abs_diff.append(diff)
+        self.excess.append(excess)
+        self.label_agreement.append(agree)
+
+    def __str__(self) -> str:
+        cells = ", ".join(f"{b}x{s}: {d:.2e} (labels {a:.1%})"
+                          for (b, s), d, a in zip(self.points, self.max_abs_diff, self.label_agreement))
+        return (f"{self.precision} engine vs ONNX Runtime, max |logit diff| (batch x seq): {cells}; "
+                f"tolerance |diff| <= {self.atol:g} + {self.rtol:g}*|ref|")
+
+    def raise_if_drifting(self) -> "ParityReport":
+        if not self.ok:
+            raise EngineParityError(f"refusing to write the engine: {self}")
+        return self
+
+
+def parity_inputs(batch: int, seq: int, vocab_size: int) -> dict[str, np.ndarray]:
+    """Valid random inputs (int64, as ONNX Runtime takes them): the export check's own."""
+    from layoutlmv3_triton.build.export import sample_inputs
+
+    return sample_inputs(batch, seq, vocab_size)
+
+
+def as_int32(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: (v.astype(np.int32) if v.dtype == np.int64 else v) for k, v in inputs.items()}
+
+
+def onnxruntime_reference(onnx_path: str | Path):
+    """A callable inputs -> logits on ONNX Runtime's CPU provider (FP32 reference)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    return lambda inputs: session.run([contract.LOGITS.name], inputs)[0]
+
+
+def check_parity(run_engine, reference, profiles: Sequence[Profile], vocab_size: int,
+                 precision: str, atol: float | None = None, rtol: float | None = None) -> ParityReport:
+    """Run both on the same inputs at every profile's sample points; raise past tolerance."""
+    default_atol, default_rtol = TOLERANCES[precision]
+    report = ParityReport(precision, default_atol if atol is None else atol, default_rtol if rtol is None else rtol)
+    for index, profile in enumerate(profiles):
+        for batch, seq in profile.sample_points():
+            inputs = parity_inputs(batch, seq, vocab_size)
+            expected = reference(inputs)
+            got = run_engine(as_int32(inputs), index)
+            report.add(batch, seq, expected, got, inputs[contract.ATTENTION_MASK.name])
+    return report.raise_if_drifting()
+
+
+# --- TensorRT Python API -----------------------------------------------------------------
+
+def tensorrt_available() -> bool:
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def find_trtexec() -> str | None:
+    for candidate in TRTEXEC_CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+def build_with_python_api(onnx_path: Path, profiles: Sequence[Profile], fp16: bool,
+                          workspace_gib: float = DEFAULT_WORKSPACE_GIB) -> bytes:
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    flags = 0
+    if int(trt.__version__.split(".")[0]) < 10:  # explicit batch is the only mode from 10 on
+        flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    network = builder.create_network(flags)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise TensorRTBuildError(f"TensorRT cannot parse {onnx_path}: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
+    config.clear_flag(trt.BuilderFlag.TF32)  # TF32 matmuls alone drift past the FP32 tolerance
+    if fp16:
+        if not hasattr(trt.BuilderFlag, "OBEY_PRECISION_CONSTRAINTS"):  # gone with weak typing (TensorRT 11)
+            raise TensorRTBuildError(f"TensorRT {trt.__version__} builds only strongly typed networks: "
+                                     "--fp16 needs an FP16 ONNX export; build FP32 or use the onnxruntime-trt variant")
+        config.set_flag(trt.BuilderFlag.FP16)
+        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
+        layers = [network.get_layer(i) for i in range(network.num_layers)]
+        floats = (trt.float32, trt.float16)
+        pinned = [i for i in fp32_layer_indices([(layer.name, layer.type.name) for layer in layers])
+                  # a helper layer of the same ONNX node may compute shapes or axes: leave those be
+                  if all(layers[i].get_output(j).dtype in floats for j in range(layers[i].num_outputs))]
+        for i in pinned:
+            layer = layers[i]
+            layer.precision = trt.float32
+            for j in range(layer.num_outputs):
+                layer.set_output_type(j, trt.float32)
+            if hasattr(layer, "compute_precision"):  # INormalizationLayer, TensorRT >= 8.6
+                layer.compute_precision = trt.float32
+        log.info("FP16 engine; %d LayerNorm layer(s) kept in FP32", len(pinned))
+    for profile in profiles:
+        p = builder.create_optimization_profile()
+        for name in profile.min:
+            p.set_shape(name, profile.min[name], profile.opt[name], profile.max[name])
+        config.add_optimization_profile(p)
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise TensorRTBuildError("TensorRT failed to build the engine (see the log above)")
+    return bytes(plan)
+
+
+class TensorRTRunner:
+    """Runs a serialized engine on the GPU; device memory through torch (workflow image)."""
+
+    def __init__(self, plan: bytes):
+        import tensorrt as trt
+        import torch
+
+        if not torch.cuda.is_available():
+            raise TensorRTBuildError("no CUDA device: the engine cannot be checked")
+        self.trt, self.torch = trt, torch
+        self.engine = trt.Runtime(trt.Logger(trt.Logger.WARNING)).deserialize_cuda_engine(plan)
+        if self.engine is None:
+            raise TensorRTBuildError("TensorRT cannot deserialize the engine it just built")
+        self.contexts: dict[int, object] = {}
+
+    def __call__(self, inputs: dict[str, np.ndarray], profile_index: int = 0) -> np.ndarray:
+        trt, torch = self.trt, self.torch
+        stream = torch.cuda.current_stream()
+        context = self.contexts.get(profile_index)
+        if context is None:  # one context per profile: a context keeps the profile it was given
+            context = self.engine.create_execution_context()
+            context.set_optimization_profile_async(profile_index, stream.cuda_stream)
+            self.contexts[profile_index] = context
+        keep = []
+        for name, array in inputs.items():
+            tensor = torch.from_numpy(np.ascontiguousarray(array)).cuda()
+            keep.append(tensor)
+            context.set_input_shape(name, tuple(tensor.shape))
+            context.set_tensor_address(name, tensor.data_ptr())
+        out_name = contract.LOGITS.name
+        dtype = torch.from_numpy(np.zeros(0, dtype=trt.nptype(self.engine.get_tensor_dtype(out_name)))).dtype
+        out = torch.empty(tuple(context.get_tensor_shape(out_name)), dtype=dtype, device="cuda")
+        context.set_tensor_address(out_name, out.data_ptr())
+        if not context.execute_async_v3(stream.cuda_stream):
+            raise TensorRTBuildError("TensorRT execution failed")
+        stream.synchronize()
+        return out.float().cpu().numpy()
+
+
+# --- trtexec fallback --------------------------------------------------------------------
+
+def _shape_spec(shapes: dict[str, Shape]) -> str:
+    return ",".join(f"{name}:{'x'.join(map(str, shape))}" for name, shape in shapes.items())
+
+
+def trtexec_build_command(trtexec: str, onnx_path: Path, plan_path: Path, profiles: Sequence[Profile],
+                          fp16: bool, fp32_layers: Sequence[str] = (),
+                          workspace_gib: float = DEFAULT_WORKSPACE_GIB) -> list[str]:
+    """trtexec arguments equivalent to :func:`build_with_python_api` (one triplet per profile)."""
+    cmd = [trtexec, f"--onnx={onnx_path}", f"--saveEngine={plan_path}", "--noTF32", "--skipInference",
+           f"--memPoolSize=workspace:{int(workspace_gib * 1024)}"]  # MiB
+    for p in profiles:
+        cmd += [f"--minShapes={_shape_spec(p.min)}", f"--optShapes={_shape_spec(p.opt)}",
+                f"--maxShapes={_shape_spec(p.max)}"]
+    if fp16:
+        cmd.append("--fp16")
+        if fp32_layers:
+            spec = ",".join(f"{name}:fp32" for name in fp32_layers)
+            cmd += ["--precisionConstraints=obey", f"--layerPrecisions={spec}", f"--layerOutputTypes={spec}"]
+    return cmd
+
+
+def parse_trtexec_output(text: str, name: str = contract.LOGITS.name) -> np.ndarray:
+    """The tensor ``name`` from trtexec ``--exportOutput`` JSON (``"dimensions": "2x64x7"``)."""
+    # trtexec prints non-finite floats as C++ streams do (nan, inf): make them JSON first
+    text = re.sub(r"(?<![\w\"])(-?)(nan|inf)(?![\w\"])", lambda m: '"' + m.group(1) + m.group(2) + '"', text)
+    for item in json.loads(text):
+        if item["name"] == name:
+            shape = tuple(int(d) for d in str(item["dimensions"]).split("x") if d)
+            values = np.array([float(v) for v in item["values"]], dtype=np.float32)
+            return values.reshape(shape)
+    raise TensorRTBuildError(f"trtexec output has no tensor {name!r}")
+
+
+class TrtexecRunner:
+    """Runs the engine through ``trtexec --loadInputs/--exportOutput`` (no Python API)."""
+
+    def __init__(self, trtexec: str, plan_path: Path, workdir: Path):
+        self.trtexec, self.plan_path, self.workdir = trtexec, plan_path, workdir
+
+    def __call__(self, inputs: dict[str, np.ndarray], profile_index: int = 0) -> np.ndarray:
+        files = []
+        for name, array in inputs.items():
+            path = self.workdir / f"{name}.bin"
+            np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tofile(path)
+            files.append(f"{name}:{path}")
+        out = self.workdir / "output.json"
+        shapes = _shape_spec({k: tuple(v.shape) for k, v in inputs.items()})
+        cmd = [self.trtexec, f"--loadEngine={self.plan_path}", f"--shapes={shapes}", f"--profile={profile_index}",
+               f"--loadInputs={','.join(files)}", f"--exportOutput={out}",
+               "--iterations=1", "--warmUp=0", "--duration=0", "--avgRuns=1"]
+        _run(cmd)
+        return parse_trtexec_output(out.read_text())
+
+
+def _run(cmd: list[str]) -> None:
+    log.info("running %s", " ".join(cmd))
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise TensorRTBuildError(f"{Path(cmd[0]).name} failed ({done.returncode}):\n{done.stdout[-3000:]}"
+                                 f"{done.stderr[-3000:]}")
+
+
+# --- the whole build ---------------------------------------------------------------------
+
+@dataclass
+class BuildResult:
+    plan_path: Path
+    tool: str
+    profiles: list[Profile]
+    parity: ParityReport
+
+
+def build_engine(onnx_path: str | Path, plan_path: str | Path, *, fp16: bool = False,
+                 max_batch: int = contract.DEFAULT_MAX_SEQUENCES, strategy: str = "single",
+                 opt_batch: int | None = None, opt_seq: int | None = None,
+                 workspace_gib: float = DEFAULT_WORKSPACE_GIB, atol: float | None = None,
+                 rtol: float | None = None, vocab_size: int | None = None, tool: str = "auto") -> BuildResult:
+    """Cast, build, check against ONNX Runtime, and only then write ``plan_path``."""
+    import onnx
+
+    onnx_path, plan_path = Path(onnx_path), Path(plan_path)
+    if not onnx_path.is_file():
+        raise TensorRTBuildError(f"no ONNX model at {onnx_path}: run `layoutlmv3-triton build-repo` first")
+    tool = _pick_tool(tool)
+    profiles = optimization_profiles(max_batch, strategy, opt_batch, opt_seq)
+    original = onnx.load(str(onnx_path))
+    vocab_size = vocab_size or infer_vocab_size(original)
+    if not vocab_size:
+        raise TensorRTBuildError("cannot find the word-embedding table in the ONNX graph: pass --vocab-size")
+    int32_model = cast_inputs_to_int32(original)
+    _lower_ir_version(int32_model)
+    precision = "fp16" if fp16 else "fp32"
+    with tempfile.TemporaryDirectory(prefix="trt-build-") as tmp:
+        tmp = Path(tmp)
+        int32_path = tmp / "model.int32.onnx"
+        onnx.save(int32_model, str(int32_path))
+        staged = tmp / "model.plan"
+        if tool == "python":
+            staged.write_bytes(build_with_python_api(int32_path, profiles, fp16, workspace_gib))
+            runner = TensorRTRunner(staged.read_bytes())
+        else:
+            trtexec = find_trtexec()
+            _run(trtexec_build_command(trtexec, int32_path, staged, profiles, fp16,
+                                       layernorm_node_names(int32_model), workspace_gib))
+            runner = TrtexecRunner(trtexec, staged, tmp)
+        report = check_parity(runner, onnxruntime_reference(onnx_path), profiles, vocab_size, precision, atol, rtol)
+        log.info("%s", report)
+        plan_path.parent.mkdir(parents=True, exist_ok=True)
+        partial = plan_path.with_name(plan_path.name + ".partial")
+        shutil.copyfile(staged, partial)
+        os.replace(partial, plan_path)  # a reader never sees half an engine
+    return BuildResult(plan_path, tool, profiles, report)
+
+
+def _pick_tool(tool: str) -> str:
+    if tool not in ("auto", "python", "trtexec"):
+        raise ValueError(f"unknown tool {tool!r}")
+    if tool in ("auto", "python") and tensorrt_available():
+        return "python"
+    if tool in ("auto", "trtexec") and find_trtexec():
+        return "trtexec"
+    raise TensorRTBuildError(
+        "TensorRT is not available here: run this in the workflow image "
+        "(docker compose run --rm layoutlmv3-pytorch layoutlmv3-triton build-trt ...), "
+        "which has the TensorRT Python API and trtexec")

@@ -1,0 +1,44 @@
+"""The benchmark's pages: synthetic forms rendered once, saved as PNG, read back as bytes.
+
+Every measured system gets exactly these encoded bytes, so image decoding is part of
+every measurement, and perf_analyzer sends the same files (``--input-data``).
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BenchPage:
+    index: int
+    path: Path
+    data: bytes
+    width: int
+    height: int
+    truth_words: int  # words the renderer drew
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def render_pages(count: int, out_dir: Path, first_seed: int = 0) -> list[BenchPage]:
+    """Render ``count`` form pages (seeds ``first_seed``...) as PNG files into ``out_dir``."""
+    from layoutlmv3_triton.synth import render_page
+
+    if count < 1:
+        raise ValueError("need at least one page")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pages = []
+    for i in range(count):
+        page = render_page(first_seed + i)
+        buf = io.BytesIO()
+        page.image.save(buf, "PNG", optimize=False)
+        data = buf.getvalue()
+        path = out_dir / f"page_{i:03d}.png"
+        path.write_bytes(data)
+        pages.append(BenchPage(i, path, data, page.image.width, page.image.height, len(page.words)))
+    return pages

@@ -1,0 +1,322 @@
+"""One benchmark run, end to end, with a progress display.
+
+Order: pages -> build -> (d) stage costs -> (a) naive -> (b) per-request -> (c) served
+sweep -> report.  The in-process measurements run before the server starts, so nothing
+else of ours competes for the cores while they run.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from layoutlmv3_triton.build.configs import ServingOptions
+from layoutlmv3_triton.measure.bench import cpu, metrics, report as report_mod
+from layoutlmv3_triton.measure.bench.build import ensure_built, quantization_report
+from layoutlmv3_triton.measure.bench.pages import render_pages
+
+QUICK_PAGES = 4
+FULL_PAGES = 16
+QUICK_CONCURRENCY = (1, 4)
+FULL_CONCURRENCY = (1, 2, 4, 6, 8)
+
+
+@dataclass
+class BenchConfig:
+    output: Path = Path("reports/bench")
+    work_dir: Path = Path("artifacts/bench")
+    preset: str = "base"
+    quantize: str | None = "int8"
+    quick: bool = False
+    pages: int | None = None
+    concurrency: Sequence[int] | None = None
+    passes: int | None = None  # passes over the pages per concurrency level
+    serving: ServingOptions = field(default_factory=ServingOptions)
+    stage_repeats: int | None = None
+    rebuild: bool = False
+    progress: bool = True
+    server_timeout_s: float = 600.0
+    busy_load: float = 0.5  # load average per core above which a warning is shown at the start
+    busy_share: float = 0.05  # share of the CPU capacity other processes may use before the run counts as busy
+
+    def resolved(self) -> "BenchConfig":
+        quick = self.quick
+        return replace(
+            self,
+            output=Path(self.output), work_dir=Path(self.work_dir),
+            pages=self.pages or (QUICK_PAGES if quick else FULL_PAGES),
+            concurrency=tuple(sorted(set(self.concurrency or (QUICK_CONCURRENCY if quick else FULL_CONCURRENCY)))),
+            passes=self.passes or (2 if quick else 3),
+            stage_repeats=self.stage_repeats or (1 if quick else 2),
+        )
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+class Progress:
+    """A rich progress display (or plain lines when disabled or not a terminal)."""
+
+    def __init__(self, enabled: bool):
+        self.rich = None
+        if enabled:
+            try:
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, SpinnerColumn, \
+                    TextColumn, TimeElapsedColumn
+
+                self.rich = RichProgress(SpinnerColumn(), TextColumn("{task.description:<44}"), BarColumn(),
+                                         MofNCompleteColumn(), TimeElapsedColumn(), transient=False)
+            except ImportError:  # pragma: no cover - rich is a dependency of the bench extra
+                self.rich = None
+        self.enabled = enabled
+        self.loads: list[float] = []  # 1-minute load average at each phase boundary
+
+    def __enter__(self) -> "Progress":
+        if self.rich:
+            self.rich.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.rich:
+            self.rich.stop()
+
+    @contextmanager
+    def phase(self, description: str, total: int) -> Iterator:
+        start = time.perf_counter()
+        self.loads.append(round(os.getloadavg()[0], 2))
+        if self.rich:
+            task = self.rich.add_task(description, total=total)
+
+            def advance(*_args, **_kwargs):
+                self.rich.advance(task)
+
+            yield advance
+            self.rich.update(task, completed=total)
+        else:
+            if self.enabled:
+                print(f"[bench] {description} ...", flush=True)
+            yield lambda *_a, **_k: None
+            if self.enabled:
+                print(f"[bench] {description}: {time.perf_counter() - start:.1f}s", flush=True)
+        self.loads.append(round(os.getloadavg()[0], 2))
+
+    def log(self, message: str) -> None:
+        if self.rich:
+            self.rich.console.log(message)
+        elif self.enabled:
+            print(f"[bench] {message}", flush=True)
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    try:
+        import pytesseract
+
+        out["pytesseract_version"] = str(pytesseract.get_tesseract_version())
+    except Exception:  # noqa: BLE001 - informational only
+        pass
+    try:
+        import tesserocr
+
+        out["tesserocr_version"] = tesserocr.tesseract_version().split()[1]
+    except Exception:  # noqa: BLE001
+        pass
+    return out
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def word_agreement(a: Sequence[Sequence[str]], b: Sequence[Sequence[str]]) -> tuple[int, float]:
+    """(pages with identical word lists, fraction of words the two OCR runs share, order aside)."""
+    from collections import Counter
+
+    identical, shared, total = 0, 0, 0
+    for x, y in zip(a, b):
+        identical += int(list(x) == list(y))
+        shared += sum((Counter(x) & Counter(y)).values())
+        total += max(len(x), len(y))
+    return identical, (shared / total if total else 1.0)
+
+
+def _clean(value):
+    """NaN/inf -> None, so that the JSON is strict."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        return _clean(value.item())
+    return value
+
+
+def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
+    from layoutlmv3_triton.measure.perf_data import write_input_data
+    from layoutlmv3_triton.build.repository import write_configs
+    from layoutlmv3_triton.local.server import LocalTritonServer
+    from layoutlmv3_triton.measure.bench import perf
+    from layoutlmv3_triton.measure.bench.pipelines import NaivePipeline, PerRequestPipeline
+    from layoutlmv3_triton.measure.bench.stages import measure_stages
+
+    cfg = config.resolved()
+    out = cfg.output
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "logs").mkdir(exist_ok=True)
+    started = time.perf_counter()
+    n_cores = cores()
+    load_start = [round(v, 2) for v in os.getloadavg()]
+    machine_start, own_start = cpu.machine_busy_seconds(), cpu.own_cpu_seconds()
+    serving = cfg.serving
+    n_pages = cfg.pages
+    with Progress(cfg.progress) as progress:
+        if load_start[0] > cfg.busy_load * n_cores:
+            progress.log(f"warning: load average {load_start[0]} on {n_cores} cores: other work competes for the CPU")
+        with progress.phase(f"render {n_pages} pages", n_pages):
+            pages = render_pages(n_pages, out / "pages")
+        documents = [p.data for p in pages]
+        with progress.phase(f"build {cfg.preset} model ({cfg.quantize or 'fp32'})", 1):
+            artifacts = ensure_built(cfg.work_dir, cfg.preset, cfg.quantize, out / "logs" / "build.log", cfg.rebuild)
+        repository = artifacts.served_repository
+        write_configs(repository, serving)
+        stage_units = 3 * n_pages + 1 + (n_pages if cfg.quantize else 0)
+        with progress.phase("(d) stage costs, one core each", stage_units) as tick:
+            stages = measure_stages(repository, documents, repeats=cfg.stage_repeats,
+                                    batch_size=min(serving.max_batch_size, 4, n_pages),
+                                    served_threads=serving.model_threads,
+                                    reference_onnx=artifacts.fp32_onnx if cfg.quantize else None, progress=tick)
+        core_seconds = stages.core_seconds()
+        bound = metrics.compute_bound(core_seconds, n_cores)
+        with progress.phase("(a) naive: pytesseract → HF → PyTorch", n_pages) as tick:
+            naive = NaivePipeline(artifacts.model_dir).run(documents, progress=tick)
+        with progress.phase("(b) per-request: pytesseract → ORT batch 1", n_pages) as tick:
+            per_request = PerRequestPipeline(artifacts.model_dir, artifacts.fp32_onnx).run(documents, progress=tick)
+        input_data = write_input_data([p.path for p in pages], out / "perf_data.json")
+        requests_per_level = cfg.passes * n_pages
+        points = []
+        with progress.phase(f"(c) ensemble: concurrency {','.join(map(str, cfg.concurrency))}",
+                            len(cfg.concurrency) + 2) as tick:
+            server = LocalTritonServer(repository, log_file=out / "logs" / "tritonserver.log")
+            server.start(cfg.server_timeout_s)
+            try:
+                tick()
+                warm = max(2, serving.preprocess_instances + serving.model_instances)
+                pgid = server.process.pid  # started in its own session: the stubs share its process group
+                perf.run_point(server.grpc_url, input_data, warm, max(n_pages, 2 * warm), out / "perf", tag="warmup-")
+                tick()
+                for concurrency in cfg.concurrency:
+                    point = perf.run_point(server.grpc_url, input_data, concurrency, requests_per_level, out / "perf",
+                                           server_pgid=pgid)
+                    points.append(point)
+                    progress.log(f"concurrency {concurrency}: {point.docs_per_s:.2f} docs/s, "
+                                 f"p50 {point.latency.p50 * 1e3:.0f} ms")
+                    tick()
+            finally:
+                server.stop()
+        phase_loads = list(progress.loads)
+    load_end = [round(v, 2) for v in os.getloadavg()]
+    others = cpu.other_cpu_share(machine_start, own_start, time.perf_counter() - started, n_cores)
+
+    naive_s = metrics.throughput(len(documents), naive.wall_seconds)
+    per_request_s = metrics.throughput(len(documents), per_request.wall_seconds)
+    best_s, best_point = metrics.best((p.docs_per_s, p) for p in points)
+    c1 = next((p for p in points if p.concurrency == 1), None)
+    overhead_ms = (metrics.overhead_seconds(c1.latency.p50, stages.served_latencies()) * 1e3) if c1 else math.nan
+    speedup_naive = metrics.ratio(best_s, naive_s)
+    speedup_per_request = metrics.ratio(best_s, per_request_s)
+    fraction = metrics.ratio(best_s, bound)
+
+    def baseline(run, docs_per_s):
+        return {"docs_per_s": docs_per_s, **metrics.LatencySummary.of(run.latencies).as_ms(),
+                "vs_naive": metrics.ratio(docs_per_s, naive_s), "vs_per_request": metrics.ratio(docs_per_s, per_request_s),
+                "fraction_of_bound": metrics.ratio(docs_per_s, bound), "wall_seconds": run.wall_seconds,
+                "mean_tokens": float(np.mean(run.tokens))}
+
+    ensemble = []
+    for p in points:
+        d = p.as_dict()
+        d.update(vs_naive=metrics.ratio(p.docs_per_s, naive_s), vs_per_request=metrics.ratio(p.docs_per_s, per_request_s),
+                 fraction_of_bound=metrics.ratio(p.docs_per_s, bound))
+        if d.get("server_cpu_s_per_doc"):
+            # how much more CPU a served document costs than the stages alone
+            d["server_cpu_vs_stages"] = metrics.ratio(d["server_cpu_s_per_doc"], sum(core_seconds.values()))
+            busy = d["server_cpu_s_per_doc"] + (d.get("client_cpu_s_per_doc") or 0.0)
+            d["cpu_utilization"] = metrics.ratio(busy * p.docs_per_s, n_cores)
+        ensemble.append(d)
+    identical, match = word_agreement(naive.words, stages.words)
+    quant = None
+    if cfg.quantize:
+        quant = {"mode": cfg.quantize, "pages": stages.accuracy, "build": quantization_report(repository)}
+    targets = metrics.Targets()
+    result = {
+        "schema": "layoutlmv3-triton-bench/1",
+        "speedup_vs_naive": speedup_naive,
+        "speedup_vs_per_request": speedup_per_request,
+        "fraction_of_bound": fraction,
+        "ensemble_docs_per_s": best_s,
+        "ensemble_best_concurrency": best_point.concurrency,
+        "overhead_ms_at_concurrency_1": overhead_ms,
+        "targets": targets.check(speedup_naive, fraction, overhead_ms),
+        "naive": baseline(naive, naive_s),
+        "per_request": baseline(per_request, per_request_s),
+        "ensemble": ensemble,
+        "stages": {
+            "cores": n_cores,
+            "core_seconds": core_seconds,
+            "compute_bound_docs_per_s": bound,
+            "vs_naive": metrics.ratio(bound, naive_s),
+            "vs_per_request": metrics.ratio(bound, per_request_s),
+            "per_page_ms": {k: [v * 1e3 for v in vals] for k, vals in stages.per_page.items()},
+            "model_batch1_ms": float(np.mean(stages.per_page["model"])) * 1e3,
+            "model_batched_ms": stages.model_batched_per_page * 1e3,
+            "model_padded_ms": stages.model_padded_per_page * 1e3,
+            "model_batch_size": stages.batch_size,
+            "served_model_threads": stages.model_served_threads,
+            "served_model_latency_ms": [v * 1e3 for v in stages.model_served_latency],
+            "median_page_stage_latency_ms": metrics.percentile(metrics.per_page_totals(stages.served_latencies()), 50) * 1e3,
+            "repeats": cfg.stage_repeats,
+        },
+        "quantization": quant,
+        "pages": {
+            "count": n_pages, "width": pages[0].width, "height": pages[0].height,
+            "mean_words": float(np.mean([len(w) for w in stages.words])),
+            "mean_tokens": float(np.mean(stages.tokens)),
+            "mean_tokens_pytesseract": float(np.mean(naive.tokens)),
+            "seq_buckets": {str(k): int(v) for k, v in zip(*np.unique(stages.seq_lengths, return_counts=True))},
+            "ocr_identical_pages": identical, "ocr_word_match": match, **_versions(),
+        },
+        "serving_options": {k: v for k, v in asdict(serving).items() if k != "limits"},
+        "settings": {
+            "preset": cfg.preset, "quantize": cfg.quantize, "quick": cfg.quick, "pages": n_pages,
+            "concurrency": list(cfg.concurrency), "passes": cfg.passes, "requests_per_level": requests_per_level,
+            "repository": str(repository), "model_dir": str(artifacts.model_dir),
+        },
+        "machine": {"cores": n_cores, "cpu": _cpu_model(), "load_average_start": load_start,
+                    "load_average_end": load_end, "load_average_1min_during": phase_loads,
+                    "other_cpu_share": None if others is None else round(others, 4),
+                    "busy": others is not None and others > cfg.busy_share},
+        "run_seconds": time.perf_counter() - started,
+    }
+    result = _clean(result)
+    paths = report_mod.write_all(result, out)
+    return result, paths

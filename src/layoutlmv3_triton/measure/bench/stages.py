@@ -1,0 +1,184 @@
+"""(d) What each stage of the ensemble costs on its own, on one core.
+
+The stages are exactly the code the served steps run (the same classes, the same
+files), called in this process without a server:
+
+* ``ocr``: decode the encoded image and run Tesseract (tesserocr, one reused engine;
+  its bundled Tesseract is single-threaded);
+* ``encode``: tokenizer + image processor, padded to the sequence bucket;
+* ``model``: ONNX Runtime with one intra-op thread at the page's bucket length;
+* ``decode``: first-sub-token labels, entities and the JSON result.
+
+Each stage runs single-threaded and its cost is the CPU time this process spent on it
+(``time.process_time``): core-seconds, which other work on a shared machine does not
+inflate the way it inflates wall time.  ``cores / sum(stage costs)`` bounds the
+documents per second of any pipeline made of these stages on this machine
+(:func:`.metrics.compute_bound`).  For the model the cheaper of batch 1 and batches of
+``batch_size`` (grouped by length, as the model step runs them) counts, so the bound
+stays an upper bound whatever the batcher does; batches padded to their longest page
+are timed too, to show what padding costs.  Wall times are kept too: they are the stage latencies a request sees.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from layoutlmv3_triton import contract
+
+STAGES = ("ocr", "encode", "model", "decode")
+
+
+@dataclass
+class StageRun:
+    per_page: dict[str, list[float]]  # stage -> CPU seconds per page, single-threaded
+    per_page_wall: dict[str, list[float]]  # stage -> wall seconds per page
+    model_batched_per_page: float  # CPU seconds per page in batches of batch_size, grouped by length
+    batch_size: int
+    model_served_threads: int
+    model_served_latency: list[float]  # model seconds per page at batch 1 with the served thread count
+    model_padded_per_page: float = 0.0  # CPU seconds per page in batches padded to their longest page
+    words: list[list[str]] = field(default_factory=list)
+    seq_lengths: list[int] = field(default_factory=list)  # bucket length per page
+    tokens: list[int] = field(default_factory=list)  # real tokens per page
+    accuracy: dict | None = None  # served model vs fp32 on these pages (quantized variant only)
+
+    def core_seconds(self) -> dict[str, float]:
+        """Mean cost per document of each stage; the model's is the cheaper of batch 1 and batched."""
+        costs = {stage: float(np.mean(values)) for stage, values in self.per_page.items()}
+        costs["model"] = min(costs["model"], self.model_batched_per_page)
+        return costs
+
+    def served_latencies(self) -> dict[str, list[float]]:
+        """Per-page stage latencies (wall) as the served configuration runs them at concurrency 1."""
+        out = {k: list(v) for k, v in self.per_page_wall.items()}
+        out["model"] = list(self.model_served_latency)
+        return out
+
+
+def _timed(fn: Callable, repeats: int) -> tuple[float, float, object]:
+    """(mean CPU seconds, mean wall seconds, last result) over ``repeats`` calls."""
+    cpu, wall, result = [], [], None
+    for _ in range(max(1, repeats)):
+        c0, t0 = time.process_time(), time.perf_counter()
+        result = fn()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return float(np.mean(cpu)), float(np.mean(wall)), result
+
+
+def _record(run: "StageRun", stage: str, timing: tuple[float, float, object]):
+    run.per_page[stage].append(timing[0])
+    run.per_page_wall[stage].append(timing[1])
+    return timing[2]
+
+
+def label_agreement(reference: np.ndarray, other: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """(max |logit diff|, fraction of argmax labels that agree) over the masked tokens."""
+    mask = mask.astype(bool)
+    diff = float(np.abs(reference - other)[mask].max()) if mask.any() else 0.0
+    agree = float((reference.argmax(-1) == other.argmax(-1))[mask].mean()) if mask.any() else 1.0
+    return diff, agree
+
+
+def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int = 1, batch_size: int = 4,
+                   served_threads: int = 1, reference_onnx: Path | None = None,
+                   progress: Callable[[str], None] | None = None) -> StageRun:
+    """Time every stage on every page.  ``reference_onnx``: an fp32 model to compare the served one with."""
+    from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
+    from layoutlmv3_triton.serving.steps.postprocess import Postprocessor
+    from layoutlmv3_triton.serving.encoding import PageEncoder
+    from layoutlmv3_triton.serving.images import decode_image
+    from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine
+
+    repository = Path(repository)
+    tick = progress or (lambda _stage: None)
+    encoder = PageEncoder(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR)
+    post = Postprocessor(repository / contract.POSTPROCESS / "1" / contract.MODEL_CONFIG_FILE)
+    onnx_path = repository / contract.MODEL / "1" / contract.ONNX_FILE
+    model = OnnxTokenClassifier(onnx_path, threads=1)
+    per_page: dict[str, list[float]] = {s: [] for s in STAGES}
+    run = StageRun(per_page, {s: [] for s in STAGES}, 0.0, batch_size, served_threads, [])
+    encoded, page_words = [], []
+    with TesseractEngine(OcrConfig()) as engine:
+        for data in documents:
+            engine.read(decode_image(data))  # warm the engine (first call loads the models)
+            break
+        for data in documents:
+            def ocr():
+                image = decode_image(data)
+                return image, engine.read(image)
+            image, words = _record(run, "ocr", _timed(ocr, repeats))
+            texts, boxes = [w.text for w in words], [w.box for w in words]
+            page = _record(run, "encode", _timed(lambda: encoder.encode(image, texts, boxes), repeats))
+            encoded.append(page)
+            page_words.append({"page": 0, "width": image.width, "height": image.height, "source": "ocr",
+                               "words": texts, "boxes": [list(b) for b in boxes],
+                               "confidences": [w.confidence for w in words]})
+            run.words.append(texts)
+            run.seq_lengths.append(int(page.input_ids.shape[0]))
+            run.tokens.append(int(page.attention_mask.sum()))
+            tick("ocr")
+    inputs = [{k: v[None] for k, v in page.model_inputs().items()} for page in encoded]
+    model.run(inputs[0])  # warm-up: the first run allocates
+    logits = []
+    for feed in inputs:
+        logits.append(_record(run, "model", _timed(lambda: model.run(feed), repeats)))
+        tick("model")
+    # batches of batch_size as the model step runs them (grouped by length, so unpadded)
+    start = time.process_time()
+    for i in range(0, len(inputs), batch_size):
+        model.run_many(inputs[i:i + batch_size])
+    run.model_batched_per_page = (time.process_time() - start) / len(inputs)
+    start = time.process_time()
+    for i in range(0, len(inputs), batch_size):
+        model.run_many(inputs[i:i + batch_size], pad_across_lengths=True)
+    run.model_padded_per_page = (time.process_time() - start) / len(inputs)
+    tick("model")
+    if served_threads == 1:
+        run.model_served_latency = list(run.per_page_wall["model"])
+    else:
+        served = OnnxTokenClassifier(onnx_path, threads=served_threads)
+        served.run(inputs[0])
+        for feed in inputs:
+            run.model_served_latency.append(_timed(lambda: served.run(feed), repeats)[1])
+        del served
+    for out, page, words in zip(logits, encoded, page_words):
+        def decode():
+            parsed = json.loads(json.dumps(words))  # the step receives page_words as JSON
+            return post.document([post.page(out[0], page.word_ids, parsed)])
+        _record(run, "decode", _timed(decode, repeats))
+        tick("decode")
+    if reference_onnx is not None and Path(reference_onnx).is_file():
+        reference = OnnxTokenClassifier(reference_onnx, threads=1)
+        diffs, agree, word_agree, n_words = [], [], 0, 0
+        for feed, out, page in zip(inputs, logits, encoded):
+            ref = reference.run(feed)
+            d, a = label_agreement(ref[0], out[0], feed[contract.ATTENTION_MASK.name][0])
+            diffs.append(d)
+            agree.append(a)
+            first = _first_subtokens(page.word_ids)
+            word_agree += int((ref[0][first].argmax(-1) == out[0][first].argmax(-1)).sum())
+            n_words += len(first)
+            tick("model")
+        run.accuracy = {
+            "reference": str(reference_onnx),
+            "max_abs_logit_diff": float(max(diffs)),
+            "token_label_agreement": float(np.mean(agree)),
+            "word_label_agreement": word_agree / n_words if n_words else 1.0,
+            "pages": len(inputs),
+        }
+    return run
+
+
+def _first_subtokens(word_ids: np.ndarray) -> np.ndarray:
+    seen, first = set(), []
+    for position, word in enumerate(word_ids.tolist()):
+        if word >= 0 and word not in seen:
+            seen.add(word)
+            first.append(position)
+    return np.array(first, dtype=np.int64)

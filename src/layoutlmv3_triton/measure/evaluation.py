@@ -1,0 +1,437 @@
+"""Score the *served* ensemble on a labelled FUNSD-format dataset: entity-level P/R/F1.
+
+Why through the server: the validation F1 of training is measured on the ground-truth
+words; the server reads Tesseract's words, which can be split, merged, misread or missed.
+This module sends each page image through the ensemble with the torch-free client,
+maps the server's words back onto the ground-truth words by box overlap and scores the
+ground-truth word sequence, so every OCR miss costs what it costs in production.
+
+The matching rule (also in docs/evaluation.md):
+
+1. Ground-truth boxes (0..1000) are converted to pixels with the page image's size;
+   OCR word boxes are the server's pixel boxes (rescaled if the server reports another
+   page size than the image's).
+2. Each OCR word is assigned to the ground-truth word with the largest
+   ``intersection area / OCR word area`` ("cover"), if that cover is at least
+   ``min_cover`` (0.5); otherwise it is unassigned.  Ties go to the earlier ground-truth word.
+3. Each ground-truth word takes the predicted tag of the *first* OCR word (in the
+   server's reading order) assigned to it.  A ground-truth word with no OCR word is
+   predicted ``O``: a miss.  Unassigned OCR words are ignored (they have no gold label).
+4. Entities are extracted with seqeval from the gold and predicted tag sequences over
+   the ground-truth words of each page (IOB2 tags; seqeval's default CoNLL mode, in
+   which an ``I-X`` that follows no ``X`` starts an entity, exactly as the server decodes;
+   ``strict=True`` uses seqeval's strict IOB2 mode).  An entity counts as correct when its
+   type, first and last word match; precision, recall and F1 are micro-averaged over
+   all pages, and also given per label.
+
+Only the standard library, numpy, Pillow, datasets, seqeval and the client are imported:
+no torch, no transformers.
+"""
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from layoutlmv3_triton import contract
+
+from layoutlmv3_triton.measure import funsd
+from layoutlmv3_triton.errors import LayoutLMv3TritonError
+
+MIN_COVER = 0.5
+SPLIT_PREFERENCE = ("test", "validation", "train")
+MATCHING_RULE = (
+    "each OCR word (pixels) goes to the ground-truth word (0..1000 boxes scaled to pixels) with the largest "
+    "intersection / OCR-word area, if >= min_cover; each ground-truth word takes the predicted tag of the first "
+    "OCR word (reading order) assigned to it; unmatched ground-truth words are predicted O; entities by seqeval "
+    "over the ground-truth word sequence (IOB2 tags)"
+)
+
+
+class EvaluationError(LayoutLMv3TritonError):
+    """The dataset cannot be read or is not in FUNSD's format."""
+
+
+# --- matching ------------------------------------------------------------------------------
+
+def gt_boxes_to_pixels(boxes: Sequence[Sequence[float]], width: int, height: int,
+                       scale: int = contract.BBOX_SCALE) -> np.ndarray:
+    """Ground-truth boxes in 0..``scale`` -> float pixel boxes of a ``width`` x ``height`` page."""
+    arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return arr * np.array([width, height, width, height], dtype=np.float64) / scale
+
+
+def cover_matrix(ocr_boxes: Sequence[Sequence[float]], gt_boxes: Sequence[Sequence[float]]) -> np.ndarray:
+    """``[i, j]`` = area of (OCR word i ∩ ground-truth word j) / area of OCR word i.
+
+    An OCR box of zero area (a dot, a rule) is given an area of 1 pixel so that it can
+    still be covered, and never divides by zero.
+    """
+    ocr = np.asarray(ocr_boxes, dtype=np.float64).reshape(-1, 4)
+    gt = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
+    if not len(ocr) or not len(gt):
+        return np.zeros((len(ocr), len(gt)))
+    ix = np.clip(np.minimum(ocr[:, None, 2], gt[None, :, 2]) - np.maximum(ocr[:, None, 0], gt[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(ocr[:, None, 3], gt[None, :, 3]) - np.maximum(ocr[:, None, 1], gt[None, :, 1]), 0, None)
+    area = np.maximum((ocr[:, 2] - ocr[:, 0]) * (ocr[:, 3] - ocr[:, 1]), 1.0)
+    return ix * iy / area[:, None]
+
+
+def match_words(ocr_boxes: Sequence[Sequence[float]], gt_boxes: Sequence[Sequence[float]],
+                min_cover: float = MIN_COVER) -> list[int]:
+    """For each OCR word, the index of its ground-truth word, or -1 (rule steps 1-2)."""
+    cover = cover_matrix(ocr_boxes, gt_boxes)
+    if cover.size == 0:
+        return [-1] * cover.shape[0]
+    best = cover.argmax(axis=1)  # first maximum: ties go to the earlier ground-truth word
+    ok = cover[np.arange(len(best)), best] >= min_cover
+    return [int(j) if good else -1 for j, good in zip(best, ok)]
+
+
+def project_labels(assignment: Sequence[int], ocr_labels: Sequence[str], n_gt: int,
+                   outside: str = "O") -> tuple[list[str], list[bool]]:
+    """(predicted tag per ground-truth word, matched flag per ground-truth word) (rule step 3)."""
+    pred = [outside] * n_gt
+    matched = [False] * n_gt
+    for j, label in zip(assignment, ocr_labels):
+        if 0 <= j < n_gt and not matched[j]:
+            pred[j] = label
+            matched[j] = True
+    return pred, matched
+
+
+# --- scoring -------------------------------------------------------------------------------
+
+def _entities(seqs: Sequence[Sequence[str]], strict: bool) -> set[tuple[int, str, int, int]]:
+    """(page, type, first word, last word) of every entity, extracted by seqeval."""
+    out: set[tuple[int, str, int, int]] = set()
+    if strict:
+        from seqeval.scheme import IOB2, Entities
+
+        for page, ents in enumerate(Entities([list(s) for s in seqs], IOB2).entities):
+            out.update((page, e.tag, e.start, e.end - 1) for e in ents)
+        return out
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    for page, seq in enumerate(seqs):
+        out.update((page, kind, start, end) for kind, start, end in get_entities(list(seq)))
+    return out
+
+
+def _prf(correct: int, predicted: int, gold: int) -> dict[str, float | int]:
+    p = correct / predicted if predicted else 0.0
+    r = correct / gold if gold else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"precision": p, "recall": r, "f1": f, "gold": gold, "predicted": predicted, "correct": correct}
+
+
+def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], strict: bool = False) -> dict:
+    """Micro-averaged and per-label entity P/R/F1 (seqeval's entities; 0 where undefined).
+
+    Returns ``{"overall": {...}, "per_label": {label: {...}}, "macro_f1": float}``; every
+    score dict has precision, recall, f1, gold, predicted and correct.
+    """
+    if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred)):
+        raise ValueError("gold and predicted sequences must have the same lengths")
+    g, p = _entities(gold, strict), _entities(pred, strict)
+    labels = sorted({e[1] for e in g} | {e[1] for e in p})
+    per_label = {}
+    for label in labels:
+        gl = {e for e in g if e[1] == label}
+        pl = {e for e in p if e[1] == label}
+        per_label[label] = _prf(len(gl & pl), len(pl), len(gl))
+    with_gold = [s["f1"] for s in per_label.values() if s["gold"]]
+    return {"overall": _prf(len(g & p), len(p), len(g)), "per_label": per_label,
+            "macro_f1": float(np.mean(with_gold)) if with_gold else 0.0}
+
+
+# --- one page ------------------------------------------------------------------------------
+
+@dataclass
+class GroundTruth:
+    """One labelled page: words, 0..1000 boxes, tags and the image size in pixels."""
+
+    id: str
+    words: list[str]
+    boxes: list[list[float]]
+    tags: list[str]
+    width: int
+    height: int
+
+
+@dataclass
+class PageEval:
+    id: str
+    gold: list[str]
+    pred: list[str]
+    matched: list[bool]
+    ocr_words: int = 0
+    assigned_ocr_words: int = 0
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        n = len(self.gold)
+        return {"id": self.id, "gt_words": n, "ocr_words": self.ocr_words, "matched_gt_words": sum(self.matched),
+                "assigned_ocr_words": self.assigned_ocr_words,
+                "word_accuracy": sum(a == b for a, b in zip(self.gold, self.pred)) / n if n else None,
+                "error": self.error}
+
+
+def evaluate_page(truth: GroundTruth, result: dict | None, min_cover: float = MIN_COVER,
+                  error: str | None = None) -> PageEval:
+    """Map the server's words onto the ground truth; a failed page (``result`` None) predicts ``O``."""
+    n = len(truth.words)
+    if result is None:
+        return PageEval(truth.id, list(truth.tags), ["O"] * n, [False] * n, error=error or "no result")
+    pages = result.get("pages") or []
+    words = [w for page in pages[:1] for w in page.get("words", [])]
+    page = pages[0] if pages else {}
+    sx = truth.width / page["width"] if page.get("width") else 1.0
+    sy = truth.height / page["height"] if page.get("height") else 1.0
+    ocr_boxes = [[w["box"][0] * sx, w["box"][1] * sy, w["box"][2] * sx, w["box"][3] * sy] for w in words]
+    gt_px = gt_boxes_to_pixels(truth.boxes, truth.width, truth.height)
+    assignment = match_words(ocr_boxes, gt_px, min_cover)
+    pred, matched = project_labels(assignment, [str(w.get("label", "O")) for w in words], n)
+    return PageEval(truth.id, list(truth.tags), pred, matched, ocr_words=len(words),
+                    assigned_ocr_words=sum(j >= 0 for j in assignment), error=error)
+
+
+def summarize(pages: Sequence[PageEval], strict: bool = False) -> dict:
+    """Entity scores, OCR word recall and word accuracy over all pages."""
+    scores = entity_scores([p.gold for p in pages], [p.pred for p in pages], strict=strict)
+    gt_words = sum(len(p.gold) for p in pages)
+    matched = sum(sum(p.matched) for p in pages)
+    correct_words = sum(a == b for p in pages for a, b in zip(p.gold, p.pred))
+    return {
+        "entity": scores["overall"],
+        "per_label": scores["per_label"],
+        "macro_f1": scores["macro_f1"],
+        "gt_words": gt_words,
+        "matched_gt_words": matched,
+        "ocr_word_recall": matched / gt_words if gt_words else 0.0,
+        "ocr_words": sum(p.ocr_words for p in pages),
+        "assigned_ocr_words": sum(p.assigned_ocr_words for p in pages),
+        "word_accuracy": correct_words / gt_words if gt_words else 0.0,
+    }
+
+
+# --- data ----------------------------------------------------------------------------------
+
+def load_pages(data: str | Path | None = None, dataset: str | None = None, split: str | None = None,
+               limit: int | None = None) -> tuple[Any, str | None, list[str]]:
+    """(dataset with undecoded images, split name, tag names) from a folder or a hub name.
+
+    ``data`` is a ``save_to_disk`` folder (``layoutlmv3-triton synth``); ``dataset`` a
+    ``datasets.load_dataset`` name such as ``nielsr/funsd-layoutlmv3``.  Without ``split``,
+    a DatasetDict gives its test, else validation, else train split.
+    """
+    import datasets
+
+    try:
+        ds = funsd.open_dataset(data=data, dataset=dataset)
+        ds, picked = funsd.pick_split(ds, (split,) if split else SPLIT_PREFERENCE, str(data or dataset))
+        if split and picked is None:
+            raise EvaluationError(f"{data or dataset} holds a single split; leave out --split")
+        split = picked
+        names = funsd.label_names(funsd.check_columns(ds))
+    except funsd.DatasetError as exc:
+        raise EvaluationError(str(exc)) from exc
+    if limit is not None:
+        ds = ds.select(range(min(max(0, limit), len(ds))))
+    ds = ds.cast_column("image", datasets.Image(decode=False))
+    return ds, split, names
+
+
+def png_bytes(image_cell: dict) -> tuple[bytes, tuple[int, int]]:
+    """The dataset's image re-encoded as PNG (RGB), and its (width, height)."""
+    from PIL import Image
+
+    raw = image_cell.get("bytes")
+    source = io.BytesIO(raw) if raw else image_cell.get("path")
+    if not source:
+        raise EvaluationError("image cell has neither bytes nor a path")
+    with Image.open(source) as image:
+        rgb = image.convert("RGB")
+    buf = io.BytesIO()
+    rgb.save(buf, format="PNG")
+    return buf.getvalue(), rgb.size
+
+
+# --- the whole run -------------------------------------------------------------------------
+
+@dataclass
+class EvalConfig:
+    url: str
+    data: str | None = None
+    dataset: str | None = None
+    split: str | None = None
+    protocol: str = "grpc"
+    concurrency: int = 4
+    limit: int | None = None
+    min_cover: float = MIN_COVER
+    strict: bool = False
+    timeout_s: float = 300.0
+    progress: bool = True
+
+
+@dataclass
+class EvalRun:
+    report: dict
+    pages: list[PageEval] = field(default_factory=list)
+
+    @property
+    def f1(self) -> float:
+        return float(self.report["entity"]["f1"])
+
+    @property
+    def failed(self) -> int:
+        return int(self.report["pages_failed"])
+
+
+def evaluate(cfg: EvalConfig, client: Any = None,
+             on_page: Callable[[PageEval], None] | None = None) -> EvalRun:
+    """Send every page through the served ensemble and score the results.
+
+    ``client`` defaults to a :class:`layoutlmv3_client.DocumentClient` on ``cfg.url``
+    (checked for readiness first: raises the client's ServerUnavailableError or
+    ModelNotReadyError).  A page the server fails is scored as if nothing was found.
+    """
+    from layoutlmv3_client import DocumentClient
+
+    ds, split, tag_names = load_pages(cfg.data, cfg.dataset, cfg.split, cfg.limit)
+    if not len(ds):
+        raise EvaluationError("the dataset has no pages")
+    cols = ds.select_columns([c for c in ("id", "tokens", "bboxes", "ner_tags") if c in ds.column_names])
+    truths: list[GroundTruth] = []
+    for i, row in enumerate(cols):
+        truths.append(GroundTruth(str(row.get("id", i)), list(row["tokens"]), [list(b) for b in row["bboxes"]],
+                                  [tag_names[t] for t in row["ner_tags"]], 0, 0))
+    lock = threading.Lock()
+
+    def loader(i: int) -> Callable[[], bytes]:
+        def load() -> bytes:
+            with lock:  # one Arrow read at a time; decoding and PNG encoding run in parallel
+                cell = ds[i]["image"]
+            data, (w, h) = png_bytes(cell)
+            truths[i].width, truths[i].height = w, h
+            return data
+        return load
+
+    own_client = client is None
+    if own_client:
+        client = DocumentClient(cfg.url, protocol=cfg.protocol, timeout_s=cfg.timeout_s)
+    results: list[PageEval | None] = [None] * len(truths)
+    model_labels: list[str] | None = None
+    started = time.perf_counter()
+    bar = None
+    try:
+        client.check()
+        if cfg.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(truths), desc="evaluate", unit="page")
+        for outcome in client.infer_many((loader(i) for i in range(len(truths))), concurrency=cfg.concurrency):
+            truth = truths[outcome.index]
+            if outcome.ok:
+                model_labels = model_labels or list(outcome.result.get("labels") or [])
+                page = evaluate_page(truth, outcome.result, cfg.min_cover)
+            else:
+                page = evaluate_page(truth, None, error=str(outcome.error))
+            results[outcome.index] = page
+            if on_page is not None:
+                on_page(page)
+            if bar is not None:
+                bar.update(1)
+                if page.error:
+                    bar.set_postfix(failed=sum(1 for p in results if p is not None and p.error))
+    finally:
+        if bar is not None:
+            bar.close()
+        if own_client:
+            client.close()
+    seconds = time.perf_counter() - started
+    pages = [p for p in results if p is not None]
+    summary = summarize(pages, strict=cfg.strict)
+    errors = [{"id": p.id, "error": p.error} for p in pages if p.error]
+    report = {
+        "model": contract.ENSEMBLE,
+        "url": cfg.url,
+        "protocol": cfg.protocol,
+        "data": str(cfg.data or cfg.dataset),
+        "split": split,
+        "pages": len(pages),
+        "pages_failed": len(errors),
+        "dataset_labels": tag_names,
+        "model_labels": model_labels,
+        "scheme": "IOB2",
+        "mode": "strict" if cfg.strict else "default",
+        "matching": {"rule": MATCHING_RULE, "min_cover": cfg.min_cover},
+        **summary,
+        "seconds": round(seconds, 3),
+        "pages_per_second": round(len(pages) / seconds, 3) if seconds > 0 else None,
+        "concurrency": cfg.concurrency,
+        "errors": errors,
+        "per_page": [p.as_dict() for p in pages],
+    }
+    return EvalRun(report, pages)
+
+
+def label_mismatch(report: dict) -> str | None:
+    """A warning when the model's tags do not cover the dataset's (entities could never match)."""
+    model, data = report.get("model_labels"), report.get("dataset_labels") or []
+    if not model:
+        return None
+    missing = [t for t in data if t not in model]
+    if missing:
+        return f"the model has no tags {missing} of the dataset; those entities can never be found"
+    return None
+
+
+def format_table(report: dict) -> str:
+    """The per-label table plus overall (micro) and macro rows, as plain text."""
+    head = f"{'label':<12} {'precision':>9} {'recall':>7} {'f1':>7} {'gold':>6} {'pred':>6} {'correct':>7}"
+    lines = [head, "-" * len(head)]
+
+    def row(name: str, s: dict) -> str:
+        return (f"{name:<12} {s['precision']:>9.4f} {s['recall']:>7.4f} {s['f1']:>7.4f} "
+                f"{s['gold']:>6} {s['predicted']:>6} {s['correct']:>7}")
+
+    for name, s in report["per_label"].items():
+        lines.append(row(name, s))
+    lines.append("-" * len(head))
+    lines.append(row("overall", report["entity"]))
+    lines.append(f"{'macro f1':<12} {'':>9} {'':>7} {report['macro_f1']:>7.4f}")
+    lines.append("")
+    lines.append(f"pages {report['pages']} (failed {report['pages_failed']}), "
+                 f"{report['pages_per_second'] or 0:.2f} pages/s at concurrency {report['concurrency']}")
+    lines.append(f"OCR word recall {report['ocr_word_recall']:.4f} "
+                 f"({report['matched_gt_words']}/{report['gt_words']} ground-truth words matched), "
+                 f"word accuracy {report['word_accuracy']:.4f}")
+    return "\n".join(lines)
+
+
+def f1_line(report: dict) -> str:
+    """The last line of ``layoutlmv3-triton evaluate``: ``entity_f1=0.xxxx``."""
+    return f"entity_f1={report['entity']['f1']:.4f}"
+
+
+def write_report(report: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return path
+
+
+__all__ = [
+    "EvalConfig", "EvalRun", "EvaluationError", "GroundTruth", "MATCHING_RULE", "MIN_COVER", "PageEval",
+    "cover_matrix", "entity_scores", "evaluate", "evaluate_page", "f1_line", "format_table",
+    "gt_boxes_to_pixels", "label_mismatch", "load_pages", "match_words", "png_bytes", "project_labels",
+    "summarize", "write_report",
+]

@@ -1,0 +1,72 @@
+"""Real page images as perf_analyzer ``--input-data`` JSON for the ensemble.
+
+perf_analyzer's random data is useless here: the ensemble's input is an encoded image,
+and random bytes fail to decode in the preprocess step.  This module writes the JSON
+format perf_analyzer reads (``{"data": [{<input>: ...}, ...]}``), one entry per image;
+perf_analyzer sends the entries round-robin, one page per request.
+
+A BYTES element given as ``{"b64": ...}`` must be Triton's serialized form: a 4-byte
+little-endian length followed by the bytes (perf_analyzer docs, "Real Input Data").
+Standard library only: this runs in the torch-free client image.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import struct
+from pathlib import Path
+from typing import Iterable
+
+from layoutlmv3_triton import contract
+
+# What the preprocess step decodes (images and PDF pages).
+DOCUMENT_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pdf")
+
+
+class PerfDataError(ValueError):
+    """No usable documents, or a document that cannot be sent."""
+
+
+def serialize_bytes_element(data: bytes) -> bytes:
+    """One BYTES tensor element the way Triton serializes it: uint32 LE length + bytes."""
+    return struct.pack("<I", len(data)) + data
+
+
+def document_entry(data: bytes) -> dict:
+    """One perf_analyzer data entry: the ensemble's ``document`` input, one element."""
+    if not data:
+        raise PerfDataError("empty document")
+    b64 = base64.b64encode(serialize_bytes_element(data)).decode("ascii")
+    return {contract.DOCUMENT.name: {"content": {"b64": b64}, "shape": list(contract.DOCUMENT.dims)}}
+
+
+def expand(paths: Iterable[Path], recursive: bool = False) -> list[Path]:
+    """Files as given; folders expand to their documents, sorted for a stable order."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            found.extend(sorted(p for p in path.glob(pattern)
+                                if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise PerfDataError(f"{path}: no such file or folder")
+    return found
+
+
+def write_input_data(images: list[Path], out: Path) -> Path:
+    """Write perf_analyzer ``--input-data`` JSON with one request per image; return ``out``."""
+    images = [Path(p) for p in images]
+    if not images:
+        raise PerfDataError("no documents given")
+    entries = []
+    for path in images:
+        try:
+            entries.append(document_entry(path.read_bytes()))
+        except PerfDataError as exc:
+            raise PerfDataError(f"{path}: {exc}") from None
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"data": entries}) + "\n", encoding="ascii")
+    return out

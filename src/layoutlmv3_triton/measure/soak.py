@@ -1,0 +1,298 @@
+"""Soak test: perf_analyzer drives the ensemble at a fixed concurrency for N minutes
+while we sample, every few seconds, the server's own counters (``/metrics``: successes,
+failures and request time of the ensemble) and the resident memory of tritonserver and
+its python-backend stubs (from /proc).
+
+Why the counters and not perf_analyzer's report: perf_analyzer stops at the first failed
+request and prints nothing when interrupted, so it only generates load here; it is
+started again if it stops early (and what it printed counts as a failure too).  The
+server counts every request, whoever sent it.  Measured on tritonserver 2.51: a request
+that fails inside a step is counted twice by the ensemble's failure counter (reason
+OTHER), and one refused by the server's own input checks (wrong dtype/shape) not at all;
+the report gives the counter as it is, so "0 failed" means 0.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from layoutlmv3_triton import contract
+from layoutlmv3_triton.errors import LayoutLMv3TritonError
+from layoutlmv3_triton.local.supervisor import process_tree, rss_bytes
+
+MIB = 1024 * 1024
+_METRIC = re.compile(r'^(nv_inference_request_(?:success|failure)|nv_inference_request_duration_us)\{([^}]*)\}\s+(\S+)$')
+
+
+class SoakError(LayoutLMv3TritonError):
+    """The soak could not run (no perf_analyzer, no metrics, no server)."""
+
+
+@dataclass
+class Sample:
+    t: float  # seconds since the start
+    success: int  # cumulative, since the start
+    failure: int
+    docs_per_s: float  # over the window since the previous sample
+    failed_in_window: int
+    mean_latency_ms: float | None  # server side, ensemble, over the window
+    rss_mib: float | None  # tritonserver + stubs
+
+
+@dataclass
+class SoakReport:
+    config: dict
+    samples: list[Sample] = field(default_factory=list)
+    perf_runs: list[dict] = field(default_factory=list)  # one per perf_analyzer start
+    summary: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"config": self.config, "summary": self.summary, "perf_runs": self.perf_runs,
+                "samples": [asdict(s) for s in self.samples]}
+
+
+# --- reading the server -----------------------------------------------------------------
+def parse_metrics(text: str, model: str = contract.ENSEMBLE) -> dict[str, float]:
+    """Prometheus text -> {success, failure, duration_us} of one model, summed over labels."""
+    out = {"success": 0.0, "failure": 0.0, "duration_us": 0.0}
+    for line in text.splitlines():
+        match = _METRIC.match(line.strip())
+        if not match or f'model="{model}"' not in match.group(2):
+            continue
+        key = {"nv_inference_request_success": "success", "nv_inference_request_failure": "failure",
+               "nv_inference_request_duration_us": "duration_us"}[match.group(1)]
+        out[key] += float(match.group(3))
+    return out
+
+
+def read_metrics(metrics_url: str, timeout_s: float = 5.0) -> dict[str, float]:
+    try:
+        with urllib.request.urlopen(f"http://{metrics_url}/metrics", timeout=timeout_s) as response:
+            return parse_metrics(response.read().decode(errors="replace"))
+    except OSError as exc:
+        raise SoakError(f"cannot read metrics from http://{metrics_url}/metrics: {exc}") from None
+
+
+def server_rss(server_pid: int | None) -> int | None:
+    return None if server_pid is None else rss_bytes(process_tree(server_pid))
+
+
+# --- perf_analyzer ------------------------------------------------------------------------
+def perf_command(url: str, input_data: Path, concurrency: int, protocol: str = "grpc") -> list[str]:
+    from layoutlmv3_triton.measure.bench.perf import find_perf_analyzer
+
+    # A stability target nobody reaches and endless trials: it runs until we interrupt it.
+    return [str(find_perf_analyzer()), "-m", contract.ENSEMBLE, "-i", protocol, "-u", url,
+            "--input-data", str(input_data), "--concurrency-range", f"{concurrency}:{concurrency}",
+            "--measurement-interval", "10000", "--max-trials", "1000000", "--stability-percentage", "0.001"]
+
+
+class LoadGenerator:
+    """perf_analyzer, started again whenever it stops before the deadline."""
+
+    def __init__(self, command: list[str], log_file: Path):
+        self.command, self.log_file = command, log_file
+        self.process: subprocess.Popen | None = None
+        self.runs: list[dict] = []
+        self._log = None
+
+    def ensure_running(self, elapsed: float) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        if self.process is not None:
+            self._finish(elapsed)
+        from layoutlmv3_triton.measure.bench.perf import perf_analyzer_environment
+
+        self._log = self._log or open(self.log_file, "a")
+        self._log.write(f"\n--- start at {elapsed:.1f} s: {' '.join(self.command)}\n")
+        self._log.flush()
+        self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT,
+                                        env=perf_analyzer_environment(), start_new_session=True)
+        self.runs.append({"start_s": round(elapsed, 1)})
+
+    def _finish(self, elapsed: float) -> None:
+        self.runs[-1].update(end_s=round(elapsed, 1), exit_code=self.process.returncode)
+        self.process = None
+
+    def stop(self, elapsed: float) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.send_signal(signal.SIGINT)  # lets in-flight requests finish
+                try:
+                    self.process.wait(60)
+                except subprocess.TimeoutExpired:
+                    self.process.kill()
+                    self.process.wait()
+            self._finish(elapsed)
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def errors(self) -> list[str]:
+        text = self.log_file.read_text(errors="replace") if self.log_file.is_file() else ""
+        return [line.strip() for line in text.splitlines() if "error" in line.lower()]
+
+
+# --- the soak -----------------------------------------------------------------------------
+def run_soak(url: str, metrics_url: str, input_data: Path, duration_s: float, out_dir: Path, *,
+             concurrency: int = 16, sample_s: float = 10.0, server_pid: int | None = None,
+             protocol: str = "grpc", progress: Callable[[Sample, float], None] | None = None) -> SoakReport:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = SoakReport({"url": url, "metrics_url": metrics_url, "protocol": protocol, "concurrency": concurrency,
+                         "duration_s": duration_s, "sample_s": sample_s, "server_pid": server_pid,
+                         "input_data": str(input_data), "cpu_count": os.cpu_count(),
+                         # Other work on the machine skews throughput: keep the context.
+                         "loadavg_1m_at_start": round(os.getloadavg()[0], 2)})
+    base = read_metrics(metrics_url)
+    load = LoadGenerator(perf_command(url, input_data, concurrency, protocol), out_dir / "perf_analyzer.log")
+    start = time.monotonic()
+    last_t, last = 0.0, base
+    try:
+        while True:
+            elapsed = time.monotonic() - start
+            if elapsed >= duration_s:
+                break
+            if duration_s - elapsed > 2.0:
+                load.ensure_running(elapsed)
+            time.sleep(max(0.0, min(sample_s - (elapsed - last_t), duration_s - elapsed)))
+            t = time.monotonic() - start
+            now = read_metrics(metrics_url)
+            done = now["success"] - last["success"]
+            sample = Sample(
+                t=round(t, 2), success=int(now["success"] - base["success"]),
+                failure=int(now["failure"] - base["failure"]),
+                docs_per_s=round(done / max(t - last_t, 1e-6), 3),
+                failed_in_window=int(now["failure"] - last["failure"]),
+                mean_latency_ms=round((now["duration_us"] - last["duration_us"]) / done / 1000, 1) if done else None,
+                rss_mib=None if server_pid is None else round(server_rss(server_pid) / MIB, 1))
+            report.samples.append(sample)
+            if progress:
+                progress(sample, duration_s)
+            last_t, last = t, now
+    finally:
+        load.stop(time.monotonic() - start)
+    final = read_metrics(metrics_url)  # requests that were in flight at the deadline
+    report.perf_runs = load.runs
+    report.config["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    report.summary = summarize(report.samples, final["success"] - base["success"], final["failure"] - base["failure"],
+                               time.monotonic() - start, load.errors())
+    return report
+
+
+def _slope_per_min(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of (seconds, value) points, per minute."""
+    if len(points) < 2:
+        return 0.0
+    n = len(points)
+    mx, my = sum(p[0] for p in points) / n, sum(p[1] for p in points) / n
+    var = sum((p[0] - mx) ** 2 for p in points)
+    return 0.0 if var == 0 else 60.0 * sum((p[0] - mx) * (p[1] - my) for p in points) / var
+
+
+def summarize(samples: list[Sample], success: float, failure: float, seconds: float, errors: list[str]) -> dict:
+    rates = [s.docs_per_s for s in samples]
+    summary = {
+        "requests": int(success + failure), "succeeded": int(success), "failed": int(failure),
+        "perf_analyzer_errors": errors[:20], "seconds": round(seconds, 1),
+        "mean_docs_per_s": round(success / seconds, 3) if seconds else 0.0,
+        "min_window_docs_per_s": min(rates) if rates else 0.0, "max_window_docs_per_s": max(rates) if rates else 0.0,
+    }
+    rss = [(s.t, s.rss_mib) for s in samples if s.rss_mib is not None]
+    if rss:
+        # Warm-up (stubs grow as they first see full batches, allocators settle): the first
+        # minute or fifth of the run, whichever is longer, but at most half of it.
+        end = rss[-1][0]
+        steady = [p for p in rss if p[0] >= min(max(end / 5, 60.0), end / 2)] or rss
+        growth = _slope_per_min(steady)
+        span_min = (steady[-1][0] - steady[0][0]) / 60
+        summary.update(rss_start_mib=rss[0][1], rss_end_mib=rss[-1][1], rss_max_mib=max(v for _, v in rss),
+                       rss_steady_start_mib=steady[0][1], rss_steady_growth_mib_per_min=round(growth, 2),
+                       rss_steady_minutes=round(span_min, 2))
+        # Flat: the steady part grows by less than 2% (or 20 MiB) over its own length;
+        # a run with under two steady minutes is too short to tell (None).
+        summary["rss_flat"] = (abs(growth * span_min) <= max(0.02 * steady[0][1], 20.0)) if span_min >= 2 else None
+    summary["verdict"] = "pass" if failure == 0 and not errors and summary.get("rss_flat") is not False else "fail"
+    return summary
+
+
+# --- outputs -----------------------------------------------------------------------------
+def write_outputs(report: SoakReport, out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "soak.json", "markdown": out_dir / "soak.md", "plot": out_dir / "soak.png"}
+    paths["json"].write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    paths["markdown"].write_text(markdown(report))
+    plot(report, paths["plot"])
+    return paths
+
+
+def _fmt(value, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value}{unit}"
+
+
+def markdown(report: SoakReport) -> str:
+    s, c = report.summary, report.config
+    lines = [
+        "# Soak test", "",
+        f"perf_analyzer at concurrency {c['concurrency']} for {c['duration_s'] / 60:.1f} min against "
+        f"`{c['url']}` ({c['protocol']}); server counters sampled every {c['sample_s']:g} s; "
+        f"{c['cpu_count']} CPUs, 1-min load average {c['loadavg_1m_at_start']} at start, "
+        f"{c.get('loadavg_1m_at_end', 'n/a')} at end.", "",
+        "| | |", "|---|---|",
+        f"| verdict | **{s['verdict']}** |",
+        f"| requests | {s['succeeded']} ok, **{s['failed']} failed** (server counters; tritonserver 2.51 "
+        f"counts a failed ensemble request twice) |",
+        f"| throughput | {s['mean_docs_per_s']} docs/s mean; windows {s['min_window_docs_per_s']}"
+        f"..{s['max_window_docs_per_s']} |",
+        f"| server RSS (tritonserver + stubs) | start {_fmt(s.get('rss_start_mib'), ' MiB')}, end "
+        f"{_fmt(s.get('rss_end_mib'), ' MiB')}, max {_fmt(s.get('rss_max_mib'), ' MiB')} |",
+        f"| RSS growth after warm-up | {_fmt(s.get('rss_steady_growth_mib_per_min'), ' MiB/min')} "
+        f"from {_fmt(s.get('rss_steady_start_mib'), ' MiB')} over {_fmt(s.get('rss_steady_minutes'), ' min')} "
+        f"(flat: {'too short to tell' if s.get('rss_flat') is None else s['rss_flat']}) |",
+        f"| perf_analyzer starts | {len(report.perf_runs)} |", "",
+    ]
+    if s["perf_analyzer_errors"]:
+        lines += ["perf_analyzer reported:", "", *[f"- `{e}`" for e in s["perf_analyzer_errors"]], ""]
+    lines += ["![throughput and memory over time](soak.png)", "", "| t (s) | docs/s | failed | latency (ms) | RSS (MiB) |",
+              "|---:|---:|---:|---:|---:|"]
+    lines += [f"| {x.t:.0f} | {x.docs_per_s} | {x.failed_in_window} | {_fmt(x.mean_latency_ms)} | {_fmt(x.rss_mib)} |"
+              for x in report.samples]
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: SoakReport, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    t = [s.t / 60 for s in report.samples]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    top.plot(t, [s.docs_per_s for s in report.samples], label="docs/s")
+    failed = [(x, s.failed_in_window) for x, s in zip(t, report.samples) if s.failed_in_window]
+    if failed:
+        top.scatter(*zip(*failed), color="red", label="failed in window", zorder=3)
+    top.set_ylabel("throughput (docs/s)")
+    top.set_ylim(bottom=0)
+    top.legend(loc="lower right")
+    rss = [(x, s.rss_mib) for x, s in zip(t, report.samples) if s.rss_mib is not None]
+    if rss:
+        bottom.plot(*zip(*rss), color="tab:orange")
+        bottom.set_ylim(0, max(v for _, v in rss) * 1.2)
+    bottom.set_ylabel("server RSS (MiB)")
+    bottom.set_xlabel("minutes")
+    s = report.summary
+    fig.suptitle(f"soak at concurrency {report.config['concurrency']}: {s['succeeded']} ok, {s['failed']} failed")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
