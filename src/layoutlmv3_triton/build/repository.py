@@ -4,7 +4,7 @@ Layout (one folder per model, named by its role):
 
     layoutlmv3_preprocess/   config.pbtxt  1/model.py  1/processor/ (tokenizer + image processor)
     layoutlmv3_model/        config.pbtxt  1/model.py  1/model.onnx
-    layoutlmv3_postprocess/  config.pbtxt  1/model.py  1/config.json (id2label)
+    layoutlmv3_postprocess/  config.pbtxt  1/model.py  1/config.json (id2label)  1/linker.json (question->answer)
     layoutlmv3_ensemble/     config.pbtxt  1/
 """
 from __future__ import annotations
@@ -131,13 +131,14 @@ def quantize_model_step(repository: str | Path, mode: str, vocab_size: int,
 
 def build_repository(model_dir: str | Path, repository: str | Path, options: ServingOptions = ServingOptions(),
                      tolerance: float = 1e-3, quantize: str | None = None,
-                     keep_fp32: str | Path | None = None) -> BuildResult:
+                     keep_fp32: str | Path | None = None, linker: str | Path | None = None) -> BuildResult:
     """Export, check parity, place the processor and labels, write every config.
 
     ``quantize="int8"`` serves a dynamically quantized model instead of the fp32 export
     (parity is checked on the fp32 export; the quantized graph's accuracy cost is
     measured against it and recorded in the manifest).  ``keep_fp32``: where to keep the
-    fp32 graph of a quantized build (default: deleted).
+    fp32 graph of a quantized build (default: deleted).  ``linker``: a ``linker.json`` for the
+    postprocess step's question->answer links (default: the geometric rules, written out).
     """
     from transformers import LayoutLMv3ForTokenClassification
 
@@ -163,6 +164,7 @@ def build_repository(model_dir: str | Path, repository: str | Path, options: Ser
     write_configs(repository, options)
     copy_processor(model_dir, repository)
     shutil.copy2(model_dir / "config.json", repository / contract.POSTPROCESS / "1" / contract.MODEL_CONFIG_FILE)
+    write_linker(repository, linker)
     result = BuildResult(str(repository), options.variant, str(onnx_path), str(report), report.worst, labels,
                          quantize, None if quantization is None else str(quantization))
     manifest = {**asdict(result), "source_model": str(model_dir.resolve()), "options": asdict(options)}
@@ -170,6 +172,16 @@ def build_repository(model_dir: str | Path, repository: str | Path, options: Ser
         manifest["quantization_report"] = quantization.as_dict()
     (repository / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     return result
+
+
+def write_linker(repository: str | Path, source: str | Path | None = None) -> Path:
+    """The postprocess step's ``linker.json``: ``source`` (checked by loading it), or the geometric rules."""
+    from layoutlmv3_triton.serving.linking import LINKER_FILE, GeometricLinker, load_linker, save_linker
+
+    if source is not None and not Path(source).is_file():
+        raise RepositoryError(f"linker {source} does not exist")
+    linker = load_linker(source) if source is not None else GeometricLinker()
+    return save_linker(linker, Path(repository) / contract.POSTPROCESS / "1" / LINKER_FILE)
 
 
 def check_repository(repository: str | Path) -> list[str]:

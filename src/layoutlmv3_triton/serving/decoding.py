@@ -7,6 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from layoutlmv3_triton.serving.labels import split_tag
+from layoutlmv3_triton.serving.linking import Linker, fields, link
 from layoutlmv3_triton.serving.windows import merge_word_probabilities
 
 
@@ -57,8 +58,11 @@ def union_box(boxes: Sequence[Sequence[int]]) -> list[int]:
 def page_result(words: Sequence[str], boxes: Sequence[Sequence[int]], label_ids: np.ndarray,
                 scores: np.ndarray, id2label: Sequence[str], *, width: int, height: int,
                 confidences: Sequence[float | None] | None = None, page: int = 0,
-                source: str = "ocr") -> dict:
-    """The per-page part of the result document (docs/result-format.md)."""
+                source: str = "ocr", linker: Linker | None = None) -> dict:
+    """The per-page part of the result document (docs/result-format.md).
+
+    ``linker`` links questions to answers (default: the geometric rules of serving/linking.py).
+    """
     tags = [id2label[i] if i >= 0 else None for i in label_ids]
     word_items = []
     for i, text in enumerate(words):
@@ -78,6 +82,7 @@ def page_result(words: Sequence[str], boxes: Sequence[Sequence[int]], label_ids:
             "score": round(float(np.mean([scores[i] for i in entity.words])), 6),
             "words": entity.words,
         })
+    pairs = link(entities, boxes, linker)
     return {
         "page": page,
         "width": int(width),
@@ -86,4 +91,6 @@ def page_result(words: Sequence[str], boxes: Sequence[Sequence[int]], label_ids:
         "truncated_words": int(sum(t is None for t in tags)),
         "words": word_items,
         "entities": entities,
+        "pairs": [pair.as_dict() for pair in pairs],
+        "fields": fields(entities, pairs),
     }

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -114,14 +114,15 @@ def pair_features(boxes: np.ndarray, texts: Sequence[str], questions: np.ndarray
     return f
 
 
-def geometric_cost(f: Mapping[str, np.ndarray]) -> np.ndarray:
+def geometric_cost(f: Mapping[str, np.ndarray], g: Mapping[str, float] = GEOMETRY) -> np.ndarray:
     """The rules: same line to the right < directly below < down a table column; ``inf``: no link."""
-    g = GEOMETRY
     free = f["questions_between"] == 0
-    right = (f["right_of"] > 0) & (f["gap_x"] <= g["max_right_gap"]) & free
-    near_below = ((f["below"] > 0) & (f["gap_y"] <= g["max_below_gap"])
+    below = f["gap_y"] >= -g["overlap_slack"]
+    right = ((f["line_overlap"] >= g["min_line_overlap"]) & (f["gap_x"] >= -g["overlap_slack"])
+             & (f["gap_x"] <= g["max_right_gap"]) & free)
+    near_below = (below & (f["gap_y"] <= g["max_below_gap"])
                   & ((f["in_column"] > 0) | (np.abs(f["left_offset"]) <= g["max_indent"])) & free)
-    column = (f["below"] > 0) & (f["in_column"] > 0) & free
+    column = below & (f["in_column"] > 0) & free
     cost = np.full(f["gap_x"].shape, np.inf)
     cost = np.where(column, 6.0 + 0.1 * f["gap_y"], cost)
     cost = np.where(near_below, 2.0 + np.maximum(f["gap_y"], 0), cost)
@@ -130,14 +131,20 @@ def geometric_cost(f: Mapping[str, np.ndarray]) -> np.ndarray:
 
 @dataclass
 class GeometricLinker:
-    min_score: float = GEOMETRY["min_score"]
+    """The rules of :func:`geometric_cost` with thresholds ``geometry`` (default :data:`GEOMETRY`)."""
+
+    geometry: dict[str, float] = field(default_factory=lambda: dict(GEOMETRY))
     kind: str = "geometric"
 
+    @property
+    def min_score(self) -> float:
+        return self.geometry["min_score"]
+
     def scores(self, f: Mapping[str, np.ndarray]) -> np.ndarray:
-        return f["geometric_score"]
+        return np.exp(-geometric_cost(f, self.geometry) / 10)
 
     def as_json(self) -> dict:
-        return {"kind": self.kind, "geometry": dict(GEOMETRY)}
+        return {"kind": self.kind, "geometry": dict(self.geometry)}
 
 
 @dataclass
@@ -166,7 +173,10 @@ Linker = GeometricLinker | LogisticLinker
 def linker_from_json(data: Mapping) -> Linker:
     kind = data.get("kind")
     if kind == "geometric":
-        return GeometricLinker()
+        unknown = set(data.get("geometry", {})) - set(GEOMETRY)
+        if unknown:
+            raise LinkerError(f"linker has thresholds this code does not know: {sorted(unknown)}")
+        return GeometricLinker({**GEOMETRY, **{k: float(v) for k, v in data.get("geometry", {}).items()}})
     if kind == "logistic":
         unknown = set(data["weights"]) - set(FEATURES)
         if unknown:

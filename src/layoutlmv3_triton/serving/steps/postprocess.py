@@ -14,6 +14,7 @@ from layoutlmv3_triton import contract
 from layoutlmv3_triton.serving.decoding import page_result, softmax
 from layoutlmv3_triton.errors import DecodingError
 from layoutlmv3_triton.serving.labels import load_id2label
+from layoutlmv3_triton.serving.linking import LINKER_FILE, load_linker
 from layoutlmv3_triton.serving.windows import merge_word_probabilities
 from layoutlmv3_triton.serving.steps import triton_io
 from layoutlmv3_triton.serving.steps.triton_io import ModelArgs
@@ -24,6 +25,7 @@ STAGE = "postprocess"
 class Postprocessor:
     def __init__(self, model_config_path: str | Path, model_name: str = contract.ENSEMBLE):
         self.id2label = load_id2label(model_config_path)
+        self.linker = load_linker(Path(model_config_path).with_name(LINKER_FILE))  # geometric rules if absent
         self.model_name = model_name
 
     def page(self, window_logits: list[np.ndarray] | np.ndarray, window_word_ids: list[np.ndarray] | np.ndarray,
@@ -40,7 +42,7 @@ class Postprocessor:
         return page_result(words, page_words["boxes"], label_ids, scores, self.id2label,
                            width=page_words["width"], height=page_words["height"],
                            confidences=page_words.get("confidences"), page=page_words.get("page", 0),
-                           source=page_words.get("source", "ocr"))
+                           source=page_words.get("source", "ocr"), linker=self.linker)
 
     def document(self, pages: list[dict]) -> bytes:
         return json.dumps({"model": self.model_name, "labels": self.id2label, "pages": pages}).encode()
