@@ -1,4 +1,5 @@
-"""Draw a result onto its page: entity boxes coloured by label, their text, and a legend.
+"""Draw a result onto its page: entity boxes coloured by label, their text, an arrow from
+each question to its answer (the page's ``pairs``), and a legend.
 
 The drawn image always has the page's ``width`` x ``height`` from the result, so the
 pixel boxes land where the server found the entities; the legend sits inside it.
@@ -9,6 +10,7 @@ import colorsys
 import functools
 import hashlib
 import io
+import math
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -126,6 +128,7 @@ def annotate_page(image: Image.Image, page: dict, colors: dict[str, tuple[int, i
     draw = ImageDraw.Draw(out)
     for e in entities:
         draw.rectangle(e["box"], outline=colors[label_name(e["label"])], width=line)
+    _draw_pairs(draw, page, line)
     for e in entities:
         color = colors[label_name(e["label"])]
         tag = _clip(f"{label_name(e['label'])}: {e.get('text', '')}")
@@ -137,6 +140,36 @@ def annotate_page(image: Image.Image, page: dict, colors: dict[str, tuple[int, i
         draw.text((tx + 2, ty + 2), tag, fill=_ink(color), font=font, anchor="lt")
     _draw_legend(out, labels, colors, entities, font)
     return out
+
+
+PAIR_COLOR = (220, 20, 60)
+
+
+def arrow_ends(question: list[float], answer: list[float]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Where the question -> answer arrow starts and ends: side to side when the answer is to the
+    right of the question, else from the question's bottom to the answer's top (or back up)."""
+    qx0, qy0, qx1, qy1 = question
+    ax0, ay0, ax1, ay1 = answer
+    if ax0 >= qx1:
+        return (qx1, (qy0 + qy1) / 2), (ax0, (ay0 + ay1) / 2)
+    if ay0 >= qy1:
+        return ((qx0 + qx1) / 2, qy1), ((ax0 + ax1) / 2, ay0)
+    return ((qx0 + qx1) / 2, qy0), ((ax0 + ax1) / 2, ay1)
+
+
+def _draw_pairs(draw: ImageDraw.ImageDraw, page: dict, width: int) -> None:
+    entities = page.get("entities", [])
+    head = 4 * width + 4
+    for pair in page.get("pairs", []):
+        try:
+            question, answer = entities[pair["question"]]["box"], entities[pair["answer"]]["box"]
+        except (IndexError, KeyError, TypeError):
+            continue  # a malformed pair is not worth failing the drawing for
+        (x0, y0), (x1, y1) = arrow_ends(question, answer)
+        draw.line((x0, y0, x1, y1), fill=PAIR_COLOR, width=width)
+        angle = math.atan2(y1 - y0, x1 - x0)
+        wings = [(x1 - head * math.cos(angle + s), y1 - head * math.sin(angle + s)) for s in (0.45, -0.45)]
+        draw.polygon([(x1, y1), *wings], fill=PAIR_COLOR)
 
 
 def _draw_legend(out: Image.Image, labels: list[str], colors: dict, entities: list[dict], font: Any) -> None:

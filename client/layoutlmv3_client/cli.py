@@ -12,6 +12,7 @@ from layoutlmv3_triton import contract
 from . import files
 from .api import DEFAULT_TIMEOUT_S, DocumentClient
 from .errors import ClientError, ModelNotReadyError, ServerUnavailableError
+from .fields import FieldsCsv
 from .request import DEFAULT_HOST, DEFAULT_PORTS, PROTOCOLS
 
 EPILOG = f"""examples:
@@ -19,6 +20,7 @@ EPILOG = f"""examples:
   layoutlmv3-client infer scans/ invoice.pdf --url {DEFAULT_HOST}:{DEFAULT_PORTS['grpc']} --protocol grpc
   layoutlmv3-client infer 'scans/**/*.jpg' --protocol http --concurrency 8 --jsonl results.jsonl
   layoutlmv3-client infer form.pdf --output results.json --annotate annotated/
+  layoutlmv3-client infer scans/ --jsonl results.jsonl --fields-csv fields.csv
   layoutlmv3-client health --url {DEFAULT_HOST}:{DEFAULT_PORTS['http']} --protocol http
 
 Each result prints as {{"file": PATH, "result": {{...}}}} or {{"file": PATH, "error": {{"stage": ..., "message": ...}}}};
@@ -50,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_args(p)
     p.add_argument("--output", "-o", metavar="OUT.json", help="write all records as one JSON list")
     p.add_argument("--jsonl", metavar="OUT.jsonl", help="write one record per line, as each finishes")
+    p.add_argument("--fields-csv", metavar="OUT.csv",
+                   help="also write every question->answer field as a CSV row: file, page, key, value, score")
     p.add_argument("--compact", action="store_true", help="print one record per line instead of pretty JSON")
     p.add_argument("--concurrency", "-c", type=int, default=1, metavar="N", help="requests in flight (default: 1)")
     p.add_argument("--annotate", metavar="DIR",
@@ -73,18 +77,23 @@ class _Records:
         self.to_stdout = not (args.output or args.jsonl)
         self.all: list[dict] = []
         self.jsonl = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
+        self.fields = FieldsCsv(open(args.fields_csv, "w", encoding="utf-8", newline="")) if args.fields_csv else None
 
     def emit(self, record: dict) -> None:
         self.all.append(record)
         if self.jsonl:
             self.jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
             self.jsonl.flush()  # a crash or Ctrl-C keeps what finished
+        if self.fields:
+            self.fields.add(record)
         if self.to_stdout:
             print(json.dumps(record) if self.compact else json.dumps(record, indent=2), flush=True)
 
     def close(self) -> None:
         if self.jsonl:
             self.jsonl.close()
+        if self.fields:
+            self.fields.close()
         if self.output:
             write_json(self.output, self.all)
 
