@@ -282,3 +282,31 @@ def test_dataset_dict_prefers_test_split(tiny_dataset, tmp_path):
     assert split == "test" and len(picked) == 1
     picked, split, _ = ev.load_pages(data=str(tmp_path / "dd"), split="train")
     assert split == "train" and len(picked) == 3
+
+
+# --- word recall by box, and by box and text ----------------------------------------------------
+
+def test_word_recall_by_box_and_text():
+    from layoutlmv3_triton.measure.matching import match_words, word_recall
+
+    gt = [[0, 0, 40, 10], [50, 0, 90, 10], [0, 20, 40, 30], [50, 20, 90, 30]]
+    ocr = [[0, 0, 20, 10], [20, 0, 40, 10],  # "Da" + "te:" split in two: still right
+           [50, 0, 90, 10],  # misread
+           [0, 20, 90, 30]]  # two words merged: neither covers half of it, both lost
+    texts = ["Da", "TE:", "l843", "Ada Lovelace"]
+    recall = word_recall(match_words(ocr, gt), texts, ["Date:", "1843", "Ada", "Lovelace"])
+    assert recall.by_box == [True, True, False, False]
+    assert recall.by_text == [True, False, False, False]
+
+
+def test_page_eval_reports_both_recalls():
+    words = perfect_words()
+    words[1] = ("ADA", words[1][1], words[1][2])  # case does not matter
+    words[2] = ("Lovelace!", words[2][1], words[2][2])
+    page = ev.evaluate_page(truth(), result(words))
+    summary = ev.summarize([page])
+    assert summary["word_recall_box"] == 1.0
+    assert summary["word_recall_box_text"] == pytest.approx(4 / 5)
+    row = page.as_dict()
+    assert row["word_recall_box_text"] == pytest.approx(0.8) and row["entity_f1"] == 1.0
+    assert "p0" in ev.format_per_page({"per_page": [row]})

@@ -3,8 +3,14 @@
 Each page's image is re-encoded as PNG and sent through the ensemble with the torch-free
 client, exactly as a user's page would be.  The server's OCR words are matched to the
 ground-truth words by box overlap (docs/evaluation.md); entities are then scored with
-seqeval over the ground-truth words, per label and overall.  OCR word recall (the share
-of ground-truth words that some OCR word was matched to) is reported too.
+seqeval over the ground-truth words, per label and overall.  OCR word recall is reported
+too: the share of ground-truth words found by box (some OCR word was matched to it), and
+by box and text (those OCR words also spell it, case-insensitive); --per-page adds a line
+per page.
+
+--data takes a ``datasets`` folder (``synth``, save_to_disk) or a folder in FUNSD's own
+layout (annotations/*.json + images/, or a FUNSD download holding training_data/ and
+testing_data/); the layout is detected.
 
 Prints a per-label table; once pages are scored, the last line on stdout is ``entity_f1=0.xxxx``.
 Exit status: 0 when every page was answered, 1 when some pages failed (they are scored
@@ -13,6 +19,7 @@ as if nothing was found on them), 2 when the data or the server cannot be used.
 examples:
   layoutlmv3-triton synth --out data/test --n 50 --seed 3 --noise 0.3
   layoutlmv3-triton evaluate --url 127.0.0.1:8001 --data data/test --output reports/eval.json
+  layoutlmv3-triton evaluate --url 127.0.0.1:8001 --data funsd/ --split training --per-page
   layoutlmv3-triton evaluate --url 127.0.0.1:8000 --protocol http --dataset nielsr/funsd-layoutlmv3 --split test
 """
 from __future__ import annotations
@@ -25,9 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Triton server (gRPC port with --protocol grpc, HTTP port with --protocol http)")
     parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="(default: %(default)s)")
     src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="DIR", help="dataset folder (save_to_disk, FUNSD columns), e.g. from `synth`")
+    src.add_argument("--data", metavar="DIR", help="dataset folder (save_to_disk, FUNSD columns, e.g. from `synth`) "
+                                                   "or a folder in FUNSD's layout (annotations/ + images/)")
     src.add_argument("--dataset", metavar="NAME", help="datasets.load_dataset name, e.g. nielsr/funsd-layoutlmv3")
-    parser.add_argument("--split", help="split of a DatasetDict (default: test, else validation, else train)")
+    parser.add_argument("--split", help="split of a DatasetDict (default: test, else validation, else train); "
+                                        "of a FUNSD download: testing or training (default: testing, else training)")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (default: %(default)s)")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N pages")
     parser.add_argument("--min-overlap", type=float, default=0.5, metavar="F",
@@ -37,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seqeval strict IOB2 mode (an I-X without B-X is no entity); default: CoNLL mode, "
                              "as the server decodes")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request (default: %(default)s)")
-    parser.add_argument("--output", metavar="FILE", help="write the JSON report here")
+    parser.add_argument("--per-page", action="store_true",
+                        help="also print each page's word recalls and entity precision/recall/F1")
+    parser.add_argument("--output", metavar="FILE", help="write the JSON report here (always has the per-page figures)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -46,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
     from layoutlmv3_client.errors import ClientError
 
-    from layoutlmv3_triton.measure.evaluation import EvalConfig, EvaluationError, evaluate, f1_line, format_table, label_mismatch, write_report
+    from layoutlmv3_triton.measure.evaluation import (EvalConfig, EvaluationError, evaluate, f1_line, format_per_page,
+                                                      format_table, label_mismatch, write_report)
 
     if args.concurrency < 1:
         print("error: --concurrency must be at least 1", file=sys.stderr)
@@ -71,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for err in report["errors"][:10]:
         print(f"failed page {err['id']}: {err['error']}", file=sys.stderr)
+    if args.per_page:
+        print(format_per_page(report))
+        print()
     print(format_table(report))
     if args.output:
         print(f"report: {write_report(report, args.output)}")

@@ -14,6 +14,7 @@ The matching rule (also in docs/evaluation.md):
 2. Each OCR word is assigned to the ground-truth word with the largest
    ``intersection area / OCR word area`` ("cover"), if that cover is at least
    ``min_cover`` (0.5); otherwise it is unassigned.  Ties go to the earlier ground-truth word.
+   (The rule lives in measure/matching.py, shared with training's OCR re-labelling.)
 3. Each ground-truth word takes the predicted tag of the *first* OCR word (in the
    server's reading order) assigned to it.  A ground-truth word with no OCR word is
    predicted ``O``: a miss.  Unassigned OCR words are ignored (they have no gold label).
@@ -23,6 +24,14 @@ The matching rule (also in docs/evaluation.md):
    ``strict=True`` uses seqeval's strict IOB2 mode).  An entity counts as correct when its
    type, first and last word match; precision, recall and F1 are micro-averaged over
    all pages, and also given per label.
+
+OCR quality comes with it: the share of ground-truth words found by box (some OCR word
+was assigned to it) and by box and text (the OCR words assigned to it spell its text,
+case-insensitive), overall and per page.
+
+The data is a ``datasets`` folder or hub name (boxes in 0..1000), or a folder in FUNSD's
+own layout (``annotations/*.json`` + ``images/``, measure/funsd_layout.py; boxes in pixels,
+tags from each entity's ``label``); :func:`_source` tells them apart.
 
 Only the standard library, numpy, Pillow, datasets, seqeval and the client are imported:
 no torch, no transformers.
@@ -42,10 +51,9 @@ import numpy as np
 
 from layoutlmv3_triton import contract
 
-from layoutlmv3_triton.measure import funsd
+from layoutlmv3_triton.measure import funsd, funsd_layout
 from layoutlmv3_triton.errors import LayoutLMv3TritonError
-
-MIN_COVER = 0.5
+from layoutlmv3_triton.measure.matching import MIN_COVER, cover_matrix, match_words, word_recall
 SPLIT_PREFERENCE = ("test", "validation", "train")
 MATCHING_RULE = (
     "each OCR word (pixels) goes to the ground-truth word (0..1000 boxes scaled to pixels) with the largest "
@@ -66,33 +74,6 @@ def gt_boxes_to_pixels(boxes: Sequence[Sequence[float]], width: int, height: int
     """Ground-truth boxes in 0..``scale`` -> float pixel boxes of a ``width`` x ``height`` page."""
     arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     return arr * np.array([width, height, width, height], dtype=np.float64) / scale
-
-
-def cover_matrix(ocr_boxes: Sequence[Sequence[float]], gt_boxes: Sequence[Sequence[float]]) -> np.ndarray:
-    """``[i, j]`` = area of (OCR word i ∩ ground-truth word j) / area of OCR word i.
-
-    An OCR box of zero area (a dot, a rule) is given an area of 1 pixel so that it can
-    still be covered, and never divides by zero.
-    """
-    ocr = np.asarray(ocr_boxes, dtype=np.float64).reshape(-1, 4)
-    gt = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
-    if not len(ocr) or not len(gt):
-        return np.zeros((len(ocr), len(gt)))
-    ix = np.clip(np.minimum(ocr[:, None, 2], gt[None, :, 2]) - np.maximum(ocr[:, None, 0], gt[None, :, 0]), 0, None)
-    iy = np.clip(np.minimum(ocr[:, None, 3], gt[None, :, 3]) - np.maximum(ocr[:, None, 1], gt[None, :, 1]), 0, None)
-    area = np.maximum((ocr[:, 2] - ocr[:, 0]) * (ocr[:, 3] - ocr[:, 1]), 1.0)
-    return ix * iy / area[:, None]
-
-
-def match_words(ocr_boxes: Sequence[Sequence[float]], gt_boxes: Sequence[Sequence[float]],
-                min_cover: float = MIN_COVER) -> list[int]:
-    """For each OCR word, the index of its ground-truth word, or -1 (rule steps 1-2)."""
-    cover = cover_matrix(ocr_boxes, gt_boxes)
-    if cover.size == 0:
-        return [-1] * cover.shape[0]
-    best = cover.argmax(axis=1)  # first maximum: ties go to the earlier ground-truth word
-    ok = cover[np.arange(len(best)), best] >= min_cover
-    return [int(j) if good else -1 for j, good in zip(best, ok)]
 
 
 def project_labels(assignment: Sequence[int], ocr_labels: Sequence[str], n_gt: int,
@@ -156,7 +137,10 @@ def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], 
 
 @dataclass
 class GroundTruth:
-    """One labelled page: words, 0..1000 boxes, tags and the image size in pixels."""
+    """One labelled page: words, boxes, tags and the image size in pixels.
+
+    Boxes are in 0..1000 (the HF datasets format), or in pixels when ``pixel_boxes``
+    (FUNSD's own layout)."""
 
     id: str
     words: list[str]
@@ -164,6 +148,12 @@ class GroundTruth:
     tags: list[str]
     width: int
     height: int
+    pixel_boxes: bool = False
+
+    def boxes_in_pixels(self) -> np.ndarray:
+        if self.pixel_boxes:
+            return np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
+        return gt_boxes_to_pixels(self.boxes, self.width, self.height)
 
 
 @dataclass
@@ -171,16 +161,22 @@ class PageEval:
     id: str
     gold: list[str]
     pred: list[str]
-    matched: list[bool]
+    matched: list[bool]  # found by box
     ocr_words: int = 0
     assigned_ocr_words: int = 0
     error: str | None = None
+    text_matched: list[bool] = field(default_factory=list)  # found by box and text (matching.py)
 
     def as_dict(self) -> dict:
         n = len(self.gold)
+        entity = entity_scores([self.gold], [self.pred])["overall"]
         return {"id": self.id, "gt_words": n, "ocr_words": self.ocr_words, "matched_gt_words": sum(self.matched),
+                "text_matched_gt_words": sum(self.text_matched),
+                "word_recall_box": sum(self.matched) / n if n else None,
+                "word_recall_box_text": sum(self.text_matched) / n if n else None,
                 "assigned_ocr_words": self.assigned_ocr_words,
                 "word_accuracy": sum(a == b for a, b in zip(self.gold, self.pred)) / n if n else None,
+                "entity_precision": entity["precision"], "entity_recall": entity["recall"], "entity_f1": entity["f1"],
                 "error": self.error}
 
 
@@ -189,18 +185,19 @@ def evaluate_page(truth: GroundTruth, result: dict | None, min_cover: float = MI
     """Map the server's words onto the ground truth; a failed page (``result`` None) predicts ``O``."""
     n = len(truth.words)
     if result is None:
-        return PageEval(truth.id, list(truth.tags), ["O"] * n, [False] * n, error=error or "no result")
+        return PageEval(truth.id, list(truth.tags), ["O"] * n, [False] * n, error=error or "no result",
+                        text_matched=[False] * n)
     pages = result.get("pages") or []
     words = [w for page in pages[:1] for w in page.get("words", [])]
     page = pages[0] if pages else {}
     sx = truth.width / page["width"] if page.get("width") else 1.0
     sy = truth.height / page["height"] if page.get("height") else 1.0
     ocr_boxes = [[w["box"][0] * sx, w["box"][1] * sy, w["box"][2] * sx, w["box"][3] * sy] for w in words]
-    gt_px = gt_boxes_to_pixels(truth.boxes, truth.width, truth.height)
-    assignment = match_words(ocr_boxes, gt_px, min_cover)
+    assignment = match_words(ocr_boxes, truth.boxes_in_pixels(), min_cover)
     pred, matched = project_labels(assignment, [str(w.get("label", "O")) for w in words], n)
+    recall = word_recall(assignment, [str(w.get("text", "")) for w in words], truth.words)
     return PageEval(truth.id, list(truth.tags), pred, matched, ocr_words=len(words),
-                    assigned_ocr_words=sum(j >= 0 for j in assignment), error=error)
+                    assigned_ocr_words=sum(j >= 0 for j in assignment), error=error, text_matched=recall.by_text)
 
 
 def summarize(pages: Sequence[PageEval], strict: bool = False) -> dict:
@@ -208,6 +205,7 @@ def summarize(pages: Sequence[PageEval], strict: bool = False) -> dict:
     scores = entity_scores([p.gold for p in pages], [p.pred for p in pages], strict=strict)
     gt_words = sum(len(p.gold) for p in pages)
     matched = sum(sum(p.matched) for p in pages)
+    text_matched = sum(sum(p.text_matched) for p in pages)
     correct_words = sum(a == b for p in pages for a, b in zip(p.gold, p.pred))
     return {
         "entity": scores["overall"],
@@ -215,7 +213,10 @@ def summarize(pages: Sequence[PageEval], strict: bool = False) -> dict:
         "macro_f1": scores["macro_f1"],
         "gt_words": gt_words,
         "matched_gt_words": matched,
-        "ocr_word_recall": matched / gt_words if gt_words else 0.0,
+        "ocr_word_recall": matched / gt_words if gt_words else 0.0,  # = word_recall_box (older reports' name)
+        "word_recall_box": matched / gt_words if gt_words else 0.0,
+        "text_matched_gt_words": text_matched,
+        "word_recall_box_text": text_matched / gt_words if gt_words else 0.0,
         "ocr_words": sum(p.ocr_words for p in pages),
         "assigned_ocr_words": sum(p.assigned_ocr_words for p in pages),
         "word_accuracy": correct_words / gt_words if gt_words else 0.0,
@@ -264,6 +265,62 @@ def png_bytes(image_cell: dict) -> tuple[bytes, tuple[int, int]]:
     return buf.getvalue(), rgb.size
 
 
+Loader = Callable[[], bytes]
+
+
+def _hf_source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loader], str | None, list[str]]:
+    """Pages of a ``datasets`` folder or hub name: images re-encoded as PNG, boxes in 0..1000."""
+    ds, split, tag_names = load_pages(cfg.data, cfg.dataset, cfg.split, cfg.limit)
+    if not len(ds):
+        raise EvaluationError("the dataset has no pages")
+    cols = ds.select_columns([c for c in ("id", "tokens", "bboxes", "ner_tags") if c in ds.column_names])
+    truths = [GroundTruth(str(row.get("id", i)), list(row["tokens"]), [list(b) for b in row["bboxes"]],
+                          [tag_names[t] for t in row["ner_tags"]], 0, 0) for i, row in enumerate(cols)]
+    lock = threading.Lock()
+
+    def loader(i: int) -> Loader:
+        def load() -> bytes:
+            with lock:  # one Arrow read at a time; decoding and PNG encoding run in parallel
+                cell = ds[i]["image"]
+            data, (w, h) = png_bytes(cell)
+            truths[i].width, truths[i].height = w, h
+            return data
+        return load
+
+    return truths, [loader(i) for i in range(len(truths))], split, tag_names
+
+
+def _funsd_layout_source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loader], str | None, list[str]]:
+    """Pages of FUNSD's own layout: image files sent as they are, pixel boxes, tags from ``label``."""
+    try:
+        root = funsd_layout.find_root(cfg.data, cfg.split)  # type: ignore[arg-type]
+        pages = funsd_layout.read_pages(root, limit=cfg.limit)
+    except funsd_layout.FunsdLayoutError as exc:
+        raise EvaluationError(str(exc)) from exc
+    truths = []
+    for page in pages:
+        width, height = page.image_size()
+        truths.append(GroundTruth(page.id, list(page.words), [list(b) for b in page.boxes], list(page.tags),
+                                  width, height, pixel_boxes=True))
+
+    def loader(path: Path) -> Loader:
+        return path.read_bytes
+
+    return truths, [loader(page.image_path) for page in pages], root.name, list(funsd_layout.LABELS)
+
+
+def _source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loader], str | None, list[str], str]:
+    """(truths, one image loader per page, split, tag names, format) of the data ``cfg`` names.
+
+    A ``--data`` folder in FUNSD's own layout (``annotations/`` + ``images/``, or a download
+    holding ``training_data/``/``testing_data/``) is read as such; anything else is a
+    ``datasets`` folder or hub name.
+    """
+    if cfg.data and funsd_layout.is_layout(cfg.data):
+        return (*_funsd_layout_source(cfg), "funsd-layout")
+    return (*_hf_source(cfg), "datasets")
+
+
 # --- the whole run -------------------------------------------------------------------------
 
 @dataclass
@@ -305,25 +362,7 @@ def evaluate(cfg: EvalConfig, client: Any = None,
     """
     from layoutlmv3_client import DocumentClient
 
-    ds, split, tag_names = load_pages(cfg.data, cfg.dataset, cfg.split, cfg.limit)
-    if not len(ds):
-        raise EvaluationError("the dataset has no pages")
-    cols = ds.select_columns([c for c in ("id", "tokens", "bboxes", "ner_tags") if c in ds.column_names])
-    truths: list[GroundTruth] = []
-    for i, row in enumerate(cols):
-        truths.append(GroundTruth(str(row.get("id", i)), list(row["tokens"]), [list(b) for b in row["bboxes"]],
-                                  [tag_names[t] for t in row["ner_tags"]], 0, 0))
-    lock = threading.Lock()
-
-    def loader(i: int) -> Callable[[], bytes]:
-        def load() -> bytes:
-            with lock:  # one Arrow read at a time; decoding and PNG encoding run in parallel
-                cell = ds[i]["image"]
-            data, (w, h) = png_bytes(cell)
-            truths[i].width, truths[i].height = w, h
-            return data
-        return load
-
+    truths, loaders, split, tag_names, layout = _source(cfg)
     own_client = client is None
     if own_client:
         client = DocumentClient(cfg.url, protocol=cfg.protocol, timeout_s=cfg.timeout_s)
@@ -337,7 +376,7 @@ def evaluate(cfg: EvalConfig, client: Any = None,
             from tqdm.auto import tqdm
 
             bar = tqdm(total=len(truths), desc="evaluate", unit="page")
-        for outcome in client.infer_many((loader(i) for i in range(len(truths))), concurrency=cfg.concurrency):
+        for outcome in client.infer_many(iter(loaders), concurrency=cfg.concurrency):
             truth = truths[outcome.index]
             if outcome.ok:
                 model_labels = model_labels or list(outcome.result.get("labels") or [])
@@ -365,6 +404,7 @@ def evaluate(cfg: EvalConfig, client: Any = None,
         "url": cfg.url,
         "protocol": cfg.protocol,
         "data": str(cfg.data or cfg.dataset),
+        "format": layout,
         "split": split,
         "pages": len(pages),
         "pages_failed": len(errors),
@@ -411,9 +451,24 @@ def format_table(report: dict) -> str:
     lines.append("")
     lines.append(f"pages {report['pages']} (failed {report['pages_failed']}), "
                  f"{report['pages_per_second'] or 0:.2f} pages/s at concurrency {report['concurrency']}")
-    lines.append(f"OCR word recall {report['ocr_word_recall']:.4f} "
-                 f"({report['matched_gt_words']}/{report['gt_words']} ground-truth words matched), "
+    lines.append(f"OCR word recall by box {report['word_recall_box']:.4f}, by box and text "
+                 f"{report['word_recall_box_text']:.4f} ({report['matched_gt_words']} and "
+                 f"{report['text_matched_gt_words']} of {report['gt_words']} ground-truth words), "
                  f"word accuracy {report['word_accuracy']:.4f}")
+    return "\n".join(lines)
+
+
+def format_per_page(report: dict) -> str:
+    """One line per page: word recalls and entity P/R/F1 (``evaluate --per-page``)."""
+    head = (f"{'page':<16} {'words':>5} {'box':>6} {'box+text':>8} {'precision':>9} {'recall':>7} {'f1':>7}  error")
+    lines = [head, "-" * len(head)]
+    for p in report["per_page"]:
+        def num(key: str, width: int) -> str:
+            value = p.get(key)
+            return f"{value:>{width}.4f}" if value is not None else f"{'-':>{width}}"
+        lines.append(f"{p['id'][:16]:<16} {p['gt_words']:>5} {num('word_recall_box', 6)} "
+                     f"{num('word_recall_box_text', 8)} {num('entity_precision', 9)} {num('entity_recall', 7)} "
+                     f"{num('entity_f1', 7)}  {p['error'] or ''}".rstrip())
     return "\n".join(lines)
 
 
@@ -431,7 +486,7 @@ def write_report(report: dict, path: str | Path) -> Path:
 
 __all__ = [
     "EvalConfig", "EvalRun", "EvaluationError", "GroundTruth", "MATCHING_RULE", "MIN_COVER", "PageEval",
-    "cover_matrix", "entity_scores", "evaluate", "evaluate_page", "f1_line", "format_table",
+    "cover_matrix", "entity_scores", "evaluate", "evaluate_page", "f1_line", "format_per_page", "format_table",
     "gt_boxes_to_pixels", "label_mismatch", "load_pages", "match_words", "png_bytes", "project_labels",
     "summarize", "write_report",
 ]

@@ -11,13 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-MIN_COVER = 0.5  # share of an OCR word's box that a ground-truth box must cover to lend its label
-
-
-def _cover(ocr: tuple[float, ...], gt: tuple[float, ...]) -> float:
-    ix = max(0.0, min(ocr[2], gt[2]) - max(ocr[0], gt[0]))
-    iy = max(0.0, min(ocr[3], gt[3]) - max(ocr[1], gt[1]))
-    return ix * iy / max(1.0, (ocr[2] - ocr[0]) * (ocr[3] - ocr[1]))
+from layoutlmv3_triton.measure.matching import match_words
 
 
 def label_ocr_words(ocr_boxes: list[tuple[float, ...]], gt_boxes: list[tuple[float, ...]],
@@ -25,13 +19,8 @@ def label_ocr_words(ocr_boxes: list[tuple[float, ...]], gt_boxes: list[tuple[flo
     """One BIO label per OCR word, from the ground-truth word that covers it most."""
     labels: list[str] = []
     prev_gt, prev_type = -1, ""
-    for box in ocr_boxes:
-        best, best_cover = -1, 0.0
-        for j, gt in enumerate(gt_boxes):
-            c = _cover(box, gt)
-            if c > best_cover:
-                best, best_cover = j, c
-        if best < 0 or best_cover < MIN_COVER or gt_labels[best] == "O":
+    for best in match_words(ocr_boxes, gt_boxes):  # the evaluation's rule (measure/matching.py)
+        if best < 0 or gt_labels[best] == "O":
             labels.append("O")
             prev_gt, prev_type = best, ""
             continue
