@@ -15,7 +15,7 @@ DEMO_MODEL := artifacts/demo-model
 REPOSITORY := model_repository
 PYTEST_ARGS ?=
 
-.PHONY: help setup apt venv data model repo demo serve notebook test test-unit test-functional bench soak clean
+.PHONY: help setup apt venv data model repo demo serve notebook test test-unit test-functional bench soak k8s-validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ bench: apt venv  ## naive vs per-request vs served ensemble, report in reports/b
 
 soak: apt repo  ## 5 minutes at concurrency 16, report in reports/soak
 	$(BIN)/layoutlmv3-triton soak --minutes 5 --repository $(REPOSITORY) --output reports/soak
+
+k8s-validate: venv  ## render the Helm chart with Helm's engine into artifacts/k8s/ and validate it offline
+	$(BIN)/python scripts/k8s_validate.py --out artifacts/k8s
 
 clean:  ## remove generated artefacts (keeps .venv)
 	rm -rf artifacts reports lightning_logs $(REPOSITORY)/build_manifest.json

@@ -23,7 +23,7 @@ BBOX_SCALE = 1000  # LayoutLMv3 boxes live in 0..1000
 SEQ_BUCKETS = (64, 128, 256, 384, 512)
 DEFAULT_MAX_BATCH_SIZE = 8  # documents per request, and what the ensemble batches
 # The model and postprocess steps batch sequences (pages x windows), so their bound is larger.
-DEFAULT_MAX_SEQUENCES = 64
+DEFAULT_MAX_WINDOWS = 64
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import pytest
 import bad_inputs
 from layoutlmv3_triton.build.configs import ServingOptions
 from layoutlmv3_triton.serving.limits import Limits
+from layoutlmv3_triton.serving.steps.parameters import PreprocessParameters
 from layoutlmv3_triton.build.repository import write_configs
 from layoutlmv3_triton.local.server import LocalTritonServer
 
@@ -20,8 +21,8 @@ from layoutlmv3_triton.local.server import LocalTritonServer
 LIMITS = Limits(max_request_bytes=300_000, max_image_pixels=4_000_000, max_image_side=2_500)
 # One request at a time per step, two waiting, one second in the queue at most; one
 # 512-token window per page, so a long page is truncated (and says so).
-OPTIONS = ServingOptions(max_batch_size=1, preprocess_instances=1, max_queue_size=2,
-                         queue_timeout_us=1_000_000, max_windows_per_page=1, limits=LIMITS)
+OPTIONS = ServingOptions(max_batch_size=1, preprocess_instances=1, max_queue_size=2, queue_timeout_us=1_000_000,
+                         preprocess=PreprocessParameters(max_windows_per_page=1, limits=LIMITS))
 SMALL = bad_inputs.Case("small", "result", lambda: bad_inputs.encode(bad_inputs.text_page(size=(900, 300))))
 # About 1500 words: keeps the single preprocess instance busy for seconds.
 SLOW = bad_inputs.Case("slow", "result", bad_inputs.dense_page)

@@ -6,6 +6,7 @@ import pytest
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.build.configs import ServingOptions, all_configs
 from layoutlmv3_triton.serving.limits import Limits
+from layoutlmv3_triton.serving.steps.parameters import PreprocessParameters
 
 
 def test_defaults_are_bounded():
@@ -31,7 +32,7 @@ def test_bad_parameters_fail_loudly(params):
 
 def test_limits_reach_the_preprocess_config():
     limits = Limits(max_request_bytes=1234, max_image_pixels=5678, max_image_side=90, max_pdf_pages=2)
-    cfg = all_configs(ServingOptions(limits=limits))[contract.PREPROCESS]
+    cfg = all_configs(ServingOptions(preprocess=PreprocessParameters(limits=limits)))[contract.PREPROCESS]
     params = {k: v.string_value for k, v in cfg.parameters.items()}
     assert Limits.from_parameters(params) == limits
 

@@ -13,8 +13,8 @@ from tritonclient.grpc import model_config_pb2 as pb
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.contract import Tensor
-from layoutlmv3_triton.serving.limits import Limits
-from layoutlmv3_triton.serving.ocr import DEFAULT_PSM
+from layoutlmv3_triton.build.tensorrt import onnxruntime_trt_parameters
+from layoutlmv3_triton.serving.steps.parameters import ModelParameters, PostprocessParameters, PreprocessParameters
 
 # How the model step runs.  `local` is the only one tritonserver from the PyPI wheel can
 # serve (it has no onnxruntime backend); the others are for the NGC container.
@@ -32,16 +32,12 @@ class ServingOptions:
     preprocess_instances: int = 2  # OCR dominates: one Tesseract engine per instance
     model_instances: int = 2  # one single-threaded ONNX Runtime session per core (docs/performance.md)
     postprocess_instances: int = 1
-    model_threads: int = 1  # onnxruntime intra-op threads per model instance; OCR shares the cores
     max_queue_delay_us: int = 0  # batch only what is already queued: on CPU a wait buys no speed, padding costs
     max_queue_size: int = 64  # beyond this a request is rejected at once instead of piling up
     queue_timeout_us: int = 60_000_000
-    ocr_lang: str = "eng"
-    ocr_psm: int = DEFAULT_PSM  # Tesseract page segmentation mode (ocr.py says why 11)
-    pdf_dpi: int = 150
-    window_stride: int = 128  # tokens shared by consecutive windows of a long page
-    max_windows_per_page: int = 16
-    limits: Limits = field(default_factory=Limits)
+    preprocess: PreprocessParameters = field(default_factory=PreprocessParameters)
+    model: ModelParameters = field(default_factory=ModelParameters)
+    postprocess: PostprocessParameters = field(default_factory=PostprocessParameters)
 
     def __post_init__(self):
         if self.variant not in MODEL_VARIANTS:
@@ -75,9 +71,9 @@ def _add_io(repeated, tensors: Iterable[Tensor], *, ragged: bool = False, is_inp
             item.allow_ragged_batch = ragged and -1 in t.dims
 
 
-def _batching(cfg: pb.ModelConfig, options: ServingOptions, per_sequence: bool = False) -> None:
-    """``per_sequence``: the step sees one row per sequence (pages x windows), not per document."""
-    cfg.max_batch_size = options.limits.max_sequences if per_sequence else options.max_batch_size
+def _batching(cfg: pb.ModelConfig, options: ServingOptions, per_window: bool = False) -> None:
+    """``per_window``: the step sees one row per sequence (pages x windows), not per document."""
+    cfg.max_batch_size = options.preprocess.limits.max_windows if per_window else options.max_batch_size
     db = cfg.dynamic_batching
     db.max_queue_delay_microseconds = options.max_queue_delay_us
     policy = db.default_queue_policy
@@ -104,31 +100,19 @@ def preprocess_config(options: ServingOptions) -> pb.ModelConfig:
     _add_io(cfg.input, contract.PREPROCESS_INPUTS)
     _add_io(cfg.output, step_tensors(contract.PREPROCESS_OUTPUTS, options), is_input=False)
     _instances(cfg, options.preprocess_instances)
-    limits = options.limits
-    _params(cfg, {
-        "ocr_lang": options.ocr_lang,
-        "ocr_psm": options.ocr_psm,
-        "max_request_bytes": limits.max_request_bytes,
-        "max_image_pixels": limits.max_image_pixels,
-        "max_image_side": limits.max_image_side,
-        "max_pdf_pages": limits.max_pdf_pages,
-        "max_sequences": limits.max_sequences,
-        "pdf_dpi": options.pdf_dpi,
-        "window_stride": options.window_stride,
-        "max_windows_per_page": options.max_windows_per_page,
-    })
+    _params(cfg, options.preprocess.to_parameters())
     return cfg
 
 
 def model_config(options: ServingOptions) -> pb.ModelConfig:
     cfg = pb.ModelConfig(name=contract.MODEL)
     variant = options.variant
-    _batching(cfg, options, per_sequence=True)
+    _batching(cfg, options, per_window=True)
     inputs = step_tensors(contract.MODEL_INPUTS, options)
     if variant == "local":
         cfg.backend = "python"
         _add_io(cfg.input, inputs, ragged=True)
-        _params(cfg, {"onnx_file": contract.ONNX_FILE, "intra_op_threads": options.model_threads})
+        _params(cfg, options.model.to_parameters())
     elif variant == "tensorrt-plan":
         cfg.platform = "tensorrt_plan"
         cfg.default_model_filename = contract.PLAN_FILE
@@ -137,14 +121,12 @@ def model_config(options: ServingOptions) -> pb.ModelConfig:
         cfg.backend = "onnxruntime"
         cfg.default_model_filename = contract.ONNX_FILE
         _add_io(cfg.input, inputs)
-        _params(cfg, {"intra_op_thread_count": options.model_threads})
+        _params(cfg, {"intra_op_thread_count": options.model.intra_op_threads})  # the onnxruntime backend's key
         if variant == "onnxruntime-trt":
             accel = cfg.optimization.execution_accelerators.gpu_execution_accelerator.add()
             accel.name = "tensorrt"
-            accel.parameters["precision_mode"] = "FP16"
-            accel.parameters["max_workspace_size_bytes"] = str(2 << 30)
-            accel.parameters["trt_engine_cache_enable"] = "1"
-            accel.parameters["trt_engine_cache_path"] = "/tmp/trt_cache"
+            # build-trt's optimisation profile over this step's batch: no engine builds inside a request
+            accel.parameters.update(onnxruntime_trt_parameters(max_batch=cfg.max_batch_size))
     _add_io(cfg.output, contract.MODEL_OUTPUTS, is_input=False)
     _instances(cfg, options.model_instances, gpu=options.gpu)
     if options.gpu:
@@ -166,11 +148,11 @@ def _warmup(cfg: pb.ModelConfig, inputs: list[Tensor], seq_len: int = 128) -> No
 
 def postprocess_config(options: ServingOptions) -> pb.ModelConfig:
     cfg = pb.ModelConfig(name=contract.POSTPROCESS, backend="python")
-    _batching(cfg, options, per_sequence=True)
+    _batching(cfg, options, per_window=True)
     _add_io(cfg.input, step_tensors(contract.POSTPROCESS_INPUTS, options), ragged=True)
     _add_io(cfg.output, contract.POSTPROCESS_OUTPUTS, is_input=False)
     _instances(cfg, options.postprocess_instances)
-    _params(cfg, {"model_config_file": contract.MODEL_CONFIG_FILE})
+    _params(cfg, options.postprocess.to_parameters())
     return cfg
 
 

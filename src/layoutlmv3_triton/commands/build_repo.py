@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from layoutlmv3_triton.build.configs import MODEL_VARIANTS, ServingOptions
@@ -37,11 +38,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
     p.add_argument("--preprocess-instances", type=int, default=defaults.preprocess_instances)
     p.add_argument("--model-instances", type=int, default=defaults.model_instances)
-    p.add_argument("--model-threads", type=int, default=defaults.model_threads,
+    p.add_argument("--model-threads", type=int, default=defaults.model.intra_op_threads,
                    help="onnxruntime intra-op threads per model instance")
     p.add_argument("--max-queue-delay-us", type=int, default=defaults.max_queue_delay_us)
-    p.add_argument("--ocr-lang", default=defaults.ocr_lang, help="Tesseract language(s), e.g. eng or eng+deu")
-    p.add_argument("--ocr-psm", type=int, default=defaults.ocr_psm, help="Tesseract page segmentation mode")
+    p.add_argument("--ocr-lang", default=defaults.preprocess.ocr.lang, help="Tesseract language(s), e.g. eng or eng+deu")
+    p.add_argument("--ocr-psm", type=int, default=defaults.preprocess.ocr.psm, help="Tesseract page segmentation mode")
 
 
 def random_model(preset: str, out_dir: Path) -> Path:
@@ -56,10 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from layoutlmv3_triton.build.repository import build_repository
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    defaults = ServingOptions()
+    preprocess = replace(defaults.preprocess, ocr=replace(defaults.preprocess.ocr, lang=args.ocr_lang, psm=args.ocr_psm))
     options = ServingOptions(
         variant=args.variant, max_batch_size=args.max_batch_size, preprocess_instances=args.preprocess_instances,
-        model_instances=args.model_instances, model_threads=args.model_threads,
-        max_queue_delay_us=args.max_queue_delay_us, ocr_lang=args.ocr_lang, ocr_psm=args.ocr_psm,
+        model_instances=args.model_instances, max_queue_delay_us=args.max_queue_delay_us, preprocess=preprocess,
+        model=replace(defaults.model, intra_op_threads=args.model_threads),
     )
     model_dir = args.model
     if args.tiny or args.preset:

@@ -13,7 +13,7 @@ import json
 from layoutlmv3_triton.errors import RequestError
 from layoutlmv3_triton.serving.images import decode_image
 from layoutlmv3_triton.serving.limits import Limits
-from layoutlmv3_triton.serving.pdf import PageInput, is_pdf, load_pdf
+from layoutlmv3_triton.serving.pdf import DEFAULT_PDF_DPI, PageInput, is_pdf, load_pdf
 
 STAGE = "preprocess"
 _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8", b"II*\x00", b"MM\x00*", b"GIF8", b"BM", b"RIFF")
@@ -33,7 +33,7 @@ def maybe_base64(data: bytes) -> bytes:
     return decoded if decoded.startswith(_IMAGE_MAGIC) or is_pdf(decoded) else data
 
 
-def load_document(data: bytes, limits: Limits = Limits(), pdf_dpi: float = 150.0,
+def load_document(data: bytes, limits: Limits = Limits(), pdf_dpi: float = DEFAULT_PDF_DPI,
                   words_json: bytes | None = None) -> list[PageInput]:
     if len(data) > limits.max_request_bytes:
         # checked before base64 decoding too: never spend work on an oversized request

@@ -17,13 +17,13 @@ from layoutlmv3_triton import contract
 from layoutlmv3_triton.errors import EncodingError
 from layoutlmv3_triton.serving.windows import DEFAULT_STRIDE, Window, plan_windows
 
-DEFAULT_MAX_WINDOWS = 16  # per page: with the default stride, about 6000 tokens
+DEFAULT_MAX_WINDOWS_PER_PAGE = 16  # per page: with the default stride, about 6000 tokens
 
 Box = Sequence[float]
 
 
 @dataclass
-class EncodedPage:
+class EncodedWindow:
     input_ids: np.ndarray  # [seq] int64
     attention_mask: np.ndarray  # [seq] int64
     bbox: np.ndarray  # [seq, 4] int64, 0..1000
@@ -63,13 +63,13 @@ def load_processor(processor_dir: str | Path):
 class PageEncoder:
     def __init__(self, processor_dir: str | Path, max_seq_len: int = contract.MAX_SEQ_LEN,
                  buckets: Sequence[int] = contract.SEQ_BUCKETS, stride: int = DEFAULT_STRIDE,
-                 max_windows: int = DEFAULT_MAX_WINDOWS):
+                 max_windows_per_page: int = DEFAULT_MAX_WINDOWS_PER_PAGE):
         self.processor = load_processor(processor_dir)
         self.tokenizer = self.processor.tokenizer
         self.max_seq_len = max_seq_len
         self.buckets = tuple(b for b in buckets if b < max_seq_len) + (max_seq_len,)
         self.stride = stride
-        self.max_windows = max_windows
+        self.max_windows_per_page = max_windows_per_page
         # room for the words once <s> and </s> are in
         self.window_tokens = max_seq_len - self.tokenizer.num_special_tokens_to_add()
 
@@ -84,7 +84,7 @@ class PageEncoder:
             raise EncodingError(f"tokenizer failed: {exc}") from exc
 
     def encode_windows(self, images: Sequence[Image.Image], words: Sequence[Sequence[str]],
-                       boxes: Sequence[Sequence[Box]]) -> list[list[EncodedPage]]:
+                       boxes: Sequence[Sequence[Box]]) -> list[list[EncodedWindow]]:
         """Each page as one or more windows of at most ``max_seq_len`` tokens.
 
         All pages go through one tokenizer call for the word lengths, one for the
@@ -99,32 +99,32 @@ class PageEncoder:
                                     add_special_tokens=False, truncation=False)
             for row, i in enumerate(with_words):
                 per_word = np.bincount([w for w in counts.word_ids(row) if w is not None], minlength=len(words[i]))
-                plans[i] = plan_windows(per_word.tolist(), self.window_tokens, self.stride, self.max_windows)
+                plans[i] = plan_windows(per_word.tolist(), self.window_tokens, self.stride, self.max_windows_per_page)
         flat = [(i, w) for i in range(len(words)) for w in plans[i]]
         # The tokenizer cannot encode a window with no words; give it one placeholder and drop its tokens.
         enc = self._tokenize([words[i][w.start:w.end] or [""] for i, w in flat],
                              [norm_boxes[i][w.start:w.end] or [[0, 0, 0, 0]] for i, w in flat],
                              truncation=True, max_length=self.max_seq_len)
         pixels = self.pixel_values(images)
-        out: list[list[EncodedPage]] = [[] for _ in words]
+        out: list[list[EncodedWindow]] = [[] for _ in words]
         for row, (i, window) in enumerate(flat):
             out[i].append(self._window(enc, row, window, len(words[i]), pixels[i]))
         return out
 
     def encode_batch(self, images: Sequence[Image.Image], words: Sequence[Sequence[str]],
-                     boxes: Sequence[Sequence[Box]]) -> list[EncodedPage]:
+                     boxes: Sequence[Sequence[Box]]) -> list[EncodedWindow]:
         """One sequence per page, truncated at ``max_seq_len`` (see :meth:`encode_windows`)."""
-        saved = self.max_windows
-        self.max_windows = 1
+        saved = self.max_windows_per_page
+        self.max_windows_per_page = 1
         try:
             return [windows[0] for windows in self.encode_windows(images, words, boxes)]
         finally:
-            self.max_windows = saved
+            self.max_windows_per_page = saved
 
-    def encode(self, image: Image.Image, words: Sequence[str], boxes: Sequence[Box]) -> EncodedPage:
+    def encode(self, image: Image.Image, words: Sequence[str], boxes: Sequence[Box]) -> EncodedWindow:
         return self.encode_batch([image], [words], [boxes])[0]
 
-    def _window(self, enc, row: int, window: Window, n_words: int, pixel_values: np.ndarray) -> EncodedPage:
+    def _window(self, enc, row: int, window: Window, n_words: int, pixel_values: np.ndarray) -> EncodedWindow:
         ids = list(enc["input_ids"][row])
         bbox = [list(b) for b in enc["bbox"][row]]
         word_ids = [-1 if w is None else w + window.start for w in enc.word_ids(row)]
@@ -136,7 +136,7 @@ class PageEncoder:
         length = contract.bucket_length(n, self.buckets)
         pad = length - n
         pad_id = self.tokenizer.pad_token_id
-        return EncodedPage(
+        return EncodedWindow(
             input_ids=np.array(ids + [pad_id] * pad, dtype=np.int64),
             attention_mask=np.array([1] * n + [0] * pad, dtype=np.int64),
             bbox=np.array(bbox + [[0, 0, 0, 0]] * pad, dtype=np.int64).reshape(length, 4),

@@ -1,14 +1,19 @@
 """Tesseract in-process through tesserocr: one engine, created once and reused."""
 from __future__ import annotations
 
+import math
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from PIL import Image
 
 from layoutlmv3_triton.errors import OcrError
+from layoutlmv3_triton.serving.page_scale import choose_scale
+from layoutlmv3_triton.serving.parameters import ParameterSet
+from layoutlmv3_triton.serving.segments import DEFAULT_BOX_LEVEL, check_box_level
 
 TESSDATA_CANDIDATES = (
     "/usr/share/tesseract-ocr/5/tessdata",
@@ -23,23 +28,43 @@ TESSDATA_CANDIDATES = (
 # forms it found every ground-truth word (psm 3, automatic layout: 99.6%) and kept table
 # words' boxes off the cell rules, for 6% more OCR time; served entity F1 0.944 -> 0.959.
 DEFAULT_PSM = 11
+# Measured on real scans: docs/ocr.md has the table of settings tried.
+DEFAULT_THRESHOLDING = 0
+DEFAULT_TEXT_HEIGHT = 0.0
 
 
 @dataclass(frozen=True)
-class OcrConfig:
+class OcrConfig(ParameterSet):
+    """Tesseract settings; each field is the preprocess parameter ``ocr_<field>``."""
+
+    prefix = "ocr_"
     lang: str = "eng"
     psm: int = DEFAULT_PSM
-    tessdata: str | None = None  # None: $TESSDATA_PREFIX, then the usual system folders
+    tessdata: Optional[str] = None  # None: $TESSDATA_PREFIX, then the usual system folders
     min_confidence: float = 0.0
+    # Tesseract's binarisation: 0 legacy Otsu, 1 adaptive Otsu (Leptonica), 2 Sauvola.
+    thresholding_method: int = DEFAULT_THRESHOLDING
+    # Enlarge the page until its ink lines are this tall (page_scale.py); 0: read at native size.
+    text_height: float = DEFAULT_TEXT_HEIGHT
+    max_scale: float = 4.0
+    max_pixels: int = 12_000_000  # never enlarge a page beyond this: OCR cost grows with pixels
+    # The box each word gives the model: its own, its line's or its block's (segments.py).
+    # build-repo sets it from the model's config.json (`box_level`): the level it was trained at.
+    box_level: str = DEFAULT_BOX_LEVEL
+    # More Tesseract variables, "name=value" pairs separated by commas (tessedit_do_invert=0, ...).
+    variables: str = ""
 
-    @classmethod
-    def from_parameters(cls, params: dict[str, str]) -> "OcrConfig":
-        return cls(
-            lang=params.get("ocr_lang", cls.lang),
-            psm=int(params.get("ocr_psm", cls.psm)),
-            tessdata=params.get("ocr_tessdata") or None,
-            min_confidence=float(params.get("ocr_min_confidence", cls.min_confidence)),
-        )
+    def __post_init__(self):
+        check_box_level(self.box_level)
+
+    def tesseract_variables(self) -> dict[str, str]:
+        pairs = {"thresholding_method": str(self.thresholding_method)}
+        for item in filter(None, (part.strip() for part in self.variables.split(","))):
+            name, sep, value = item.partition("=")
+            if not sep or not name.strip():
+                raise OcrError(f"ocr_variables: expected name=value, got {item!r}", stage="ocr-setup")
+            pairs[name.strip()] = value.strip()
+        return pairs
 
 
 @dataclass(frozen=True)
@@ -47,6 +72,8 @@ class Word:
     text: str
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
     confidence: float | None = None
+    line: int = -1  # Tesseract's text line on the page (0, 1, ...); segments.py turns lines into boxes
+    block: int = -1  # Tesseract's block on the page
 
 
 def find_tessdata(explicit: str | None = None) -> str:
@@ -77,22 +104,40 @@ class TesseractEngine:
         except RuntimeError as exc:
             raise OcrError(f"cannot start Tesseract with lang={config.lang!r} in {tessdata}: {exc}",
                            stage="ocr-setup") from exc
+        for name, value in config.tesseract_variables().items():
+            if not self._api.SetVariable(name, value):
+                raise OcrError(f"Tesseract has no variable {name!r} (or rejects {value!r})", stage="ocr-setup")
         self._lock = threading.Lock()
 
     def read(self, image: Image.Image) -> list[Word]:
-        """Words in reading order with pixel boxes and confidences (0..100)."""
+        """Words in reading order with pixel boxes (of ``image``), confidences (0..100) and line/block ids.
+
+        The page is enlarged first when its text is small (``OcrConfig.text_height``); boxes
+        are mapped back to ``image``'s pixels.
+        """
+        config = self.config
+        scale = choose_scale(image, config.text_height, config.max_scale, config.max_pixels)
+        work = image
+        if scale != 1.0:
+            work = image.convert("L").resize((round(image.width * scale), round(image.height * scale)),
+                                             Image.Resampling.BICUBIC)
         level = self._tesserocr.RIL.WORD
         words: list[Word] = []
         with self._lock:
             try:
-                self._api.SetImage(image)
+                self._api.SetImage(work)
                 self._api.Recognize()
                 iterator = self._api.GetIterator()
             except RuntimeError as exc:
                 raise OcrError(f"Tesseract failed: {exc}") from exc
             if iterator is None:
                 return words
+            line = block = -1
             for item in self._tesserocr.iterate_level(iterator, level):
+                if item.IsAtBeginningOf(self._tesserocr.RIL.BLOCK):
+                    block += 1
+                if item.IsAtBeginningOf(self._tesserocr.RIL.TEXTLINE):
+                    line += 1
                 try:
                     text = (item.GetUTF8Text(level) or "").strip()
                 except RuntimeError:  # tesserocr raises "No text returned" on an empty page
@@ -101,9 +146,10 @@ class TesseractEngine:
                 if not text or bounds is None:
                     continue
                 confidence = float(item.Confidence(level))
-                if confidence < self.config.min_confidence:
+                if confidence < config.min_confidence:
                     continue
-                words.append(Word(text, tuple(int(v) for v in bounds), round(confidence, 2)))
+                words.append(Word(text, _unscale(bounds, scale, image.width, image.height),
+                                  round(confidence, 2), max(line, 0), max(block, 0)))
             self._api.Clear()
         return words
 
@@ -116,3 +162,11 @@ class TesseractEngine:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _unscale(bounds, scale: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """A box on the enlarged page back in the original page's pixels (clamped to the page)."""
+    if scale == 1.0:
+        return tuple(int(v) for v in bounds)  # type: ignore[return-value]
+    x0, y0, x1, y1 = (v / scale for v in bounds)
+    return (max(0, math.floor(x0)), max(0, math.floor(y0)), min(width, math.ceil(x1)), min(height, math.ceil(y1)))

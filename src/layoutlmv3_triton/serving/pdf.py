@@ -25,13 +25,18 @@ class PageInput:
     boxes: list[list[int]] | None = None
     source: str = "ocr"
     confidences: list[float | None] | None = field(default=None)
+    lines: list[int] | None = None  # Tesseract's line/block per word (segments.py); None: not OCR'd
+    blocks: list[int] | None = None
+
+
+DEFAULT_PDF_DPI = 150  # render resolution for PDF pages without a text layer
 
 
 def is_pdf(data: bytes) -> bool:
     return data[:1024].lstrip().startswith(PDF_MAGIC)
 
 
-def load_pdf(data: bytes, limits: Limits = Limits(), dpi: float = 150.0) -> list[PageInput]:
+def load_pdf(data: bytes, limits: Limits = Limits(), dpi: float = DEFAULT_PDF_DPI) -> list[PageInput]:
     import pypdfium2 as pdfium
 
     try:

@@ -21,7 +21,7 @@ import numpy as np
 from layoutlmv3_triton.build.configs import ServingOptions
 from layoutlmv3_triton.measure.bench import cpu, metrics, report as report_mod
 from layoutlmv3_triton.measure.bench.build import ensure_built, quantization_report
-from layoutlmv3_triton.measure.bench.pages import render_pages
+from layoutlmv3_triton.measure.bench.pages import read_pages_dir, render_pages
 
 QUICK_PAGES = 4
 FULL_PAGES = 16
@@ -37,6 +37,7 @@ class BenchConfig:
     quantize: str | None = "int8"
     quick: bool = False
     pages: int | None = None
+    pages_dir: Path | None = None  # the user's page images instead of rendered forms
     concurrency: Sequence[int] | None = None
     passes: int | None = None  # passes over the pages per concurrency level
     serving: ServingOptions = field(default_factory=ServingOptions)
@@ -52,7 +53,7 @@ class BenchConfig:
         return replace(
             self,
             output=Path(self.output), work_dir=Path(self.work_dir),
-            pages=self.pages or (QUICK_PAGES if quick else FULL_PAGES),
+            pages=self.pages or (None if self.pages_dir else QUICK_PAGES if quick else FULL_PAGES),
             concurrency=tuple(sorted(set(self.concurrency or (QUICK_CONCURRENCY if quick else FULL_CONCURRENCY)))),
             passes=self.passes or (2 if quick else 3),
             stage_repeats=self.stage_repeats or (1 if quick else 2),
@@ -188,12 +189,15 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
     load_start = [round(v, 2) for v in os.getloadavg()]
     machine_start, own_start = cpu.machine_busy_seconds(), cpu.own_cpu_seconds()
     serving = cfg.serving
-    n_pages = cfg.pages
     with Progress(cfg.progress) as progress:
         if load_start[0] > cfg.busy_load * n_cores:
             progress.log(f"warning: load average {load_start[0]} on {n_cores} cores: other work competes for the CPU")
-        with progress.phase(f"render {n_pages} pages", n_pages):
-            pages = render_pages(n_pages, out / "pages")
+        if cfg.pages_dir is not None:
+            pages = read_pages_dir(cfg.pages_dir, cfg.pages)
+        else:
+            with progress.phase(f"render {cfg.pages} pages", cfg.pages):
+                pages = render_pages(cfg.pages, out / "pages")
+        n_pages = len(pages)
         documents = [p.data for p in pages]
         with progress.phase(f"build {cfg.preset} model ({cfg.quantize or 'fp32'})", 1):
             artifacts = ensure_built(cfg.work_dir, cfg.preset, cfg.quantize, out / "logs" / "build.log", cfg.rebuild)
@@ -203,7 +207,7 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
         with progress.phase("(d) stage costs, one core each", stage_units) as tick:
             stages = measure_stages(repository, documents, repeats=cfg.stage_repeats,
                                     batch_size=min(serving.max_batch_size, 4, n_pages),
-                                    served_threads=serving.model_threads,
+                                    served_threads=serving.model.intra_op_threads,
                                     reference_onnx=artifacts.fp32_onnx if cfg.quantize else None, progress=tick)
         core_seconds = stages.core_seconds()
         bound = metrics.compute_bound(core_seconds, n_cores)
@@ -299,13 +303,15 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
         "quantization": quant,
         "pages": {
             "count": n_pages, "width": pages[0].width, "height": pages[0].height,
+            "source": str(cfg.pages_dir) if cfg.pages_dir is not None else "synthetic forms (synth.render_page)",
             "mean_words": float(np.mean([len(w) for w in stages.words])),
             "mean_tokens": float(np.mean(stages.tokens)),
             "mean_tokens_pytesseract": float(np.mean(naive.tokens)),
             "seq_buckets": {str(k): int(v) for k, v in zip(*np.unique(stages.seq_lengths, return_counts=True))},
             "ocr_identical_pages": identical, "ocr_word_match": match, **_versions(),
         },
-        "serving_options": {k: v for k, v in asdict(serving).items() if k != "limits"},
+        "serving_options": {**{k: v for k, v in asdict(serving).items() if k not in ("preprocess", "model", "postprocess")},
+                            "model_threads": serving.model.intra_op_threads},
         "settings": {
             "preset": cfg.preset, "quantize": cfg.quantize, "quick": cfg.quick, "pages": n_pages,
             "concurrency": list(cfg.concurrency), "passes": cfg.passes, "requests_per_level": requests_per_level,

@@ -15,6 +15,8 @@ import numpy as np
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.errors import ModelRunError, RequestError
 from layoutlmv3_triton.serving.steps import triton_io
+from layoutlmv3_triton.serving.steps.parameters import ModelParameters
+from layoutlmv3_triton.serving.steps.diagnostics import HeapSnapshots
 from layoutlmv3_triton.serving.steps.triton_io import ModelArgs
 
 STAGE = "model"
@@ -118,33 +120,36 @@ class OnnxTokenClassifier:
 class TritonPythonModel:
     def initialize(self, args):
         self.args = ModelArgs(args)
-        params = self.args.parameters
-        onnx_path = self.args.version_dir / params.get("onnx_file", contract.ONNX_FILE)
-        self.model = OnnxTokenClassifier(
-            onnx_path, int(params.get("intra_op_threads", "0")),
-            allow_spinning=params.get("allow_spinning", "0").strip().lower() in ("1", "true", "yes"),
-            optimization=params.get("graph_optimization", "all"),
-        )
-        self.pad_across_lengths = params.get("pad_across_lengths", "0").strip().lower() in ("1", "true", "yes")
+        self.heap = HeapSnapshots.from_parameters(self.args.instance, self.args.parameters)  # off by default
+        params = ModelParameters.from_parameters(self.args.parameters)
+        self.model = OnnxTokenClassifier(self.args.version_dir / params.onnx_file, params.intra_op_threads,
+                                         allow_spinning=params.allow_spinning, optimization=params.graph_optimization)
+        self.pad_across_lengths = params.pad_across_lengths
+
+    def _inputs(self, request) -> dict[str, np.ndarray]:
+        inputs = {t.name: triton_io.require_input(request, t.name, STAGE) for t in contract.MODEL_INPUTS}
+        check_inputs(inputs)
+        return inputs
+
+    def _run_alone(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            return {contract.LOGITS.name: self.model.run(inputs)}
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's own exceptions carry no stage
+            raise ModelRunError(f"onnxruntime failed: {exc}") from exc
 
     def execute(self, requests):
-        valid, responses = [], [None] * len(requests)
-        for index, request in enumerate(requests):
-            try:
-                inputs = {t.name: triton_io.require_input(request, t.name, STAGE) for t in contract.MODEL_INPUTS}
-                check_inputs(inputs)
-                valid.append((index, inputs))
-            except RequestError as exc:
-                responses[index] = triton_io.error_response(exc, STAGE)
-        if valid:
-            try:
-                logits = self.model.run_many([inputs for _, inputs in valid], self.pad_across_lengths)
-                for (index, _), out in zip(valid, logits):
-                    responses[index] = triton_io.ok_response({contract.LOGITS.name: out})
-            except Exception as exc:  # noqa: BLE001 - fall back to one run per request to isolate the culprit
-                for index, inputs in valid:
-                    try:
-                        responses[index] = triton_io.ok_response({contract.LOGITS.name: self.model.run(inputs)})
-                    except Exception as one:  # noqa: BLE001
-                        responses[index] = triton_io.error_response(ModelRunError(f"onnxruntime failed: {one}"), STAGE)
+        """One run for all valid requests; should it fail, one run each to isolate the culprit."""
+        self.heap.tick()
+        inputs = [triton_io.attempt(STAGE, self._inputs, request) for request in requests]
+        valid = [item for item in inputs if not isinstance(item, Exception)]
+        together = triton_io.attempt(STAGE, self.model.run_many, valid, self.pad_across_lengths) if valid else []
+        logits = iter([] if isinstance(together, Exception) else together)
+        responses = []
+        for item in inputs:
+            if isinstance(item, Exception):
+                responses.append(triton_io.error_response(item, STAGE))
+            elif isinstance(together, Exception):
+                responses.append(triton_io.respond(STAGE, self._run_alone, item))
+            else:
+                responses.append(triton_io.ok_response({contract.LOGITS.name: next(logits)}))
         return responses

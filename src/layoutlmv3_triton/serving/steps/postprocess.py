@@ -1,7 +1,8 @@
 """Postprocess step: logits + token->word map -> labelled words and entities (JSON).
 
-Rows arrive one per sequence.  A row with page JSON starts a page (its further windows
-carry none), and page 0 starts a document: one result per document of the request.
+Rows arrive one per window.  A window that carries a page record starts a page (the
+page's further windows carry none), and page 0 starts a document: one result per
+document of the request.
 """
 from __future__ import annotations
 
@@ -13,10 +14,13 @@ import numpy as np
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.serving.decoding import page_result, softmax
 from layoutlmv3_triton.errors import DecodingError
+from layoutlmv3_triton.records import PageRecord
 from layoutlmv3_triton.serving.labels import load_id2label
 from layoutlmv3_triton.serving.linking import LINKER_FILE, load_linker
 from layoutlmv3_triton.serving.windows import merge_word_probabilities
 from layoutlmv3_triton.serving.steps import triton_io
+from layoutlmv3_triton.serving.steps.parameters import PostprocessParameters
+from layoutlmv3_triton.serving.steps.diagnostics import HeapSnapshots
 from layoutlmv3_triton.serving.steps.triton_io import ModelArgs
 
 STAGE = "postprocess"
@@ -29,57 +33,46 @@ class Postprocessor:
         self.model_name = model_name
 
     def page(self, window_logits: list[np.ndarray] | np.ndarray, window_word_ids: list[np.ndarray] | np.ndarray,
-             page_words: dict) -> dict:
+             record: PageRecord) -> dict:
         """One page from the logits and word maps of its windows (a single array: one window)."""
         if isinstance(window_logits, np.ndarray) and window_logits.ndim == 2:
             window_logits, window_word_ids = [window_logits], [window_word_ids]
         n_labels = window_logits[0].shape[-1]
         if n_labels != len(self.id2label):
             raise DecodingError(f"model gave {n_labels} logits per token but config.json names {len(self.id2label)} labels")
-        words = page_words["words"]
         probs = [softmax(np.asarray(logits, dtype=np.float32)) for logits in window_logits]
-        label_ids, scores = merge_word_probabilities(probs, window_word_ids, len(words))
-        return page_result(words, page_words["boxes"], label_ids, scores, self.id2label,
-                           width=page_words["width"], height=page_words["height"],
-                           confidences=page_words.get("confidences"), page=page_words.get("page", 0),
-                           source=page_words.get("source", "ocr"), linker=self.linker)
+        label_ids, scores = merge_word_probabilities(probs, window_word_ids, len(record.words))
+        return page_result(record.words, record.boxes, label_ids, scores, self.id2label,
+                           width=record.width, height=record.height, confidences=record.confidences,
+                           page=record.page, source=record.source, linker=self.linker)
 
     def document(self, pages: list[dict]) -> bytes:
         return json.dumps({"model": self.model_name, "labels": self.id2label, "pages": pages}).encode()
 
     def documents(self, logits: np.ndarray, word_ids: np.ndarray, page_words: np.ndarray) -> list[bytes]:
-        """All documents of one request from its rows."""
-        pages: list[tuple[dict, list[int]]] = []
-        for row, value in enumerate(page_words.reshape(-1)):
+        """All documents of one request from its windows."""
+        pages: list[tuple[PageRecord, list[int]]] = []
+        for window, value in enumerate(page_words.reshape(-1)):
             if value is not None and len(value):
-                pages.append((parse_page_words(value), [row]))
+                pages.append((PageRecord.from_json(value), [window]))
             elif pages:
-                pages[-1][1].append(row)
+                pages[-1][1].append(window)
             else:
-                raise DecodingError(f"row {row} continues a page that never started")
+                raise DecodingError(f"window {window} continues a page that never started")
         docs: list[list[dict]] = []
-        for meta, rows in pages:
-            if meta.get("page", 0) == 0 or not docs:
+        for record, windows in pages:
+            if record.page == 0 or not docs:
                 docs.append([])
-            docs[-1].append(self.page([logits[r] for r in rows], [word_ids[r] for r in rows], meta))
+            docs[-1].append(self.page([logits[w] for w in windows], [word_ids[w] for w in windows], record))
         return [self.document(doc) for doc in docs]
-
-
-def parse_page_words(value) -> dict:
-    try:
-        page_words = json.loads(value if isinstance(value, (bytes, str)) else bytes(value))
-        if not isinstance(page_words, dict) or len(page_words["words"]) != len(page_words["boxes"]):
-            raise ValueError("words and boxes differ in length")
-        return page_words
-    except (ValueError, KeyError, TypeError) as exc:
-        raise DecodingError(f"malformed {contract.PAGE_WORDS.name}: {exc}") from exc
 
 
 class TritonPythonModel:
     def initialize(self, args):
         self.args = ModelArgs(args)
-        config_file = self.args.parameters.get("model_config_file", contract.MODEL_CONFIG_FILE)
-        self.post = Postprocessor(self.args.version_dir / config_file)
+        self.heap = HeapSnapshots.from_parameters(self.args.instance, self.args.parameters)  # off by default
+        params = PostprocessParameters.from_parameters(self.args.parameters)
+        self.post = Postprocessor(self.args.version_dir / params.model_config_file)
 
     def _build(self, request) -> dict[str, np.ndarray]:
         logits = triton_io.require_input(request, contract.LOGITS.name, STAGE)
@@ -91,4 +84,5 @@ class TritonPythonModel:
         return {contract.RESULT.name: triton_io.bytes_array(self.post.documents(logits, word_ids, page_words))}
 
     def execute(self, requests):
+        self.heap.tick()
         return triton_io.respond_each(requests, STAGE, self._build)

@@ -1,8 +1,7 @@
 """Preprocess step: document bytes -> pages -> words (text layer, client or OCR) ->
-LayoutLMv3 sequences, one or more windows per page."""
+LayoutLMv3 windows, one or more per page (a window is one model row)."""
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,14 +10,16 @@ from typing import Sequence
 import numpy as np
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.serving.documents import load_document
-from layoutlmv3_triton.serving.encoding import DEFAULT_MAX_WINDOWS, EncodedPage, PageEncoder
 from layoutlmv3_triton.errors import RequestError
-from layoutlmv3_triton.serving.limits import Limits
-from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine
+from layoutlmv3_triton.records import PageRecord
+from layoutlmv3_triton.serving.documents import load_document
+from layoutlmv3_triton.serving.encoding import EncodedWindow, PageEncoder
+from layoutlmv3_triton.serving.ocr import TesseractEngine
 from layoutlmv3_triton.serving.pdf import PageInput
-from layoutlmv3_triton.serving.windows import DEFAULT_STRIDE
+from layoutlmv3_triton.serving.segments import boxes_at_level
 from layoutlmv3_triton.serving.steps import triton_io
+from layoutlmv3_triton.serving.steps.parameters import PreprocessParameters
+from layoutlmv3_triton.serving.steps.diagnostics import HeapSnapshots
 from layoutlmv3_triton.serving.steps.triton_io import ModelArgs
 
 STAGE = "preprocess"
@@ -26,35 +27,28 @@ STAGE = "preprocess"
 
 @dataclass
 class PreparedPage:
-    windows: list[EncodedPage]  # one sequence per window; word_ids index the page's words
-    page_words: dict  # words, boxes, confidences, page size, page number (0 starts a document)
-
-    @property
-    def encoded(self) -> EncodedPage:
-        return self.windows[0]
-
-    def page_words_json(self) -> bytes:
-        return json.dumps(self.page_words, separators=(",", ":")).encode()
+    windows: list[EncodedWindow]  # word_ids index the page's words
+    record: PageRecord
 
 
 class Preprocessor:
     """One Tesseract engine and one processor, reused for every request."""
 
-    def __init__(self, processor_dir: str | Path, ocr: OcrConfig = OcrConfig(), limits: Limits = Limits(),
-                 pdf_dpi: float = 150.0, stride: int = DEFAULT_STRIDE, max_windows: int = DEFAULT_MAX_WINDOWS):
-        self.encoder = PageEncoder(processor_dir, stride=stride, max_windows=max_windows)
-        self.engine = TesseractEngine(ocr)
-        self.limits = limits
-        self.pdf_dpi = pdf_dpi
+    def __init__(self, processor_dir: str | Path, params: PreprocessParameters = PreprocessParameters()):
+        self.params = params
+        self.encoder = PageEncoder(processor_dir, stride=params.window_stride,
+                                   max_windows_per_page=params.max_windows_per_page)
+        self.engine = TesseractEngine(params.ocr)
 
     def read(self, data: bytes, words_json: bytes | None = None) -> list[PageInput]:
         """The document's pages, each with its words (OCR'd here when not known)."""
-        pages = load_document(data, self.limits, self.pdf_dpi, words_json)
+        pages = load_document(data, self.params.limits, self.params.pdf_dpi, words_json)
         for page in pages:
             if page.words is None:
                 found = self.engine.read(page.image)
                 page.words, page.boxes = [w.text for w in found], [list(w.box) for w in found]
                 page.confidences = [w.confidence for w in found]
+                page.lines, page.blocks = [w.line for w in found], [w.block for w in found]
         return pages
 
     def process(self, documents: Sequence[bytes], words: Sequence[bytes | None] | None = None,
@@ -79,24 +73,26 @@ class Preprocessor:
             if isinstance(windows, RequestError):
                 results[index] = windows
                 continue
-            target.append(PreparedPage(windows, {
-                "page": number, "width": page.image.width, "height": page.image.height,
-                "source": page.source, "windows": len(windows), "words": page.words, "boxes": page.boxes,
-                "confidences": page.confidences,
-            }))
+            target.append(PreparedPage(windows, PageRecord(
+                page=number, width=page.image.width, height=page.image.height, source=page.source,
+                words=page.words, boxes=page.boxes, confidences=page.confidences)))
         return results
 
-    def _encode(self, pages: list[PageInput]) -> list[list[EncodedPage] | RequestError]:
+    def model_boxes(self, page: PageInput) -> list[list[float]]:
+        """The boxes the model reads: word, line or block boxes, as it was trained (segments.py)."""
+        return boxes_at_level(page.boxes, self.params.ocr.box_level, page.lines, page.blocks)
+
+    def _encode(self, pages: list[PageInput]) -> list[list[EncodedWindow] | RequestError]:
         if not pages:
             return []
         try:
             return self.encoder.encode_windows([p.image for p in pages], [p.words for p in pages],
-                                               [p.boxes for p in pages])
+                                               [self.model_boxes(p) for p in pages])
         except Exception:  # noqa: BLE001 - isolate the page that broke the batch
-            out: list[list[EncodedPage] | RequestError] = []
+            out: list[list[EncodedWindow] | RequestError] = []
             for p in pages:
                 try:
-                    out.extend(self.encoder.encode_windows([p.image], [p.words], [p.boxes]))
+                    out.extend(self.encoder.encode_windows([p.image], [p.words], [self.model_boxes(p)]))
                 except Exception as exc:  # noqa: BLE001
                     out.append(exc if isinstance(exc, RequestError) else RequestError(f"encoding failed: {exc}", stage=STAGE))
             return out
@@ -105,17 +101,17 @@ class Preprocessor:
         self.engine.close()
 
 
-def rows_of(pages: list[PreparedPage]) -> list[tuple[EncodedPage, bytes]]:
-    """One row per sequence; the page's JSON rides on its first window only."""
-    rows = []
+def windows_of(pages: list[PreparedPage]) -> list[tuple[EncodedWindow, bytes]]:
+    """Every window of the pages, in order; the page record rides on its first window only."""
+    windows = []
     for page in pages:
         for number, window in enumerate(page.windows):
-            rows.append((window, page.page_words_json() if number == 0 else b""))
-    return rows
+            windows.append((window, page.record.to_json() if number == 0 else b""))
+    return windows
 
 
-def stack_windows(windows: list[EncodedPage], dtypes: dict | None = None) -> dict[str, np.ndarray]:
-    """Model inputs and word maps of several sequences as one batch, padded to the longest."""
+def stack_windows(windows: list[EncodedWindow], dtypes: dict | None = None) -> dict[str, np.ndarray]:
+    """Model inputs and word maps of several windows as one batch, padded to the longest."""
     length = max(window.input_ids.shape[0] for window in windows)
     outputs = {}
     for t in contract.MODEL_INPUTS + (contract.WORD_IDS,):
@@ -138,12 +134,9 @@ class TritonPythonModel:
         # Several OCR instances share the cores: keep Tesseract single-threaded each.
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         self.args = ModelArgs(args)
-        params = self.args.parameters
-        self.limits = Limits.from_parameters(params)
-        self.pre = Preprocessor(self.args.version_dir / contract.PROCESSOR_DIR, OcrConfig.from_parameters(params),
-                                self.limits, pdf_dpi=float(params.get("pdf_dpi", 150)),
-                                stride=int(params.get("window_stride", DEFAULT_STRIDE)),
-                                max_windows=int(params.get("max_windows_per_page", DEFAULT_MAX_WINDOWS)))
+        self.heap = HeapSnapshots.from_parameters(self.args.instance, self.args.parameters)  # off by default
+        self.params = PreprocessParameters.from_parameters(self.args.parameters)
+        self.pre = Preprocessor(self.args.version_dir / contract.PROCESSOR_DIR, self.params)
         self.dtypes = {t.name: self.args.output_dtype(t.name) for t in contract.PREPROCESS_OUTPUTS}
 
     def _request(self, request) -> tuple[list[bytes], list[bytes | None]]:
@@ -158,37 +151,46 @@ class TritonPythonModel:
         return documents, [w or None for w in words]
 
     def execute(self, requests):
-        parsed: list[tuple[list[bytes], list[bytes | None]] | RequestError] = []
-        for request in requests:
-            try:
-                parsed.append(self._request(request))
-            except RequestError as exc:
-                parsed.append(exc)
-        flat_docs = [d for p in parsed if not isinstance(p, RequestError) for d in p[0]]
-        flat_words = [w for p in parsed if not isinstance(p, RequestError) for w in p[1]]
-        prepared = iter(self.pre.process(flat_docs, flat_words))
+        """All documents of all requests are read and encoded together; each request then
+        gets its own response, and any failure, expected or not, answers only its request."""
+        self.heap.tick()
+        parsed = [triton_io.attempt(STAGE, self._request, request) for request in requests]
+        flat_docs = [d for p in parsed if not isinstance(p, Exception) for d in p[0]]
+        flat_words = [w for p in parsed if not isinstance(p, Exception) for w in p[1]]
+        prepared = iter(self._prepare(flat_docs, flat_words, parsed))
         responses = []
         for item in parsed:
-            if isinstance(item, RequestError):
+            if isinstance(item, Exception):
                 responses.append(triton_io.error_response(item, STAGE))
                 continue
             documents = [next(prepared) for _ in item[0]]
-            try:
-                responses.append(triton_io.ok_response(self._outputs(documents)))
-            except RequestError as exc:
-                responses.append(triton_io.error_response(exc, STAGE))
+            responses.append(triton_io.respond(STAGE, self._outputs, documents))
         return responses
+
+    def _prepare(self, documents: list[bytes], words: list[bytes | None], parsed: list) -> list:
+        """Read and encode every document in one go; should that itself fail, once per request."""
+        prepared = triton_io.attempt(STAGE, self.pre.process, documents, words)
+        if not isinstance(prepared, Exception):
+            return prepared
+        out: list = []
+        for item in parsed:
+            if not isinstance(item, Exception):
+                alone = triton_io.attempt(STAGE, self.pre.process, *item)
+                out.extend([alone] * len(item[0]) if isinstance(alone, Exception) else alone)
+        return out
 
     def _outputs(self, documents: list[list[PreparedPage] | RequestError]) -> dict[str, np.ndarray]:
         for number, doc in enumerate(documents):
-            if isinstance(doc, RequestError):
-                raise doc if len(documents) == 1 else RequestError(f"document {number}: {doc.reason}", stage=doc.stage)
-        rows = rows_of([page for doc in documents for page in doc])
-        if len(rows) > self.limits.max_sequences:
-            raise RequestError(f"the request needs {len(rows)} sequences (pages x windows); the limit is "
-                               f"{self.limits.max_sequences}", stage=STAGE)
-        outputs = stack_windows([window for window, _ in rows], self.dtypes)
-        outputs[contract.PAGE_WORDS.name] = triton_io.bytes_array([page_json for _, page_json in rows])
+            if isinstance(doc, Exception):
+                if len(documents) == 1 or not isinstance(doc, RequestError):
+                    raise doc
+                raise RequestError(f"document {number}: {doc.reason}", stage=doc.stage)
+        windows = windows_of([page for doc in documents for page in doc])
+        if len(windows) > self.params.limits.max_windows:
+            raise RequestError(f"the request needs {len(windows)} windows (pages x windows per page); the limit "
+                               f"is {self.params.limits.max_windows}", stage=STAGE)
+        outputs = stack_windows([window for window, _ in windows], self.dtypes)
+        outputs[contract.PAGE_WORDS.name] = triton_io.bytes_array([record for _, record in windows])
         return outputs
 
     def finalize(self):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -75,17 +75,26 @@ def triton_error(message: str, bad_input: bool):
     return error_type(message) if code is None else error_type(message, code)
 
 
+def attempt(stage: str, fn: Callable[..., T], *args) -> T | Exception:
+    """``fn(*args)``, or the exception it raised: the one place where a step turns any
+    failure into a value that answers a single request.  Unexpected ones are logged."""
+    try:
+        return fn(*args)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes that request's error
+        if not isinstance(exc, RequestError):
+            log.exception("%s failed on one request", stage)
+        return exc
+
+
+def respond(stage: str, build: Callable[..., dict[str, np.ndarray]], *args):
+    """The response of one request: its outputs, or its own error."""
+    outputs = attempt(stage, lambda: ok_response(build(*args)))
+    return error_response(outputs, stage) if isinstance(outputs, Exception) else outputs
+
+
 def respond_each(requests: Sequence, stage: str, build: Callable[[object], dict[str, np.ndarray]]) -> list:
     """One response per request; an exception answers only its own request."""
-    responses = []
-    for request in requests:
-        try:
-            responses.append(ok_response(build(request)))
-        except Exception as exc:  # noqa: BLE001 - every failure becomes that request's error
-            if not isinstance(exc, RequestError):
-                log.exception("%s failed on one request", stage)
-            responses.append(error_response(exc, stage))
-    return responses
+    return [respond(stage, build, request) for request in requests]
 
 
 def pad_stack(arrays: Sequence[np.ndarray], length: int, fill: int | float = 0) -> np.ndarray:

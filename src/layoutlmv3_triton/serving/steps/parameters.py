@@ -1,0 +1,38 @@
+"""Each step's model-config parameters: ``build-repo`` writes them, ``initialize`` reads them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from layoutlmv3_triton import contract
+from layoutlmv3_triton.serving.encoding import DEFAULT_MAX_WINDOWS_PER_PAGE
+from layoutlmv3_triton.serving.limits import Limits
+from layoutlmv3_triton.serving.ocr import OcrConfig
+from layoutlmv3_triton.serving.parameters import ParameterSet
+from layoutlmv3_triton.serving.pdf import DEFAULT_PDF_DPI
+from layoutlmv3_triton.serving.windows import DEFAULT_STRIDE
+
+
+@dataclass(frozen=True)
+class PreprocessParameters(ParameterSet):
+    ocr: OcrConfig = field(default_factory=OcrConfig)
+    limits: Limits = field(default_factory=Limits)
+    pdf_dpi: int = DEFAULT_PDF_DPI
+    window_stride: int = DEFAULT_STRIDE  # tokens shared by consecutive windows of a long page
+    max_windows_per_page: int = DEFAULT_MAX_WINDOWS_PER_PAGE
+
+
+@dataclass(frozen=True)
+class ModelParameters(ParameterSet):
+    """The local (python-backend) model step; the NGC backends take their own keys (build/configs.py)."""
+
+    onnx_file: str = contract.ONNX_FILE
+    intra_op_threads: int = 1  # one single-threaded session per core: OCR shares the cores (docs/performance.md)
+    allow_spinning: bool = False  # spinning idle threads steal the OCR instances' cores
+    graph_optimization: str = "all"
+    # Pad windows of different buckets into one run instead of one run per length.
+    pad_across_lengths: bool = False
+
+
+@dataclass(frozen=True)
+class PostprocessParameters(ParameterSet):
+    model_config_file: str = contract.MODEL_CONFIG_FILE

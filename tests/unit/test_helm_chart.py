@@ -1,0 +1,484 @@
+"""The Helm chart (deploy/helm/layoutlmv3-triton), rendered by Helm's own engine, offline.
+
+- ``scripts/k8s_validate.py`` (= ``make k8s-validate``) renders every values set with
+  helm-python-sdk (Helm's Go library), then runs helm lint --strict, yamllint,
+  kubernetes-validate --strict for Kubernetes 1.25..1.37 and the ServiceMonitor/PodMonitor
+  CRD check.  It runs here as CI does, and each checker is shown to catch a broken object.
+- The rendered objects are then checked for what matters in production: the security
+  context, the probes, whole-core CPU requests, GPUs, /dev/shm, the admin key from a Secret,
+  autoscaling/v2 on the adapter's queue-time metric, the PodDisruptionBudget, monitoring.
+- Bad values fail at install time (values.schema.json and the templates' own checks).
+- The chart agrees with the compose stack (server flags, image wrapper) and its copy of the
+  Grafana dashboard equals deploy/grafana's.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+helm_python = pytest.importorskip("helm_python", reason="helm-python-sdk (the Helm engine) is not installed")
+
+from layoutlmv3_triton import contract  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "deploy" / "helm" / "layoutlmv3-triton"
+SCRIPT = REPO / "scripts" / "k8s_validate.py"
+KSERVE = REPO / "deploy" / "kserve" / "layoutlmv3-inferenceservice.yaml"
+COMPOSE = REPO / "docker-compose.yml"
+SETS = ("default", "gpu-autoscaling", "cpu-podmonitor-gcs")
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("k8s_validate", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["k8s_validate"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+kv = _load_script()
+
+
+# --- the validation run, as CI runs it -------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory):
+    """`scripts/k8s_validate.py --out DIR`: every values set rendered and every check passed."""
+    out = tmp_path_factory.mktemp("k8s")
+    done = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok: 3 values set(s)" in done.stdout
+    return out, done.stdout
+
+
+@pytest.fixture(scope="module")
+def rendered(validated):
+    out, _ = validated
+    return {name: [d for d in yaml.safe_load_all((out / f"{name}.yaml").read_text()) if d] for name in SETS}
+
+
+def one(docs, kind, suffix=""):
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"].endswith(suffix)]
+    assert len(found) == 1, f"{kind}{suffix}: {[d['metadata']['name'] for d in found]}"
+    return found[0]
+
+
+def server(docs):
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    return pod, container
+
+
+def test_script_help():
+    done = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    for option in ("--out", "--values-set", "--kube-version", "--list"):
+        assert option in done.stdout
+
+
+def test_script_lists_the_values_sets():
+    done = subprocess.run([sys.executable, str(SCRIPT), "--list"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert [line.split("\t")[0] for line in done.stdout.splitlines()] == list(kv.values_sets())
+    assert set(SETS) == set(kv.values_sets())
+
+
+def test_the_engine_is_helm():
+    """helm-python-sdk renders with Helm's Go library, not a re-implementation."""
+    assert helm_python.helm_sdk_version().startswith("v4.")
+    # Sprig and Helm's own functions work: proof of the real engine.
+    with helm_python.Chart.load(str(CHART)) as chart:
+        assert chart.metadata["name"] == "layoutlmv3-triton"
+        assert chart.schema is not None  # values.schema.json is loaded and enforced
+
+
+def test_every_set_is_written_with_sources_and_notes(validated):
+    out, log = validated
+    for name in SETS:
+        text = (out / f"{name}.yaml").read_text()
+        assert text.startswith("---\n# Source: layoutlmv3-triton/templates/")
+        assert f"rendered [{name}]" in log
+        notes = (out / f"{name}.NOTES.txt").read_text()
+        assert "kubectl --namespace inference rollout status deployment/layoutlmv3-triton" in notes
+    assert "1.25, 1.26" in log and "1.37" in log
+
+
+def test_rendered_objects(rendered):
+    kinds = {name: sorted(d["kind"] for d in docs) for name, docs in rendered.items()}
+    assert kinds["default"] == sorted(
+        ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod"])
+    assert kinds["gpu-autoscaling"] == sorted(
+        ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod",
+         "HorizontalPodAutoscaler", "ConfigMap", "ConfigMap", "Ingress", "ServiceMonitor"])
+    assert kinds["cpu-podmonitor-gcs"] == sorted(
+        ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod",
+         "HorizontalPodAutoscaler", "ConfigMap", "PodMonitor"])
+    assert not any(d["kind"] in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+                   for docs in rendered.values() for d in docs)
+
+
+# --- the checkers catch what they are meant to catch -------------------------------------------
+
+def test_kubernetes_validate_rejects_unknown_fields_and_removed_apis(rendered, tmp_path):
+    docs = copy.deepcopy(rendered["gpu-autoscaling"])
+    one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["securityContxt"] = {}
+    one(docs, "HorizontalPodAutoscaler")["apiVersion"] = "autoscaling/v2beta2"  # removed in 1.26
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump_all(docs))
+    problems = kv.check_kubernetes(bad, ("1.25", "1.37"))
+    assert any("securityContxt" in p and "1.25" in p for p in problems), problems
+    assert any("securityContxt" in p and "1.37" in p for p in problems), problems
+    assert any("HorizontalPodAutoscaler" in p and "autoscaling/v2beta2" in p and "1.37" in p for p in problems)
+    assert not any("ServiceMonitor" in p for p in problems)  # left to the CRD check
+
+
+def test_crd_check_rejects_bad_and_unknown_fields(rendered):
+    sm = copy.deepcopy(one(rendered["gpu-autoscaling"], "ServiceMonitor"))
+    assert kv.check_monitoring([sm]) == []
+    sm["spec"]["endpoints"][0]["interval"] = "fifteen seconds"
+    sm["spec"]["endpoints"][0]["scheme"] = "ftp"
+    sm["spec"]["endpoints"][0]["scrapeTimout"] = "10s"
+    del sm["spec"]["selector"]
+    problems = " ".join(kv.check_monitoring([sm]))
+    for what in ("interval", "scheme", "selector"):
+        assert what in problems
+    pm = copy.deepcopy(one(rendered["cpu-podmonitor-gcs"], "PodMonitor"))
+    assert kv.check_monitoring([pm]) == []
+    pm["spec"]["podMetricsEndpoints"][0]["prot"] = "metrics"
+    assert any("unknown field spec.podMetricsEndpoints[0].prot" in p for p in kv.check_monitoring([pm]))
+
+
+def test_yamllint_runs_on_the_chart_and_kserve(tmp_path):
+    assert kv.check_yamllint([CHART / "values.yaml", KSERVE]) == []
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: 1\na: 2\n")
+    assert any("duplication" in p for p in kv.check_yamllint([bad]))
+
+
+# --- what the objects say ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", SETS)
+def test_security_context(rendered, name):
+    pod, container = server(rendered[name])
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 1000
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 1000
+    assert sc["readOnlyRootFilesystem"] is True
+    # A read-only root: everything the server writes has a volume.
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/dev/shm", "/tmp", "/home/triton-server"} <= mounts
+    # No API rights, no token.
+    assert pod["automountServiceAccountToken"] is False
+    account = one(rendered[name], "ServiceAccount")
+    assert account["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    test_pod = one(rendered[name], "Pod")
+    assert test_pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert test_pod["spec"]["containers"][0]["securityContext"] == sc
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_probes_on_triton_health_endpoints(rendered, name):
+    _, container = server(rendered[name])
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": 8000, "grpc": 8001, "metrics": 8002}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
+    startup = container["startupProbe"]
+    assert startup["httpGet"]["path"] == "/v2/health/ready"
+    # Long enough for model load and warm-up: at least the compose health check's 600 s.
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
+    # Liveness gives a busy server (a 60 s queue timeout) time before a restart.
+    live = container["livenessProbe"]
+    assert live["periodSeconds"] * live["failureThreshold"] >= 60
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_resources_whole_cores_and_shm(rendered, name):
+    pod, container = server(rendered[name])
+    res = container["resources"]
+    assert res["requests"]["cpu"] == res["limits"]["cpu"]
+    assert re.fullmatch(r"[1-9][0-9]*", str(res["requests"]["cpu"])), res  # whole cores
+    assert res["requests"]["memory"] == res["limits"]["memory"]  # Guaranteed QoS
+    (dshm,) = [v for v in pod["volumes"] if v["name"] == "dshm"]
+    assert dshm["emptyDir"]["medium"] == "Memory"
+    assert {"name": "dshm", "mountPath": "/dev/shm"} in container["volumeMounts"]
+
+
+def test_gpu_limits_and_toleration(rendered):
+    pod, container = server(rendered["gpu-autoscaling"])
+    assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert container["resources"]["requests"]["nvidia.com/gpu"] == 1
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["NVIDIA_DRIVER_CAPABILITIES"]["value"] == "compute,utility"
+    assert "--allow-gpu-metrics=true" in container["args"]
+    for name in ("default", "cpu-podmonitor-gcs"):
+        _, cpu = server(rendered[name])
+        assert "nvidia.com/gpu" not in cpu["resources"]["limits"]
+        assert {"name": "NVIDIA_VISIBLE_DEVICES", "value": "void"} in cpu["env"]
+        assert "--allow-gpu-metrics=false" in cpu["args"]
+
+
+def _compose_server_flags():
+    compose = yaml.safe_load(COMPOSE.read_text())
+    command = compose["services"]["layoutlmv3-triton-server"]["command"]
+    return command[0], [a for a in command[1:] if not a.startswith(("--model-repository", "--allow-gpu-metrics"))]
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_server_command_matches_the_compose_stack(rendered, name):
+    _, container = server(rendered[name])
+    wrapper, flags = _compose_server_flags()
+    # args, not command: the image's entrypoint runs first, as under compose's `command`.
+    assert "command" not in container
+    assert container["args"][0] == wrapper == "layoutlmv3-tritonserver"
+    for flag in flags:
+        assert flag in container["args"], flag
+    assert "--model-control-mode=none" in container["args"]
+    assert sum(a.startswith("--model-repository=") for a in container["args"]) == 1
+    # The image installs the wrapper under that name.
+    assert "/usr/local/bin/layoutlmv3-tritonserver" in (REPO / "docker" / "server.Dockerfile").read_text()
+
+
+def test_model_repository_sources(rendered):
+    args = {name: server(docs)[1]["args"] for name, docs in rendered.items()}
+    assert "--model-repository=/models" in args["default"]
+    assert "--model-repository=s3://layoutlmv3-models/repository" in args["gpu-autoscaling"]
+    assert "--model-repository=gs://layoutlmv3-models/repository" in args["cpu-podmonitor-gcs"]
+
+    pod, container = server(rendered["default"])
+    (repo,) = [v for v in pod["volumes"] if v["name"] == "model-repository"]
+    assert repo["persistentVolumeClaim"] == {"claimName": "layoutlmv3-model-repository", "readOnly": True}
+    assert {"name": "model-repository", "mountPath": "/models", "readOnly": True} in container["volumeMounts"]
+
+    pod, container = server(rendered["gpu-autoscaling"])
+    env = {e["name"]: e for e in container["env"]}
+    for var, key in (("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"), ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY")):
+        assert env[var]["valueFrom"]["secretKeyRef"] == {"name": "layoutlmv3-s3", "key": key}
+    assert env["TRITON_AWS_MOUNT_DIRECTORY"]["value"] == "/var/cache/model-repository"
+    (repo,) = [v for v in pod["volumes"] if v["name"] == "model-repository"]
+    assert "emptyDir" in repo
+
+    pod, container = server(rendered["cpu-podmonitor-gcs"])
+    env = {e["name"]: e for e in container["env"]}
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == "/var/run/secrets/gcs/credentials.json"
+    (secret,) = [v for v in pod["volumes"] if v["name"] == "gcs-credentials"]
+    assert secret["secret"]["secretName"] == "layoutlmv3-gcs-key"
+    assert not any("value" in e and "SECRET" in e["name"] for docs in rendered.values()
+                   for e in server(docs)[1]["env"])  # no secret inline
+
+
+def test_admin_key_from_a_secret(rendered):
+    _, container = server(rendered["gpu-autoscaling"])
+    (key,) = [e for e in container["env"] if e["name"] == "TRITON_ADMIN_KEY"]
+    assert key["valueFrom"]["secretKeyRef"] == {"name": "layoutlmv3-admin-key", "key": "admin-key", "optional": False}
+    # Without a Secret the wrapper locks the admin APIs with a random key.
+    _, default = server(rendered["default"])
+    assert not [e for e in default["env"] if e["name"] == "TRITON_ADMIN_KEY"]
+
+
+def test_extra_env_is_the_allocator_slot(rendered):
+    _, container = server(rendered["gpu-autoscaling"])
+    assert container["env"][-1] == {"name": "LD_PRELOAD", "value": "libtcmalloc_minimal.so.4"}
+
+
+def test_hpa_on_the_adapter_queue_metric(rendered):
+    docs = rendered["gpu-autoscaling"]
+    hpa = one(docs, "HorizontalPodAutoscaler")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": one(docs, "Deployment")["metadata"]["name"]}
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["type"] == "Pods"
+    assert metric["pods"]["metric"]["name"] == "layoutlmv3_queue_ms_per_document"
+    assert metric["pods"]["target"] == {"type": "AverageValue", "averageValue": "200"}
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 300
+    # The HPA owns the replica count.
+    assert "replicas" not in one(docs, "Deployment")["spec"]
+    assert one(rendered["default"], "Deployment")["spec"]["replicas"] == 2
+
+    cpu_hpa = one(rendered["cpu-podmonitor-gcs"], "HorizontalPodAutoscaler")
+    assert [m["type"] for m in cpu_hpa["spec"]["metrics"]] == ["Pods", "Resource"]
+
+
+def _adapter_rules(docs):
+    cm = one(docs, "ConfigMap", "-prometheus-adapter-rules")
+    chart_values = yaml.safe_load(cm["data"]["values.yaml"])
+    config = yaml.safe_load(cm["data"]["config.yaml"])
+    assert chart_values["rules"]["custom"] == config["rules"]
+    return config["rules"]
+
+
+def test_adapter_rule_serves_the_hpa_metric(rendered):
+    docs = rendered["gpu-autoscaling"]
+    (rule,) = _adapter_rules(docs)
+    hpa = one(docs, "HorizontalPodAutoscaler")
+    assert rule["name"]["as"] == hpa["spec"]["metrics"][0]["pods"]["metric"]["name"]
+    assert re.fullmatch(rule["name"]["matches"], "nv_inference_request_success")
+    assert rule["resources"]["overrides"] == {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
+    query = rule["metricsQuery"]
+    for placeholder in ("<<.LabelMatchers>>", "<<.GroupBy>>"):
+        assert placeholder in query
+    # The queue builds up in front of the steps (the ensemble itself has none), per document.
+    assert "rate(nv_inference_queue_duration_us{" in query and "rate(nv_inference_request_success{" in query
+    assert "delta(" not in query  # counters: rate() handles restarts
+    steps = re.search(r'model=~"layoutlmv3_\(([a-z|]+)\)"', query).group(1).split("|")
+    assert {f"layoutlmv3_{s}" for s in steps} == {contract.PREPROCESS, contract.MODEL, contract.POSTPROCESS}
+    assert f'model="{contract.ENSEMBLE}"' in query and f'model="{contract.ENSEMBLE}"' in rule["seriesQuery"]
+    # Counters of Triton's /metrics (docs/user_guide/metrics.md; both per model, per request).
+    names = set(re.findall(r"\b(nv_[a-z_]+)\{", rule["seriesQuery"] + " " + query))
+    assert names == {"nv_inference_queue_duration_us", "nv_inference_request_success"}
+
+
+def test_adapter_rule_is_valid_promql(rendered):
+    promql = pytest.importorskip("promql_parser")
+    (rule,) = _adapter_rules(rendered["gpu-autoscaling"])
+    # What prometheus-adapter substitutes for one HPA query over two pods.
+    query = (rule["metricsQuery"].replace("<<.LabelMatchers>>", 'namespace="inference",pod=~"a|b"')
+             .replace("<<.GroupBy>>", "pod"))
+    promql.parse(query)
+    promql.parse(rule["seriesQuery"])
+
+
+def test_pod_disruption_budget(rendered):
+    for name, docs in rendered.items():
+        pdb = one(docs, "PodDisruptionBudget")
+        assert pdb["apiVersion"] == "policy/v1"
+        labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert one(rendered["default"], "PodDisruptionBudget")["spec"] == {
+        "maxUnavailable": 1, "selector": one(rendered["default"], "PodDisruptionBudget")["spec"]["selector"]}
+    assert one(rendered["cpu-podmonitor-gcs"], "PodDisruptionBudget")["spec"]["minAvailable"] == 2
+
+
+def test_services_and_monitoring(rendered):
+    docs = rendered["gpu-autoscaling"]
+    main = one(docs, "Service", "-triton")
+    assert {p["name"] for p in main["spec"]["ports"]} == {"http", "grpc"}  # no metrics for clients
+    headless = one(docs, "Service", "-headless")
+    assert headless["spec"]["clusterIP"] == "None"
+    assert "metrics" in {p["name"] for p in headless["spec"]["ports"]}
+    sm = one(docs, "ServiceMonitor")
+    assert sm["spec"]["selector"]["matchLabels"].items() <= headless["metadata"]["labels"].items()
+    assert not sm["spec"]["selector"]["matchLabels"].items() <= main["metadata"]["labels"].items()
+    assert sm["spec"]["endpoints"][0]["port"] == "metrics" and sm["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    pm = one(rendered["cpu-podmonitor-gcs"], "PodMonitor")
+    pod_labels = one(rendered["cpu-podmonitor-gcs"], "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert pm["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    assert pm["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    ingress = one(docs, "Ingress")
+    backend = ingress["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]
+    assert backend == {"name": main["metadata"]["name"], "port": {"name": "http"}}
+
+
+def test_grafana_dashboard_configmap(rendered):
+    cm = one(rendered["gpu-autoscaling"], "ConfigMap", "-dashboard")
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dashboard = json.loads(cm["data"]["layoutlmv3-triton.json"])
+    source = json.loads((REPO / "deploy" / "grafana" / "dashboards" / "layoutlmv3-triton.json").read_text())
+    assert dashboard == source
+
+
+def test_chart_dashboard_is_a_copy_of_the_compose_one():
+    """Helm reads no file outside the chart: the chart keeps a copy, which must not drift."""
+    source = REPO / "deploy" / "grafana" / "dashboards" / "layoutlmv3-triton.json"
+    copy_ = CHART / "dashboards" / "layoutlmv3-triton.json"
+    assert not copy_.is_symlink()
+    assert copy_.read_bytes() == source.read_bytes(), \
+        "cp deploy/grafana/dashboards/layoutlmv3-triton.json deploy/helm/layoutlmv3-triton/dashboards/"
+
+
+# --- bad values fail at install time ------------------------------------------------------------
+
+def _render(values):
+    with helm_python.Chart.load(str(CHART)) as chart:
+        return chart.render(values=values, name="t", namespace="t", is_install=True)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"resources": {"requests": {"cpu": "1500m", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}},
+     "cpu"),
+    ({"replicaCount": 0}, "replicaCount"),
+    ({"gpu": {"count": -1}}, "count"),
+    ({"imagTag": "x"}, "imagTag"),
+    ({"modelRepository": {"source": "s3"}}, "s3"),
+    ({"modelRepository": {"source": "s3", "s3": {"url": "https://bucket/path"}}}, "url"),
+    ({"modelRepository": {"source": "nfs"}}, "source"),
+    ({"probes": {"readiness": {"httpGet": {"path": "/healthz", "port": "http"}}}}, "path"),
+    ({"securityContext": {"allowPrivilegeEscalation": True}}, "allowPrivilegeEscalation"),
+    ({"podSecurityContext": {"runAsNonRoot": False}}, "runAsNonRoot"),
+])
+def test_schema_rejects_bad_values(values, message):
+    with pytest.raises(helm_python.HelmError) as excinfo:
+        _render(values)
+    assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"server": {"extraArgs": ["--model-control-mode=explicit"]}}, "--model-control-mode is set by the chart"),
+    ({"resources": {"requests": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": 1}}}, "gpu.count"),
+    ({"podDisruptionBudget": {"maxUnavailable": 1, "minAvailable": 1}}, "not both"),
+    ({"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}, "minReplicas"),
+    ({"autoscaling": {"enabled": True, "metricName": "something_else"}}, "not served"),
+    ({"monitoring": {"serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}}}, "not both"),
+    ({"ingress": {"enabled": True}}, "ingress.hosts"),
+])
+def test_templates_reject_inconsistent_values(values, message):
+    with pytest.raises(helm_python.HelmError) as excinfo:
+        _render(values)
+    assert message in str(excinfo.value)
+
+
+def test_values_schema_is_draft7():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    # The schema and values.yaml agree: every top-level key is described, and vice versa.
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert set(values) == set(schema["properties"]) - {"global"}
+
+
+def test_values_files_pass_the_schema():
+    with helm_python.Chart.load(str(CHART)) as chart:
+        for path in sorted((CHART / "ci").glob("*-values.yaml")):
+            chart.validate_schema(kv.load_values(path))
+        chart.validate_schema(chart.values)
+
+
+# --- KServe example ----------------------------------------------------------------------------
+
+def test_kserve_example():
+    runtime, isvc = [d for d in yaml.safe_load_all(KSERVE.read_text()) if d]
+    assert (runtime["apiVersion"], runtime["kind"]) == ("serving.kserve.io/v1alpha1", "ServingRuntime")
+    assert (isvc["apiVersion"], isvc["kind"]) == ("serving.kserve.io/v1beta1", "InferenceService")
+    (container,) = runtime["spec"]["containers"]
+    assert container["name"] == "kserve-container"
+    wrapper, flags = _compose_server_flags()
+    assert "command" not in container and container["args"][0] == wrapper
+    for flag in flags:
+        assert flag in container["args"]
+    assert "--model-repository=/mnt/models" in container["args"]
+    sc = container["securityContext"]
+    assert sc["runAsNonRoot"] and sc["allowPrivilegeEscalation"] is False and sc["capabilities"]["drop"] == ["ALL"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+    assert container["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "layoutlmv3-admin-key"
+    assert runtime["spec"]["volumes"][0]["emptyDir"]["medium"] == "Memory"
+    model = isvc["spec"]["predictor"]["model"]
+    assert model["runtime"] == runtime["metadata"]["name"]
+    assert model["modelFormat"]["name"] == runtime["spec"]["supportedModelFormats"][0]["name"]
+    assert model["resources"]["limits"]["nvidia.com/gpu"] == "1"
