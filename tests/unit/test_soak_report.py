@@ -16,9 +16,14 @@ nv_inference_count{{model="{contract.ENSEMBLE}",version="1"}} 80
 """
 
 
-def samples(rss, every_s=10.0, failed=0):
+def samples(rss, every_s=10.0, failed=0, stub=None):
+    """One sample every ``every_s`` seconds, 10 requests each; tritonserver holds ``rss``, the
+    stub ``stub`` (flat at 500 MiB when not given)."""
+    stub = stub or [500.0] * len(rss)
     return [Sample(t=(i + 1) * every_s, success=10 * (i + 1), failure=failed, docs_per_s=1.0, failed_in_window=0,
-                   mean_latency_ms=100.0, rss_mib=v) for i, v in enumerate(rss)]
+                   mean_latency_ms=100.0, rss_mib=v + w, processes={"tritonserver": v, "layoutlmv3_model_0_0": w},
+                   anon_mib={"tritonserver": v / 2, "layoutlmv3_model_0_0": w / 2})
+            for i, (v, w) in enumerate(zip(rss, stub))]
 
 
 def test_parse_metrics_sums_the_ensemble_only():
@@ -31,6 +36,23 @@ def test_flat_memory_passes_and_growth_fails():
     leak = summarize(samples([1000 + 10 * i for i in range(30)]), 300, 0, 300, [])  # 60 MiB/min
     assert leak["rss_flat"] is False and leak["verdict"] == "fail"
     assert 55 < leak["rss_steady_growth_mib_per_min"] < 65
+    assert leak["growing_processes"] == ["tritonserver"]
+    assert leak["processes"]["tritonserver"]["mib_per_1000_requests"] == 1000.0  # 10 MiB per 10 requests
+
+
+def test_every_process_is_judged_over_the_end_of_the_run():
+    # 30 minutes: warm-up growth in the first 10 minutes is not judged, minutes 10..30 are.
+    n = 180  # one sample every 10 s
+    plateau = [min(1000 + 5 * i, 1300) for i in range(n)]  # +30 MiB/min, flat from minute 10
+    slow_leak = [500 + 0.25 * i for i in range(n)]  # +1.5 MiB/min from start to end
+    summary = summarize(samples(plateau, stub=slow_leak), 1800, 0, 1800, [])
+    assert summary["memory_steady_from_s"] == 600 and summary["memory_steady_minutes"] == 20
+    assert abs(summary["processes"]["tritonserver"]["mib_per_min"]) < 0.05
+    assert summary["processes"]["layoutlmv3_model_0_0"]["mib_per_min"] == 1.5
+    assert summary["growing_processes"] == ["layoutlmv3_model_0_0"] and summary["verdict"] == "fail"
+    # 0.9 MiB/min is under the threshold of 1 MiB/min
+    below = summarize(samples(plateau, stub=[500 + 0.15 * i for i in range(n)]), 1800, 0, 1800, [])
+    assert below["rss_flat"] is True and below["verdict"] == "pass"
 
 
 def test_failures_fail_and_short_runs_do_not_judge_memory():
@@ -47,5 +69,6 @@ def test_reports_are_written(tmp_path):
     report.summary = summarize(report.samples, 300, 0, 300, [])
     paths = write_outputs(report, tmp_path)
     assert json.loads(paths["json"].read_text())["summary"]["verdict"] == "pass"
-    assert "**0 failed**" in paths["markdown"].read_text()
+    markdown = paths["markdown"].read_text()
+    assert "**0 failed**" in markdown and "| layoutlmv3_model_0_0 | 500.0 |" in markdown
     assert paths["plot"].read_bytes()[:4] == b"\x89PNG"

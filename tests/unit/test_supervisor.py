@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from layoutlmv3_triton.local.supervisor import STUB_NAME, Supervisor, alive, children, process_tree, rss_bytes, stub_processes
+from layoutlmv3_triton.local.procfs import alive, children, group_cpu_seconds, memory_status, process_tree, rss_bytes
+from layoutlmv3_triton.local.supervisor import STUB_NAME, Supervisor, server_processes, stub_processes
 
 
 @pytest.fixture
@@ -18,7 +19,8 @@ def fake_stub(tmp_path):
     script = tmp_path / "repo" / "layoutlmv3_model" / "1" / "model.py"
     script.parent.mkdir(parents=True)
     script.write_text("import time\ntime.sleep(60)\n")
-    proc = subprocess.Popen([f"/opt/{STUB_NAME}", str(script), "shm-region"], executable=sys.executable)
+    proc = subprocess.Popen([f"/opt/{STUB_NAME}", str(script), "shm-region", "layoutlmv3_model_0_0"],
+                            executable=sys.executable)
     yield proc
     proc.kill()
     proc.wait()
@@ -29,6 +31,10 @@ def test_proc_helpers_follow_children_and_zombies(fake_stub):
     assert fake_stub.pid in process_tree(os.getpid())
     assert stub_processes(os.getpid()) == {fake_stub.pid: "layoutlmv3_model"}
     assert rss_bytes([fake_stub.pid]) > 1_000_000
+    assert server_processes(os.getpid()) == {os.getpid(): "tritonserver", fake_stub.pid: "layoutlmv3_model_0_0"}
+    memory = memory_status(fake_stub.pid)
+    assert 0 < memory["RssAnon"] <= memory["VmRSS"]
+    assert group_cpu_seconds(os.getpgrp()) > 0
     fake_stub.kill()
     os.waitid(os.P_PID, fake_stub.pid, os.WEXITED | os.WNOWAIT)  # dead but not reaped: a zombie
     assert not alive(fake_stub.pid) and stub_processes(os.getpid()) == {}

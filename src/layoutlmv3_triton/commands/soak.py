@@ -1,7 +1,8 @@
 """Drive the served ensemble with perf_analyzer at a fixed concurrency (16) for N minutes,
 on loopback, and report failed requests (goal: 0), throughput over time and the
-server's memory (RSS of tritonserver + its python-backend stubs; goal: flat).  Writes
-soak.json, soak.md and soak.png to --output.
+memory of tritonserver and each python-backend stub (goal: flat, that is every process
+grows by less than 1 MiB/min over the last 20 minutes, or the last two thirds of a
+shorter run; docs/memory.md).  Writes soak.json, soak.md and soak.png to --output.
 
 Without --url it starts its own local server on --repository (and stops it after).
 
@@ -98,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{s['verdict']}: {s['succeeded']} ok, {s['failed']} failed, {s['mean_docs_per_s']} docs/s; server RSS "
           f"{s.get('rss_start_mib', 'n/a')} -> {s.get('rss_end_mib', 'n/a')} MiB "
           f"({s.get('rss_steady_growth_mib_per_min', 'n/a')} MiB/min after warm-up)")
+    for name, g in s.get("processes", {}).items():
+        print(f"  {name:28s} {g['end_mib']:8.1f} MiB  {g['mib_per_min']:+6.2f} MiB/min  "
+              f"{g['mib_per_1000_requests'] if g['mib_per_1000_requests'] is not None else 'n/a'} MiB/1000 requests")
     print(f"wrote {paths['json']}, {paths['markdown']}, {paths['plot']}")
     return 0 if s["verdict"] == "pass" else 1
 

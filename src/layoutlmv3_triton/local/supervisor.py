@@ -27,6 +27,7 @@ from typing import Callable
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.errors import LayoutLMv3TritonError, ServerError
+from layoutlmv3_triton.local.procfs import alive, children, cmdline
 from layoutlmv3_triton.local.server import LocalTritonServer
 
 log = logging.getLogger(__name__)
@@ -45,67 +46,36 @@ class ProbeError(LayoutLMv3TritonError):
         self.busy = busy
 
 
-# --- /proc ----------------------------------------------------------------------------
-def _stat(pid: int) -> tuple[str, int] | None:
-    """(state, parent pid) of a process, or None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()  # the name in (...) may hold spaces
-    return fields[0], int(fields[1])
-
-
-def alive(pid: int) -> bool:
-    stat = _stat(pid)
-    return stat is not None and stat[0] not in ("Z", "X")  # a killed, unreaped child is a zombie
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            stat = _stat(int(entry.name))
-            if stat is not None and stat[1] == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and all its live descendants."""
-    tree, queue = [], [pid]
-    while queue:
-        current = queue.pop()
-        if alive(current):
-            tree.append(current)
-            queue.extend(children(current))
-    return tree
-
-
+# --- processes ------------------------------------------------------------------------
 def stub_processes(server_pid: int) -> dict[int, str]:
     """Live python-backend stubs of a tritonserver: pid -> model name."""
+    return {pid: name.model for pid, name in _stubs(server_pid).items()}
+
+
+@dataclass(frozen=True)
+class StubName:
+    model: str
+    instance: str  # <model>_<instance>_<device>, as the server log names it
+
+
+def _stubs(server_pid: int) -> dict[int, StubName]:
     stubs = {}
     for pid in children(server_pid):
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if alive(pid) and argv and os.path.basename(argv[0].decode(errors="replace")) == STUB_NAME:
-            # argv[1] is <repository>/<model>/<version>/model.py
-            stubs[pid] = Path(argv[1].decode(errors="replace")).parents[1].name if len(argv) > 1 else "?"
+        argv = cmdline(pid)
+        if alive(pid) and argv and os.path.basename(argv[0]) == STUB_NAME:
+            # argv[1] is <repository>/<model>/<version>/model.py; a later argument names the instance
+            model = Path(argv[1]).parents[1].name if len(argv) > 1 else "?"
+            instance = next((a for a in argv[2:] if a.startswith(f"{model}_")), model)
+            stubs[pid] = StubName(model, instance)
     return stubs
 
 
-def rss_bytes(pids: list[int]) -> int:
-    """Resident memory of these processes (pages counted once per process)."""
-    page = os.sysconf("SC_PAGE_SIZE")
-    total = 0
-    for pid in pids:
-        try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
+def server_processes(server_pid: int) -> dict[int, str]:
+    """tritonserver and each of its stubs: pid -> a name that survives a restart
+    ("tritonserver", or the stub's instance name such as "layoutlmv3_preprocess_0_0")."""
+    named = {server_pid: "tritonserver"} if alive(server_pid) else {}
+    named.update({pid: name.instance for pid, name in _stubs(server_pid).items()})
+    return named
 
 
 # --- probe inference ------------------------------------------------------------------

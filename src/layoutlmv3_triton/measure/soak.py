@@ -27,9 +27,9 @@ from typing import Callable
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.errors import LayoutLMv3TritonError
-from layoutlmv3_triton.local.supervisor import process_tree, rss_bytes
+from layoutlmv3_triton.local.procfs import process_tree, rss_bytes
+from layoutlmv3_triton.measure.memory import MIB, allocator_settings, memory_summary, sample_processes, slope
 
-MIB = 1024 * 1024
 _METRIC = re.compile(r'^(nv_inference_request_(?:success|failure)|nv_inference_request_duration_us)\{([^}]*)\}\s+(\S+)$')
 
 
@@ -46,6 +46,8 @@ class Sample:
     failed_in_window: int
     mean_latency_ms: float | None  # server side, ensemble, over the window
     rss_mib: float | None  # tritonserver + stubs
+    processes: dict[str, float] = field(default_factory=dict)  # RSS MiB by process: tritonserver, <model>_0_0, ...
+    anon_mib: dict[str, float] = field(default_factory=dict)  # the anonymous (heap) part of each
 
 
 @dataclass
@@ -152,6 +154,8 @@ def run_soak(url: str, metrics_url: str, input_data: Path, duration_s: float, ou
                          "input_data": str(input_data), "cpu_count": os.cpu_count(),
                          # Other work on the machine skews throughput: keep the context.
                          "loadavg_1m_at_start": round(os.getloadavg()[0], 2)})
+    if server_pid is not None:
+        report.config["allocator"] = allocator_settings(server_pid)
     base = read_metrics(metrics_url)
     load = LoadGenerator(perf_command(url, input_data, concurrency, protocol), out_dir / "perf_analyzer.log")
     start = time.monotonic()
@@ -166,6 +170,7 @@ def run_soak(url: str, metrics_url: str, input_data: Path, duration_s: float, ou
             time.sleep(max(0.0, min(sample_s - (elapsed - last_t), duration_s - elapsed)))
             t = time.monotonic() - start
             now = read_metrics(metrics_url)
+            processes, anon = sample_processes(server_pid) if server_pid is not None else ({}, {})
             done = now["success"] - last["success"]
             sample = Sample(
                 t=round(t, 2), success=int(now["success"] - base["success"]),
@@ -173,7 +178,8 @@ def run_soak(url: str, metrics_url: str, input_data: Path, duration_s: float, ou
                 docs_per_s=round(done / max(t - last_t, 1e-6), 3),
                 failed_in_window=int(now["failure"] - last["failure"]),
                 mean_latency_ms=round((now["duration_us"] - last["duration_us"]) / done / 1000, 1) if done else None,
-                rss_mib=None if server_pid is None else round(server_rss(server_pid) / MIB, 1))
+                rss_mib=None if server_pid is None else round(server_rss(server_pid) / MIB, 1),
+                processes=processes, anon_mib=anon)
             report.samples.append(sample)
             if progress:
                 progress(sample, duration_s)
@@ -188,16 +194,6 @@ def run_soak(url: str, metrics_url: str, input_data: Path, duration_s: float, ou
     return report
 
 
-def _slope_per_min(points: list[tuple[float, float]]) -> float:
-    """Least-squares slope of (seconds, value) points, per minute."""
-    if len(points) < 2:
-        return 0.0
-    n = len(points)
-    mx, my = sum(p[0] for p in points) / n, sum(p[1] for p in points) / n
-    var = sum((p[0] - mx) ** 2 for p in points)
-    return 0.0 if var == 0 else 60.0 * sum((p[0] - mx) * (p[1] - my) for p in points) / var
-
-
 def summarize(samples: list[Sample], success: float, failure: float, seconds: float, errors: list[str]) -> dict:
     rates = [s.docs_per_s for s in samples]
     summary = {
@@ -208,18 +204,14 @@ def summarize(samples: list[Sample], success: float, failure: float, seconds: fl
     }
     rss = [(s.t, s.rss_mib) for s in samples if s.rss_mib is not None]
     if rss:
-        # Warm-up (stubs grow as they first see full batches, allocators settle): the first
-        # minute or fifth of the run, whichever is longer, but at most half of it.
-        end = rss[-1][0]
-        steady = [p for p in rss if p[0] >= min(max(end / 5, 60.0), end / 2)] or rss
-        growth = _slope_per_min(steady)
-        span_min = (steady[-1][0] - steady[0][0]) / 60
-        summary.update(rss_start_mib=rss[0][1], rss_end_mib=rss[-1][1], rss_max_mib=max(v for _, v in rss),
-                       rss_steady_start_mib=steady[0][1], rss_steady_growth_mib_per_min=round(growth, 2),
-                       rss_steady_minutes=round(span_min, 2))
-        # Flat: the steady part grows by less than 2% (or 20 MiB) over its own length;
-        # a run with under two steady minutes is too short to tell (None).
-        summary["rss_flat"] = (abs(growth * span_min) <= max(0.02 * steady[0][1], 20.0)) if span_min >= 2 else None
+        summary.update(rss_start_mib=rss[0][1], rss_end_mib=rss[-1][1], rss_max_mib=max(v for _, v in rss))
+    memory = memory_summary(samples)  # per process: the verdict
+    if memory:
+        steady = [(t / 60, v) for t, v in rss if t >= memory["memory_steady_from_s"]]
+        summary.update(rss_steady_start_mib=steady[0][1], rss_steady_growth_mib_per_min=round(slope(steady), 2),
+                       **memory)
+    else:
+        summary["rss_flat"] = None
     summary["verdict"] = "pass" if failure == 0 and not errors and summary.get("rss_flat") is not False else "fail"
     return summary
 
@@ -256,11 +248,19 @@ def markdown(report: SoakReport) -> str:
         f"..{s['max_window_docs_per_s']} |",
         f"| server RSS (tritonserver + stubs) | start {_fmt(s.get('rss_start_mib'), ' MiB')}, end "
         f"{_fmt(s.get('rss_end_mib'), ' MiB')}, max {_fmt(s.get('rss_max_mib'), ' MiB')} |",
-        f"| RSS growth after warm-up | {_fmt(s.get('rss_steady_growth_mib_per_min'), ' MiB/min')} "
-        f"from {_fmt(s.get('rss_steady_start_mib'), ' MiB')} over {_fmt(s.get('rss_steady_minutes'), ' min')} "
-        f"(flat: {'too short to tell' if s.get('rss_flat') is None else s['rss_flat']}) |",
-        f"| perf_analyzer starts | {len(report.perf_runs)} |", "",
+        f"| RSS growth after warm-up (all) | {_fmt(s.get('rss_steady_growth_mib_per_min'), ' MiB/min')} "
+        f"from {_fmt(s.get('rss_steady_start_mib'), ' MiB')} over the last {_fmt(s.get('memory_steady_minutes'), ' min')} |",
+        f"| memory flat (every process < {_fmt(s.get('memory_flat_threshold_mib_per_min'), ' MiB/min')}) | "
+        f"{'too short to tell' if s.get('rss_flat') is None else s['rss_flat']} |",
+        f"| perf_analyzer starts | {len(report.perf_runs)} |",
+        f"| environment | {_fmt(c.get('allocator'))} |", "",
     ]
+    if s.get("processes"):
+        lines += ["| process | RSS at steady start (MiB) | end (MiB) | max (MiB) | growth (MiB/min) | "
+                  "growth (MiB per 1000 requests) |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [f"| {name} | {g['start_mib']} | {g['end_mib']} | {g['max_mib']} | {g['mib_per_min']} | "
+                  f"{_fmt(g['mib_per_1000_requests'])} |" for name, g in s["processes"].items()]
+        lines.append("")
     if s["perf_analyzer_errors"]:
         lines += ["perf_analyzer reported:", "", *[f"- `{e}`" for e in s["perf_analyzer_errors"]], ""]
     lines += ["![throughput and memory over time](soak.png)", "", "| t (s) | docs/s | failed | latency (ms) | RSS (MiB) |",
@@ -285,11 +285,17 @@ def plot(report: SoakReport, path: Path) -> None:
     top.set_ylabel("throughput (docs/s)")
     top.set_ylim(bottom=0)
     top.legend(loc="lower right")
-    rss = [(x, s.rss_mib) for x, s in zip(t, report.samples) if s.rss_mib is not None]
-    if rss:
-        bottom.plot(*zip(*rss), color="tab:orange")
-        bottom.set_ylim(0, max(v for _, v in rss) * 1.2)
-    bottom.set_ylabel("server RSS (MiB)")
+    names = sorted({name for sample in report.samples for name in sample.processes})
+    for name in names:
+        curve = [(x, s.processes[name]) for x, s in zip(t, report.samples) if name in s.processes]
+        bottom.plot(*zip(*curve), label=name)
+    if names:
+        steady_from = report.summary.get("memory_steady_from_s")
+        if steady_from is not None:
+            bottom.axvline(steady_from / 60, color="grey", linestyle=":", label="judged from here")
+        bottom.set_ylim(bottom=0)
+        bottom.legend(loc="upper left", fontsize="x-small", ncol=2)
+    bottom.set_ylabel("RSS per process (MiB)")
     bottom.set_xlabel("minutes")
     s = report.summary
     fig.suptitle(f"soak at concurrency {report.config['concurrency']}: {s['succeeded']} ok, {s['failed']} failed")
