@@ -49,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--per-page", action="store_true",
                         help="also print each page's word recalls and entity precision/recall/F1")
     parser.add_argument("--output", metavar="FILE", help="write the JSON report here (always has the per-page figures)")
+    parser.add_argument("--linker", metavar="linker.json",
+                        help="linker for pair_f1_given_entities (FUNSD layout only; default: the geometric rules)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -57,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from layoutlmv3_client.errors import ClientError
 
+    from layoutlmv3_triton.measure.pairs import pair_lines
     from layoutlmv3_triton.measure.evaluation import (EvalConfig, EvaluationError, evaluate, f1_line, format_per_page,
                                                       format_table, label_mismatch, write_report)
 
@@ -71,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     cfg = EvalConfig(url=args.url, data=args.data, dataset=args.dataset, split=args.split, protocol=args.protocol,
                      concurrency=args.concurrency, limit=args.limit, min_cover=args.min_overlap, strict=args.strict,
-                     timeout_s=args.timeout, progress=not args.no_progress)
+                     timeout_s=args.timeout, progress=not args.no_progress, linker=args.linker)
     try:
         run_ = evaluate(cfg)
     except (EvaluationError, ClientError) as exc:
@@ -87,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         print(format_per_page(report))
         print()
     print(format_table(report))
+    for line in pair_lines(report):  # FUNSD layout only: pair_f1_given_entities=, pair_f1=
+        print(line)
     if args.output:
         print(f"report: {write_report(report, args.output)}")
     sys.stdout.flush()

@@ -54,6 +54,8 @@ from layoutlmv3_triton import contract
 from layoutlmv3_triton.measure import funsd, funsd_layout
 from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton.measure.matching import MIN_COVER, cover_matrix, match_words, word_recall
+from layoutlmv3_triton.measure.pairs import pair_report, served_counts
+from layoutlmv3_triton.serving.linking import load_linker
 SPLIT_PREFERENCE = ("test", "validation", "train")
 MATCHING_RULE = (
     "each OCR word (pixels) goes to the ground-truth word (0..1000 boxes scaled to pixels) with the largest "
@@ -149,6 +151,7 @@ class GroundTruth:
     width: int
     height: int
     pixel_boxes: bool = False
+    layout: Any = None  # the funsd_layout.Page (entities, linking) when pairs can be scored
 
     def boxes_in_pixels(self) -> np.ndarray:
         if self.pixel_boxes:
@@ -166,6 +169,7 @@ class PageEval:
     assigned_ocr_words: int = 0
     error: str | None = None
     text_matched: list[bool] = field(default_factory=list)  # found by box and text (matching.py)
+    pairs: Any = None  # measure.pairs.PairCounts, when the truth has linking
 
     def as_dict(self) -> dict:
         n = len(self.gold)
@@ -186,7 +190,8 @@ def evaluate_page(truth: GroundTruth, result: dict | None, min_cover: float = MI
     n = len(truth.words)
     if result is None:
         return PageEval(truth.id, list(truth.tags), ["O"] * n, [False] * n, error=error or "no result",
-                        text_matched=[False] * n)
+                        text_matched=[False] * n,
+                        pairs=None if truth.layout is None else served_counts(truth.layout, None, []))
     pages = result.get("pages") or []
     words = [w for page in pages[:1] for w in page.get("words", [])]
     page = pages[0] if pages else {}
@@ -197,7 +202,8 @@ def evaluate_page(truth: GroundTruth, result: dict | None, min_cover: float = MI
     pred, matched = project_labels(assignment, [str(w.get("label", "O")) for w in words], n)
     recall = word_recall(assignment, [str(w.get("text", "")) for w in words], truth.words)
     return PageEval(truth.id, list(truth.tags), pred, matched, ocr_words=len(words),
-                    assigned_ocr_words=sum(j >= 0 for j in assignment), error=error, text_matched=recall.by_text)
+                    assigned_ocr_words=sum(j >= 0 for j in assignment), error=error, text_matched=recall.by_text,
+                    pairs=None if truth.layout is None else served_counts(truth.layout, result, assignment))
 
 
 def summarize(pages: Sequence[PageEval], strict: bool = False) -> dict:
@@ -301,7 +307,7 @@ def _funsd_layout_source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loa
     for page in pages:
         width, height = page.image_size()
         truths.append(GroundTruth(page.id, list(page.words), [list(b) for b in page.boxes], list(page.tags),
-                                  width, height, pixel_boxes=True))
+                                  width, height, pixel_boxes=True, layout=page))
 
     def loader(path: Path) -> Loader:
         return path.read_bytes
@@ -336,6 +342,7 @@ class EvalConfig:
     strict: bool = False
     timeout_s: float = 300.0
     progress: bool = True
+    linker: str | None = None  # linker.json for pair_f1_given_entities (default: the geometric rules)
 
 
 @dataclass
@@ -420,6 +427,9 @@ def evaluate(cfg: EvalConfig, client: Any = None,
         "errors": errors,
         "per_page": [p.as_dict() for p in pages],
     }
+    if any(t.layout is not None for t in truths):
+        report["pairs"] = pair_report([t.layout for t in truths if t.layout is not None], [p.pairs for p in pages],
+                                      load_linker(cfg.linker) if cfg.linker else None)
     return EvalRun(report, pages)
 
 

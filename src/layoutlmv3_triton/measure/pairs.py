@@ -14,7 +14,8 @@ are a question and an answer with at least one word each (either direction in th
 Entity matching for ``pair_f1``: the server's words are matched to the ground-truth
 words as for entity F1 (:func:`measure.evaluation.match_words`); a predicted entity
 matches the gold entity that holds the majority of its matched words, provided those
-words are also at least half of that gold entity's words.
+words are also at least half of that gold entity's words.  Every served pair counts as
+predicted; one whose question or answer matches no gold entity is wrong.
 """
 from __future__ import annotations
 
@@ -118,3 +119,45 @@ def predicted_pairs(result_page: dict, assignment: Sequence[int], page: Page) ->
         if q >= 0 and a >= 0:
             out.add((q, a))
     return out
+
+
+def served_counts(page: Page, result: dict | None, assignment: Sequence[int]) -> PairCounts:
+    """End-to-end pair counts of one page from the server's first result page (None: failed)."""
+    gold = gold_pairs(page)
+    pages = (result or {}).get("pages") or []
+    if not pages:
+        return PairCounts(0, 0, len(gold))
+    # every served pair counts as predicted; one whose entities match no gold entity is wrong
+    return PairCounts(len(predicted_pairs(pages[0], assignment, page) & gold), len(pages[0].get("pairs", [])),
+                      len(gold))
+
+
+def pair_report(pages: Sequence[Page], served: Sequence[PairCounts | None], linker: Linker | None = None) -> dict:
+    """The report's ``pairs`` section: given entities (the linker on ``pages``) and end to end."""
+    total = PairCounts()
+    for counts in served:
+        if counts is not None:
+            total.correct += counts.correct
+            total.predicted += counts.predicted
+            total.gold += counts.gold
+    return {"given_entities": score_given_entities(pages, linker), "end_to_end": total.as_dict(),
+            "linker": (linker.as_json() if linker is not None else {"kind": "geometric"}), "rule": MATCHING_RULE}
+
+
+def pair_lines(report: dict) -> list[str]:
+    """``pair_f1_given_entities=`` and ``pair_f1=`` lines, when the report scored pairs."""
+    pairs = report.get("pairs")
+    if not pairs:
+        return []
+    given, served = pairs["given_entities"], pairs["end_to_end"]
+    return [f"pairs: given entities P {given['precision']:.4f} R {given['recall']:.4f} ({given['gold']} gold); "
+            f"end to end P {served['precision']:.4f} R {served['recall']:.4f}",
+            f"pair_f1_given_entities={given['f1']:.4f}", f"pair_f1={served['f1']:.4f}"]
+
+
+MATCHING_RULE = (
+    "gold pairs: distinct question/answer pairs of FUNSD linking whose entities have words; a served pair is "
+    "correct when its question and answer entities match the gold ones: a served entity matches the gold entity "
+    "holding the majority of its matched words, if those are at least half of the gold entity's words; every "
+    "served pair counts as predicted"
+)
