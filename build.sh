@@ -14,9 +14,12 @@ Build the Docker images of the LayoutLMv3 Triton stack (default: all of them):
   ${SERVICES[*]}
 
 Options:
-  --release YY.MM   NGC release to build on (e.g. 24.10 = Triton 2.51); written to .env
-                    as TRITON_RELEASE so that docker compose runs what was built
-  --no-opencl       build Tesseract without OpenCL (the OpenCL build is experimental)
+  --release YY.MM   NGC release to build on (e.g. 26.11 = Triton 2.75); written to .env
+                    as TRITON_RELEASE so that docker compose runs what was built.  Every
+                    image (server, workflow, client, Model Analyzer) follows it
+  --opencl          build Tesseract 5.3.4 with OpenCL (the last release that has it; the
+                    build fails if the binary lacks OpenCL).  Experimental, often slower
+  --no-opencl       build current Tesseract without OpenCL (the default, TESSERACT_OPENCL=0)
   --dry-run         print the commands without running them
   -h, --help        show this help
 
@@ -44,18 +47,23 @@ run() {
 }
 
 release=""
-opencl=1
+opencl="${TESSERACT_OPENCL:-$(sed -n 's/^TESSERACT_OPENCL=//p' "$(dirname "${BASH_SOURCE[0]}")/.env" 2> /dev/null)}"
+opencl="${opencl:-0}"
 dry_run=0
 services=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --release)
-            [[ $# -ge 2 ]] || die "--release needs a value such as 24.10"
+            [[ $# -ge 2 ]] || die "--release needs a value such as 26.11"
             release="$2"
             shift 2
             ;;
         --release=*)
             release="${1#*=}"
+            shift
+            ;;
+        --opencl)
+            opencl=1
             shift
             ;;
         --no-opencl)
@@ -88,6 +96,7 @@ done
 if [[ ${#services[@]} -eq 0 ]]; then
     services=("${SERVICES[@]}")
 fi
+[[ "${opencl}" =~ ^[01]$ ]] || die "TESSERACT_OPENCL must be 0 or 1, got '${opencl}'"
 
 # --- tools ------------------------------------------------------------------------------------
 command -v docker > /dev/null 2>&1 \
@@ -97,16 +106,13 @@ docker compose version > /dev/null 2>&1 \
 
 # --- release pin ------------------------------------------------------------------------------
 if [[ -n "${release}" ]]; then
-    [[ "${release}" =~ ^([0-9]{2})\.([0-9]{2})$ ]] || die "--release must look like 24.10, got '${release}'"
-    # NGC releases are monthly and Triton's minor version follows them: 24.10 -> 2.51.
-    client_version="2.$((42 + (10#${BASH_REMATCH[1]} - 24) * 12 + 10#${BASH_REMATCH[2]} - 1)).0"
-    say "pinning TRITON_RELEASE=${release} and TRITON_CLIENT_VERSION=${client_version} in .env"
+    [[ "${release}" =~ ^[0-9]{2}\.[0-9]{2}$ ]] || die "--release must look like 26.11, got '${release}'"
+    say "pinning TRITON_RELEASE=${release} in .env"
     if [[ "${dry_run}" == 0 ]]; then
-        sed -i.bak -e "s/^TRITON_RELEASE=.*/TRITON_RELEASE=${release}/" \
-            -e "s/^TRITON_CLIENT_VERSION=.*/TRITON_CLIENT_VERSION=${client_version}/" .env
+        sed -i.bak -e "s/^TRITON_RELEASE=.*/TRITON_RELEASE=${release}/" .env
         rm -f .env.bak
     fi
-    export TRITON_RELEASE="${release}" TRITON_CLIENT_VERSION="${client_version}"
+    export TRITON_RELEASE="${release}"
 fi
 
 # --- build arguments --------------------------------------------------------------------------
@@ -128,5 +134,5 @@ if [[ "$(id -u)" == 0 ]]; then
 fi
 
 say "release ${TRITON_RELEASE:-$(sed -n 's/^TRITON_RELEASE=//p' .env 2> /dev/null)}, Tesseract OpenCL $([[ ${opencl} == 1 ]] && echo on || echo off), uid ${uid}"
-run docker compose --profile workflow --profile profiling build "${services[@]}"
+run docker compose --profile workflow --profile profiling --profile client build "${services[@]}"
 say "done. Next: docker compose up layoutlmv3-triton-server (docs/production.md)"

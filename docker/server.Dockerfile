@@ -1,17 +1,19 @@
 # syntax=docker/dockerfile:1
-# Triton server for the LayoutLMv3 ensemble: the NGC server image + this package's serving
-# dependencies + Tesseract 5 built from source (OpenCL on unless TESSERACT_OPENCL=0).
+# Triton server for the LayoutLMv3 ensemble: the NGC server image + this package's `serving`
+# extra (what the python-backend steps need: no torch, no CPU onnxruntime, no second
+# tritonserver) + Tesseract built from source.
 # Targets: `server` (docker compose service layoutlmv3-triton-server) and `model-analyzer`
-# (the same server plus Model Analyzer and perf_analyzer, which launches its own servers).
+# (the same server plus the SDK image's Model Analyzer and perf_analyzer of the same release).
 # Build with ./build.sh; the release pin lives in .env (TRITON_RELEASE).
-ARG TRITON_RELEASE=24.10
+ARG TRITON_RELEASE=26.11
+# 0: current Tesseract, CPU only (default).  1: Tesseract 5.3.4 with OpenCL (docs/production.md).
+ARG TESSERACT_OPENCL=0
+
+FROM nvcr.io/nvidia/tritonserver:${TRITON_RELEASE}-py3-sdk AS sdk
 
 # --- Tesseract from source, and a tesserocr wheel linked against it ------------------------
 # Built on the server image itself so that glibc, Python and the libraries match.
-FROM nvcr.io/nvidia/tritonserver:${TRITON_RELEASE}-py3 AS tesseract
-ARG TESSERACT_VERSION=5.5.0
-ARG TESSEROCR_VERSION=2.13.0
-ARG TESSERACT_OPENCL=1
+FROM nvcr.io/nvidia/tritonserver:${TRITON_RELEASE}-py3 AS tesseract-build
 # tessdata_fast: the LSTM models tuned for speed; pinned to a tag of tesseract-ocr/tessdata_fast.
 ARG TESSDATA_REF=4.1.0
 ARG TESSDATA_LANGS="eng osd"
@@ -21,23 +23,52 @@ RUN apt-get update \
         autoconf automake build-essential libtool pkg-config \
         libleptonica-dev ocl-icd-opencl-dev opencl-headers \
     && rm -rf /var/lib/apt/lists/*
-WORKDIR /src/tesseract
-RUN curl -fsSL "https://github.com/tesseract-ocr/tesseract/archive/refs/tags/${TESSERACT_VERSION}.tar.gz" \
-        | tar -xz --strip-components=1
-# OpenMP is off: several preprocess instances each run one engine, and OpenMP threads
-# would only oversubscribe the cores (the server also sets OMP_THREAD_LIMIT=1).
-RUN if [ "${TESSERACT_OPENCL}" = "1" ]; then opencl=--enable-opencl; else opencl=--disable-opencl; fi \
-    && ./autogen.sh \
-    && ./configure --prefix=/usr/local "${opencl}" --disable-graphics --disable-openmp --disable-doc \
-    && make -j"$(nproc)" \
-    && make install DESTDIR=/staging \
-    && make install \
-    && ldconfig
 RUN mkdir -p /staging/usr/local/share/tessdata \
     && for lang in ${TESSDATA_LANGS}; do \
         curl -fsSL -o "/staging/usr/local/share/tessdata/${lang}.traineddata" \
             "https://github.com/tesseract-ocr/tessdata_fast/raw/${TESSDATA_REF}/${lang}.traineddata"; \
     done
+WORKDIR /src/tesseract
+
+# Current Tesseract without OpenCL.  Upstream removed its OpenCL code in 5.4.0 (commit
+# d5e000bc5, #4220): from then on `configure --enable-opencl` only warns.  The version is
+# the one the test suite ran with (the Tesseract inside the tesserocr wheel of the venv).
+# OpenMP is off: several preprocess instances each run one engine, and OpenMP threads
+# would only oversubscribe the cores (the server also sets OMP_THREAD_LIMIT=1).
+FROM tesseract-build AS tesseract-opencl-0
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ARG TESSERACT_VERSION=5.5.4
+RUN curl -fsSL "https://github.com/tesseract-ocr/tesseract/archive/refs/tags/${TESSERACT_VERSION}.tar.gz" \
+        | tar -xz --strip-components=1 \
+    && ./autogen.sh \
+    && ./configure --prefix=/usr/local --disable-graphics --disable-openmp --disable-doc \
+    && make -j"$(nproc)" \
+    && make install DESTDIR=/staging \
+    && make install \
+    && ldconfig
+
+# Tesseract 5.3.4, the last release with OpenCL, built with it.  OpenCL was experimental
+# upstream and is often slower than the CPU path: measure before you keep it.  The build
+# fails unless the binary reports OpenCL (it prints "OpenCL info" only when compiled with it).
+FROM tesseract-build AS tesseract-opencl-1
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ARG TESSERACT_OPENCL_VERSION=5.3.4
+RUN curl -fsSL "https://github.com/tesseract-ocr/tesseract/archive/refs/tags/${TESSERACT_OPENCL_VERSION}.tar.gz" \
+        | tar -xz --strip-components=1 \
+    && ./autogen.sh \
+    && ./configure --prefix=/usr/local --enable-opencl --disable-graphics --disable-openmp --disable-doc \
+    && make -j"$(nproc)" \
+    && make install DESTDIR=/staging \
+    && make install \
+    && ldconfig \
+    && if ! tesseract --version 2>&1 | grep -q "OpenCL info"; then \
+        echo "tesseract ${TESSERACT_OPENCL_VERSION} was built without OpenCL" >&2; exit 1; fi
+
+# The stage TESSERACT_OPENCL picks; BuildKit builds only that one.
+# hadolint ignore=DL3006
+FROM tesseract-opencl-${TESSERACT_OPENCL} AS tesseract
+# The version docker/constraints.txt pins (tests/unit/test_gpu_host.py checks they agree).
+ARG TESSEROCR_VERSION=2.13.0
 # From source, so that tesserocr uses this Tesseract and not the one bundled in its PyPI wheel.
 RUN python3 -m pip wheel --no-cache-dir --no-deps --no-binary tesserocr -w /wheels \
         "tesserocr==${TESSEROCR_VERSION}"
@@ -47,8 +78,8 @@ FROM nvcr.io/nvidia/tritonserver:${TRITON_RELEASE}-py3 AS server
 # Ubuntu 24.04 based releases mark the system Python as externally managed; this image is its only user.
 ENV PIP_BREAK_SYSTEM_PACKAGES=1
 # libleptonica-dev has the same name on every Ubuntu release (the runtime library does not).
-# The NVIDIA container runtime mounts libnvidia-opencl.so.1 (capability "compute") but
-# not the ICD file that lets the OpenCL loader find it.
+# The OpenCL build links libOpenCL; the NVIDIA container runtime mounts libnvidia-opencl.so.1
+# (capability "compute") but not the ICD file that lets the OpenCL loader find it.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libleptonica-dev ocl-icd-libopencl1 \
     && rm -rf /var/lib/apt/lists/* \
@@ -61,44 +92,54 @@ WORKDIR /opt/layoutlmv3
 COPY pyproject.toml README.md ./
 COPY src/ src/
 COPY client/ client/
-RUN python3 -m pip install --no-cache-dir /tmp/wheels/tesserocr-*.whl ".[serve]" \
-    && rm -rf /tmp/wheels \
-    && python3 -c "import tesserocr, layoutlmv3_triton; print(tesserocr.tesseract_version())"
+COPY docker/constraints.txt docker/constraints.txt
+ENV TESSDATA_PREFIX=/usr/local/share/tessdata
+# The tested versions (docker/constraints.txt), less what the base image ships; then the
+# image check: Tesseract reads a page, a tiny processor loads through this transformers, no torch.
+RUN PYTHONPATH=src python3 -m layoutlmv3_triton.build.constraints for-image docker/constraints.txt \
+        -o /tmp/constraints.txt \
+    && PIP_CONSTRAINT=/tmp/constraints.txt python3 -m pip install --no-cache-dir /tmp/wheels/tesserocr-*.whl ".[serving]" \
+    && rm -rf /tmp/wheels /tmp/constraints.txt \
+    && python3 -m layoutlmv3_triton.build.image_check server --no-torch
 COPY --chmod=0755 docker/layoutlmv3-tritonserver.sh /usr/local/bin/layoutlmv3-tritonserver
 # TOKENIZERS_PARALLELISM looks like a secret to hadolint; it is not.
 # hadolint ignore=DL3064
-ENV TESSDATA_PREFIX=/usr/local/share/tessdata \
-    OMP_THREAD_LIMIT=1 \
+ENV OMP_THREAD_LIMIT=1 \
     TOKENIZERS_PARALLELISM=false \
     HF_HUB_OFFLINE=1
-# Tesseract's OpenCL build writes its device profile and kernel cache into the working
-# directory: give the server user one it owns.
-RUN mkdir -p /home/triton-server && chown triton-server:triton-server /home/triton-server
+# The server user's working directory (Tesseract's OpenCL build writes its device profile
+# there) and the TensorRT engine cache of the onnxruntime-trt variant (a named volume in
+# docker-compose.yml; Docker copies this folder's owner into a new volume).
+RUN mkdir -p /home/triton-server /var/cache/layoutlmv3/trt \
+    && chown triton-server:triton-server /home/triton-server /var/cache/layoutlmv3/trt
 WORKDIR /home/triton-server
 # triton-server (uid 1000) comes with the NGC image.
 USER triton-server
 EXPOSE 8000 8001 8002
 CMD ["layoutlmv3-tritonserver", "--model-repository=/models", "--model-control-mode=none"]
 
-# --- Model Analyzer: the server plus the profiling tools -------------------------------------
+# --- Model Analyzer: the server plus the profiling tools of the same release -----------------
 FROM server AS model-analyzer
 USER root
-# perf_analyzer ships in the tritonclient wheel of the same Triton version (24.10 -> 2.51.0).
-ARG TRITON_CLIENT_VERSION=2.51.0
-# The PyPI release nearest to TRITON_RELEASE (24.10's 1.45 is not on PyPI).
-ARG MODEL_ANALYZER_VERSION=1.44.0
+ARG TRITON_RELEASE=26.11
 ARG USER_UID=1000
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# perf_analyzer links libb64 and the CUDA runtime of the image.
-ENV LD_LIBRARY_PATH=/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}
+# perf_analyzer and the tritonclient wheel from the SDK image of the same release; Model
+# Analyzer from its release branch r<YY.MM>, which is what the SDK image installs.
+COPY --from=sdk /workspace/install/bin/perf_analyzer /usr/local/bin/perf_analyzer
+COPY --from=sdk /workspace/install/lib/ /opt/triton-sdk/lib/
+COPY --from=sdk /workspace/install/python/ /tmp/sdk-python/
+ENV LD_LIBRARY_PATH=/opt/triton-sdk/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libb64-0d \
     && rm -rf /var/lib/apt/lists/*
-RUN python3 -m pip install --no-cache-dir \
-        "tritonclient[all]==${TRITON_CLIENT_VERSION}" "triton-model-analyzer==${MODEL_ANALYZER_VERSION}" \
-    && pa="$(command -v perf_analyzer)" \
-    && if ldd "${pa}" | grep "not found"; then \
-        echo "perf_analyzer ${TRITON_CLIENT_VERSION} misses libraries on this base image" >&2; exit 1; fi \
+RUN client="$(find /tmp/sdk-python -maxdepth 1 -name 'tritonclient-*linux*.whl' | head -n 1)" \
+    && [ -n "${client}" ] \
+    && python3 -m pip install --no-cache-dir "${client}[all]" \
+        "https://github.com/triton-inference-server/model_analyzer/archive/refs/heads/r${TRITON_RELEASE}.tar.gz" \
+    && rm -rf /tmp/sdk-python \
+    && if ldd /usr/local/bin/perf_analyzer | grep "not found"; then \
+        echo "perf_analyzer of ${TRITON_RELEASE} misses libraries on this base image" >&2; exit 1; fi \
     && model-analyzer --help > /dev/null
 # Reports land in a host folder: run as the host user that owns it (./build.sh passes its uid).
 RUN if ! getent passwd "${USER_UID}" > /dev/null; then useradd --uid "${USER_UID}" --create-home analyzer; fi

@@ -6,9 +6,12 @@ nvidia-pytriton wheel itself, once per candidate config of ``layoutlmv3_model``,
 drives it with perf_analyzer.  The sweep (kept to a few minutes on 2 cores):
 
 * instance count 1, 2 (KIND_CPU)
-* max batch size 1, 4
+* max batch size: the deployed one (the repository's config, 64 sequences), which is a bound
+  rather than a knob: a lower one rejects multi-page documents at the model step
 * dynamic batching queue delay 0, 4000 µs
 * concurrency 4 (the model step alone; two instances of one thread fill two cores)
+* request batches of 1 and 4 sequences (a one-window page; a long or multi-page document),
+  every sequence padded to 512 tokens as the windows of a long page are
 
 The python-backend model needs the stub environment the project's launcher builds
 (``server.stub_environment()``: LAYOUTLMV3_TRITON_PYTHONPATH and LD_LIBRARY_PATH) and
@@ -40,8 +43,15 @@ from layoutlmv3_triton.measure.bench.perf import cuda_runtime_lib, find_perf_ana
 from layoutlmv3_triton.local.server import backend_directory, free_port, pytriton_root, stub_environment
 
 
-def model_inputs_json(repository: Path, pages: int, out: Path) -> Path:
-    """perf_analyzer --input-data with the model step's real inputs, one entry per page."""
+def pad_to(array: np.ndarray, length: int, value: int) -> np.ndarray:
+    """``array`` padded along its first axis to ``length`` rows of ``value``."""
+    pad = [(0, max(0, length - array.shape[0]))] + [(0, 0)] * (array.ndim - 1)
+    return np.pad(array[:length], pad, constant_values=value)
+
+
+def model_inputs_json(repository: Path, pages: int, out: Path, seq_len: int = contract.MAX_SEQ_LEN) -> Path:
+    """perf_analyzer --input-data with the model step's real inputs, one entry per page,
+    padded to ``seq_len`` tokens (a full window of a long page)."""
     from layoutlmv3_triton.serving.encoding import PageEncoder
     from layoutlmv3_triton.serving.ocr import TesseractEngine
     from layoutlmv3_triton.synth import render_page
@@ -55,12 +65,22 @@ def model_inputs_json(repository: Path, pages: int, out: Path) -> Path:
             page = encoder.encode(image, [w.text for w in words], [w.box for w in words])
             entry = {}
             for t in contract.MODEL_INPUTS:
-                array = np.ascontiguousarray(getattr(page, t.name).astype(t.numpy_dtype))
+                array = getattr(page, t.name).astype(t.numpy_dtype)
+                if -1 in t.dims:
+                    pad_value = encoder.tokenizer.pad_token_id if t is contract.INPUT_IDS else 0
+                    array = pad_to(array, seq_len, pad_value)
+                array = np.ascontiguousarray(array)
                 entry[t.name] = {"content": {"b64": base64.b64encode(array.tobytes()).decode()},
                                  "shape": list(array.shape)}
             entries.append(entry)
     out.write_text(json.dumps({"data": entries}))
     return out
+
+
+def deployed_max_batch_size(model_dir: Path) -> int:
+    from layoutlmv3_triton.build.configs import parse
+
+    return parse((model_dir / "config.pbtxt").read_text()).max_batch_size
 
 
 def write_config(args, ma_repo: Path, input_data: Path, out_dir: Path) -> Path:
@@ -107,7 +127,7 @@ def write_config(args, ma_repo: Path, input_data: Path, out_dir: Path) -> Path:
                     "max_batch_size": args.max_batch_sizes,
                     "dynamic_batching": {"max_queue_delay_microseconds": args.queue_delays},
                 },
-                "parameters": {"concurrency": args.concurrency},
+                "parameters": {"concurrency": args.concurrency, "batch_sizes": args.batch_sizes},
                 "perf_analyzer_flags": {
                     "input-data": str(input_data),
                     "measurement-mode": "count_windows",
@@ -174,7 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("reports/model_analyzer"))
     parser.add_argument("--pages", type=int, default=4, help="pages whose model inputs perf_analyzer sends")
     parser.add_argument("--instances", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--max-batch-sizes", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--max-batch-sizes", type=int, nargs="+", default=None,
+                        help="default: the repository's deployed max_batch_size (64 sequences)")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4],
+                        help="sequences per request perf_analyzer sends (windows of long or multi-page documents)")
+    parser.add_argument("--seq-len", type=int, default=contract.MAX_SEQ_LEN, help="tokens per sequence")
     parser.add_argument("--queue-delays", type=int, nargs="+", default=[0, 4000])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4])
     parser.add_argument("--requests-per-window", type=int, default=6)
@@ -185,13 +209,14 @@ def main(argv: list[str] | None = None) -> int:
     if not (source / "config.pbtxt").is_file():
         print(f"error: no {source}/config.pbtxt; run `layoutlmv3-triton bench` or build-repo first", file=sys.stderr)
         return 2
+    args.max_batch_sizes = args.max_batch_sizes or [deployed_max_batch_size(source)]
     out = args.output.resolve()
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     ma_repo = out / "input_repository"
     shutil.copytree(source, ma_repo / contract.MODEL)
-    input_data = model_inputs_json(args.repository, args.pages, out / "model_inputs.json")
+    input_data = model_inputs_json(args.repository, args.pages, out / "model_inputs.json", args.seq_len)
     config = write_config(args, ma_repo, input_data, out)
     env = dict(os.environ)
     lib = cuda_runtime_lib()

@@ -28,6 +28,8 @@ import pytest
 yaml = pytest.importorskip("yaml")
 
 from layoutlmv3_triton import contract  # noqa: E402
+from layoutlmv3_triton.build.configs import ServingOptions, model_config  # noqa: E402
+from layoutlmv3_triton.build.tensorrt import optimization_profiles  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -147,8 +149,35 @@ def test_compose_cli_accepts_the_file():
 def test_compose_has_every_service(compose):
     assert set(SERVICES) <= set(compose["services"])
     profiles = {name: s.get("profiles", []) for name, s in compose["services"].items()}
-    assert profiles["layoutlmv3-triton-server"] == [] and profiles["layoutlmv3-triton-client"] == []
+    assert profiles["layoutlmv3-triton-server"] == [] and profiles["layoutlmv3-triton-client"] == ["client"]
     assert profiles["prometheus"] == profiles["grafana"] == ["monitoring"]
+
+
+def started_by_up(compose: dict, profiles: set[str], named: tuple[str, ...] = ()) -> set[str]:
+    """The services `docker compose [--profile P ...] up [SERVICE ...]` starts: those named (each
+    named service enables its own profiles) or, with none named, every service without a
+    profile or with an enabled one; then what they depend on."""
+    services = compose["services"]
+    if named:
+        todo = list(named)
+    else:
+        todo = [n for n, s in services.items() if not s.get("profiles") or set(s["profiles"]) & profiles]
+    started: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name not in started:
+            started.add(name)
+            todo.extend(services[name].get("depends_on") or [])
+    return started
+
+
+def test_monitoring_profile_starts_the_server_and_monitoring_only(compose):
+    """docs/production.md: `docker compose --profile monitoring up -d` (the client must not run once)."""
+    assert started_by_up(compose, {"monitoring"}) == {"layoutlmv3-triton-server", "prometheus", "grafana"}
+    assert started_by_up(compose, set()) == {"layoutlmv3-triton-server"}
+    assert started_by_up(compose, set(), ("layoutlmv3-triton-client",)) == {
+        "layoutlmv3-triton-client", "layoutlmv3-triton-server"}
+    assert "docker compose --profile monitoring up -d" in DOCS.read_text()
 
 
 def test_server_service(compose):
@@ -162,6 +191,7 @@ def test_server_service(compose):
     assert "localhost:8000/v2/health/ready" in health
     assert server["shm_size"] and server["ulimits"]["memlock"] == -1 and server["ulimits"]["stack"] > 0
     assert server["environment"]["TRITON_ADMIN_KEY"] == ""  # from the environment only
+    assert "trt-engine-cache:/var/cache/layoutlmv3/trt" in server["volumes"]
     wrapper = WRAPPER.read_text()  # restricts the admin APIs on both protocols (run below)
     assert 'restricted="model-repository,logging,shared-memory,trace"' in wrapper
     assert "--http-restricted-api=" in wrapper and "--grpc-restricted-protocol=" in wrapper
@@ -271,7 +301,7 @@ def test_docs_list_every_service(table, compose):
 @pytest.mark.parametrize("name", SERVICES)
 def test_docs_row_matches_compose(table, raw, compose, name):
     row, service = table[name], compose["services"][name]
-    image = raw["services"][name]["image"].replace(":${TRITON_RELEASE:-24.10}", "")
+    image = re.sub(r":\$\{TRITON_RELEASE:-[0-9.]+\}$", "", raw["services"][name]["image"])
     assert row["Image"].strip("`") == image
     # "…" in the doc stands for left-out arguments: the rest must appear, in order.
     doc_command, command = row["Command"].strip("`"), command_of(service)
@@ -322,8 +352,8 @@ def test_dockerfile_structure(dockerfile, dotenv):
     # Every stage a service runs ends as a non-root user.
     for stage in re.split(r"^FROM ", text, flags=re.M)[1:]:
         users = re.findall(r"^USER\s+(\S+)", stage, re.M)
-        if "AS tesseract" in stage.splitlines()[0]:
-            continue  # build stage, never run
+        if re.search(r"\bAS (tesseract\S*|sdk)$", stage.splitlines()[0]):
+            continue  # build stages (Tesseract, the SDK image to copy from), never run
         assert users and users[-1] not in ("root", "0", "0:0"), f"{dockerfile.name}: stage ends as root"
 
 
@@ -334,10 +364,28 @@ def test_dockerignore_keeps_what_the_images_copy():
         assert needed not in ignored and needed + "/" not in ignored
 
 
-def test_server_image_builds_tesseract_with_optional_opencl():
+def dockerfile_stages(text: str) -> dict[str, str]:
+    """Stage name -> its text (from its FROM line to the next one)."""
+    parts = re.split(r"^(?=FROM )", text, flags=re.M)[1:]
+    return {re.match(r"FROM\s+\S+\s+AS\s+(\S+)", part, re.I).group(1): part for part in parts}
+
+
+def test_server_image_tesseract_opencl_is_real_or_absent(dotenv):
+    """Tesseract removed OpenCL in 5.4.0 (--enable-opencl only warns since): the default stage
+    builds current Tesseract without it; the OpenCL stage pins 5.3.4 and fails without OpenCL."""
     text = (REPO / "docker" / "server.Dockerfile").read_text()
-    assert "ARG TESSERACT_OPENCL=1" in text and "--enable-opencl" in text and "--disable-opencl" in text
-    assert "tessdata_fast" in text and '".[serve]"' in text and "--no-binary tesserocr" in text
+    stages = dockerfile_stages(re.sub(r"\\\n", " ", text))
+    assert dotenv["TESSERACT_OPENCL"] == "0" and "ARG TESSERACT_OPENCL=0" in text
+    assert "FROM tesseract-opencl-${TESSERACT_OPENCL} AS tesseract" in text
+    default, opencl = stages["tesseract-opencl-0"], stages["tesseract-opencl-1"]
+    configure = re.search(r"\./configure [^&]*", default).group(0)
+    assert "opencl" not in configure.lower()  # 5.4+ would only warn about --enable-opencl
+    version = re.search(r"ARG TESSERACT_VERSION=(\S+)", default).group(1)
+    assert tuple(map(int, version.split("."))) >= (5, 4, 0)
+    assert "ARG TESSERACT_OPENCL_VERSION=5.3.4" in opencl and "--enable-opencl" in opencl
+    check = re.search(r'if ! tesseract --version 2>&1 \| grep -q "OpenCL info"; then .*exit 1; fi', opencl)
+    assert check, "the OpenCL stage must fail when the binary lacks OpenCL"
+    assert "tessdata_fast" in text and '".[serving]"' in text and "--no-binary tesserocr" in text
     assert "/etc/OpenCL/vendors/nvidia.icd" in text
 
 
@@ -353,10 +401,11 @@ def test_build_sh_syntax_and_shellcheck():
         assert done.returncode == 0, done.stdout
 
 
+BUILD = "compose --profile workflow --profile profiling --profile client build"
 FAKE_DOCKER = """#!/bin/sh
 # records each call: its arguments, then the build settings it would see
-{{ printf '%s\\n' "$*"; printf 'env TRITON_RELEASE=%s TRITON_CLIENT_VERSION=%s TESSERACT_OPENCL=%s USER_UID=%s\\n' \
-  "$TRITON_RELEASE" "$TRITON_CLIENT_VERSION" "$TESSERACT_OPENCL" "$USER_UID"; }} >> "{log}"
+{{ printf '%s\\n' "$*"; printf 'env TRITON_RELEASE=%s TESSERACT_OPENCL=%s USER_UID=%s\\n' \
+  "$TRITON_RELEASE" "$TESSERACT_OPENCL" "$USER_UID"; }} >> "{log}"
 if [ "$1 $2" = "compose version" ]; then {compose_version}; fi
 exit 0
 """
@@ -401,29 +450,30 @@ def test_build_sh_builds_every_image_through_compose(tmp_path):
     done, calls, work = run_build(tmp_path)
     assert done.returncode == 0, done.stderr
     builds = [c for c in calls if " build " in f" {c} "]
-    assert builds == ["compose --profile workflow --profile profiling build layoutlmv3-triton-server "
+    assert builds == [f"{BUILD} layoutlmv3-triton-server "
                       "layoutlmv3-triton-client layoutlmv3-pytorch layoutlmv3-model-analyzer"]
     settings = calls[calls.index(builds[0]) + 1]
-    assert f"TESSERACT_OPENCL=1 USER_UID={expected_uid()}" in settings
-    assert "+ docker compose --profile workflow --profile profiling build" in done.stdout  # says what it does
+    assert f"TESSERACT_OPENCL=0 USER_UID={expected_uid()}" in settings  # .env's default: no OpenCL
+    assert f"+ docker {BUILD}" in done.stdout  # says what it does
     for folder in ("reports/model-analyzer", "reports/perf-analyzer", "artifacts", "samples"):
         assert (work / folder).is_dir()
     assert read_env(work / ".env") == read_env(REPO / ".env")  # no --release: the pin is untouched
 
 
-def test_build_sh_release_and_no_opencl(tmp_path):
-    done, calls, work = run_build(tmp_path, "--release", "25.01", "--no-opencl", "layoutlmv3-triton-server")
+def test_build_sh_release_and_opencl(tmp_path):
+    done, calls, work = run_build(tmp_path, "--release", "26.10", "--opencl", "layoutlmv3-triton-server")
     assert done.returncode == 0, done.stderr
-    assert calls[-2] == "compose --profile workflow --profile profiling build layoutlmv3-triton-server"
-    assert calls[-1].startswith("env TRITON_RELEASE=25.01 TRITON_CLIENT_VERSION=2.54.0 TESSERACT_OPENCL=0")
+    assert calls[-2] == f"{BUILD} layoutlmv3-triton-server"
+    assert calls[-1].startswith("env TRITON_RELEASE=26.10 TESSERACT_OPENCL=1")
     env = read_env(work / ".env")
-    assert env["TRITON_RELEASE"] == "25.01" and env["TRITON_CLIENT_VERSION"] == "2.54.0"
-    done, _, work = run_build(tmp_path, "--release=24.10")
-    assert read_env(work / ".env")["TRITON_CLIENT_VERSION"] == "2.51.0"  # 24.10 is Triton 2.51
+    assert env["TRITON_RELEASE"] == "26.10" and set(env) == set(read_env(REPO / ".env"))
+    done, calls, work = run_build(tmp_path, "--release=26.11", "--opencl", "--no-opencl")  # the last one wins
+    assert calls[-1].startswith("env TRITON_RELEASE=26.11 TESSERACT_OPENCL=0")
+    assert read_env(work / ".env")["TRITON_RELEASE"] == "26.11"
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--release", "24.1"), "must look like 24.10"),
+    (("--release", "26.1"), "must look like 26.11"),
     (("--release",), "needs a value"),
     (("--bogus",), "unknown option"),
     (("layoutlmv3-nope",), "unknown service"),
@@ -435,9 +485,9 @@ def test_build_sh_rejects_bad_arguments(tmp_path, args, message):
 
 
 def test_build_sh_dry_run_builds_nothing(tmp_path):
-    done, calls, work = run_build(tmp_path, "--dry-run", "--release", "24.12")
+    done, calls, work = run_build(tmp_path, "--dry-run", "--release", "26.10")
     assert done.returncode == 0, done.stderr
-    assert "+ docker compose --profile workflow --profile profiling build" in done.stdout
+    assert f"+ docker {BUILD}" in done.stdout
     assert calls == ["compose version", calls[1]]  # only the plugin check
     assert read_env(work / ".env")["TRITON_RELEASE"] == read_env(REPO / ".env")["TRITON_RELEASE"]
 
@@ -445,7 +495,7 @@ def test_build_sh_dry_run_builds_nothing(tmp_path):
 def test_build_sh_help(tmp_path):
     done, calls, _ = run_build(tmp_path, "--help")
     assert done.returncode == 0 and not calls
-    for option in ("--release", "--no-opencl", "--dry-run", "--help"):
+    for option in ("--release", "--opencl", "--no-opencl", "--dry-run", "--help"):
         assert option in done.stdout
 
 
@@ -490,18 +540,25 @@ def test_model_analyzer_config_loads_in_model_analyzer(tmp_path, monkeypatch):
     (model,) = config.profile_models
     assert model.model_name() == contract.MODEL
     sweep = model.model_config_parameters()
-    assert len(sweep["max_batch_size"]) > 1
     assert len(sweep["dynamic_batching"][0]["max_queue_delay_microseconds"]) > 1
     assert len(sweep["instance_group"][0][0]["count"]) > 1
-    assert contract.DEFAULT_MAX_BATCH_SIZE in sweep["max_batch_size"]
-    # perf_analyzer shapes: every variable-length model input, at one of the sequence buckets
+    # The deployed max_batch_size (sequences: pages x windows) is swept, and nothing below it:
+    # adopting a lower "best" value would reject multi-page documents at the model step.
+    deployed = model_config(ServingOptions(variant="onnxruntime-gpu")).max_batch_size  # 64 sequences
+    assert deployed in sweep["max_batch_size"] and min(sweep["max_batch_size"]) >= deployed
+    # ... and no higher than the TensorRT profile the plan and onnxruntime-trt variants build
+    assert max(sweep["max_batch_size"]) <= optimization_profiles()[0].max[contract.INPUT_IDS.name][0]
+    # Requests with several windows: batch sizes above 1, within the deployed bound.
+    batches = config.get_config()["profile_models"].value()[0].parameters()["batch_sizes"]
+    assert max(batches) > 1 and max(batches) <= deployed
+    # perf_analyzer shapes: every variable-length model input, as full windows of a long page
     shapes = dict(s.split(":") for s in model.perf_analyzer_flags()["shape"])
     variable = {t.name: t for t in contract.MODEL_INPUTS if -1 in t.dims}
     assert set(shapes) == set(variable)
     for name, dims in shapes.items():
         values = [int(d) for d in dims.split(",")]
         assert len(values) == len(variable[name].dims)
-        assert values[0] in contract.SEQ_BUCKETS
+        assert values[0] == contract.MAX_SEQ_LEN
         assert values[1:] == [d for d in variable[name].dims[1:]]
 
 
@@ -561,6 +618,21 @@ def _status(url: str, headers: dict | None = None) -> int:
         return 0  # not listening yet
 
 
+def _grpc_admin_ok(port: int, headers: dict) -> bool:
+    """Whether a restricted gRPC API (log settings) answers with these headers."""
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    client = grpcclient.InferenceServerClient(f"127.0.0.1:{port}")
+    try:
+        client.get_log_settings(headers=headers)
+        return True
+    except InferenceServerException:
+        return False
+    finally:
+        client.close()
+
+
 @pytest.mark.parametrize("key", ["s3cret", ""], ids=["key-set", "key-unset"])
 def test_wrapper_locks_the_admin_apis(tmp_path, key):
     pytriton = pytest.importorskip("pytriton")
@@ -589,6 +661,10 @@ def test_wrapper_locks_the_admin_apis(tmp_path, key):
         for path in ("/v2/logging", "/v2/trace/setting", "/v2/systemsharedmemory/status"):
             assert _status(base + path) == 403
             assert _status(base + path, admin) == (200 if key else 403)
+        # gRPC: tritonserver prefixes the header name (what docs/production.md and SECURITY.md say)
+        assert _grpc_admin_ok(grpc, {"triton-grpc-protocol-admin-key": key or "guess"}) == bool(key)
+        assert not _grpc_admin_ok(grpc, {"admin-key": key or "guess"})
+        assert not _grpc_admin_ok(grpc, {})
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -153,7 +153,7 @@ def input_shapes(batch: int, seq: int) -> dict[str, Shape]:
     return {t.name: (batch, *(seq if d == -1 else d for d in t.dims)) for t in contract.MODEL_INPUTS}
 
 
-def optimization_profiles(max_batch: int = contract.DEFAULT_MAX_SEQUENCES, strategy: str = "single",
+def optimization_profiles(max_batch: int = contract.DEFAULT_MAX_WINDOWS, strategy: str = "single",
                           opt_batch: int | None = None, opt_seq: int | None = None,
                           buckets: Sequence[int] = contract.SEQ_BUCKETS) -> list[Profile]:
     """``single``: one profile over every bucket; ``per-bucket``: one per sequence bucket
@@ -175,6 +175,31 @@ def optimization_profiles(max_batch: int = contract.DEFAULT_MAX_SEQUENCES, strat
         return [Profile(input_shapes(1, b), input_shapes(opt_b, b), input_shapes(max_batch, b))
                 for b in sorted(buckets)]
     raise ValueError(f"unknown profile strategy {strategy!r}; choose single or per-bucket")
+
+
+# The onnxruntime backend's TensorRT accelerator (variant onnxruntime-trt) caches its engines
+# here: a named volume in docker-compose.yml, so that a restart reuses them.
+ORT_TRT_ENGINE_CACHE = "/var/cache/layoutlmv3/trt"
+
+
+def onnxruntime_trt_parameters(max_batch: int, fp16: bool = True, workspace_gib: float = 2) -> dict[str, str]:
+    """The TensorRT accelerator's parameters for the onnxruntime backend, with the profile
+    ``build-trt`` builds for a model step of ``max_batch`` sequences.  Without explicit profiles, onnxruntime builds a new engine for
+    every unseen input shape inside the request that brings it (minutes for a base model).
+    LayerNorm stays FP32 in FP16 engines: it overflows in FP16 (``build-trt``'s parity gate
+    exists for that reason)."""
+    (profile,) = optimization_profiles(max_batch, "single")
+    return {
+        "precision_mode": "FP16" if fp16 else "FP32",
+        "max_workspace_size_bytes": str(int(workspace_gib * (1 << 30))),
+        "trt_engine_cache_enable": "1",
+        "trt_engine_cache_path": ORT_TRT_ENGINE_CACHE,
+        # the trtexec syntax, which onnxruntime's TensorRT provider shares: "input_ids:1x64,bbox:1x64x4,..."
+        "trt_profile_min_shapes": _shape_spec(profile.min),
+        "trt_profile_opt_shapes": _shape_spec(profile.opt),
+        "trt_profile_max_shapes": _shape_spec(profile.max),
+        "trt_layer_norm_fp32_fallback": "1" if fp16 else "0",
+    }
 
 
 def profile_for(profiles: Sequence[Profile], batch: int, seq: int) -> int:
@@ -460,7 +485,7 @@ class BuildResult:
 
 
 def build_engine(onnx_path: str | Path, plan_path: str | Path, *, fp16: bool = False,
-                 max_batch: int = contract.DEFAULT_MAX_SEQUENCES, strategy: str = "single",
+                 max_batch: int = contract.DEFAULT_MAX_WINDOWS, strategy: str = "single",
                  opt_batch: int | None = None, opt_seq: int | None = None,
                  workspace_gib: float = DEFAULT_WORKSPACE_GIB, atol: float | None = None,
                  rtol: float | None = None, vocab_size: int | None = None, tool: str = "auto") -> BuildResult:

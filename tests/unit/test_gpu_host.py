@@ -1,0 +1,231 @@
+"""The GPU-host path works on its first run (issue 16), checked without Docker or a GPU.
+
+- one current release pin for every image, and the local path's 2.51 said in the docs;
+- the workflow image's build check: transformers sees torch, a tiny LayoutLMv3 loads;
+- the onnxruntime-trt variant carries build-trt's optimisation profile, FP32 LayerNorm, and
+  an engine cache on a volume;
+- the images install the tested versions (docker/constraints.txt) and a lean server extra;
+- the python backend's shared memory holds one preprocess response.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+
+from layoutlmv3_triton import contract  # noqa: E402
+from layoutlmv3_triton.build import constraints, python_backend  # noqa: E402
+from layoutlmv3_triton.build.configs import ServingOptions, model_config, preprocess_config  # noqa: E402
+from layoutlmv3_triton.build.tensorrt import ORT_TRT_ENGINE_CACHE, optimization_profiles  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = REPO / "docker"
+CONSTRAINTS = DOCKER / "constraints.txt"
+DOCS = REPO / "docs" / "production.md"
+
+
+def dotenv() -> dict[str, str]:
+    lines = (REPO / ".env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+
+
+def compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def joined(path: Path) -> str:
+    """A Dockerfile with its line continuations joined."""
+    return re.sub(r"\\\n\s*", " ", path.read_text())
+
+
+# --- 0. one current release pin -------------------------------------------------------------
+
+def test_one_current_release_pin_for_every_image():
+    release = dotenv()["TRITON_RELEASE"]
+    # 25.04 is the first NGC PyTorch whose torch (2.7.0a0) transformers 5 accepts; 2.65/2.66
+    # (25.08/25.09) fixed the stub-crash, memory-exhaustion and header-crash bugs.
+    assert tuple(map(int, release.split("."))) >= (25, 9), release
+    for dockerfile in DOCKER.glob("*.Dockerfile"):
+        pins = set(re.findall(r"^ARG TRITON_RELEASE=(\S+)", dockerfile.read_text(), re.M))
+        assert pins == {release}, f"{dockerfile.name}: {pins}"
+    defaults = set(re.findall(r"\$\{TRITON_RELEASE:-([^}]+)\}", (REPO / "docker-compose.yml").read_text()))
+    assert defaults == {release}
+    # Model Analyzer and perf_analyzer come from the SDK image of the same pin, not a PyPI guess.
+    server = joined(DOCKER / "server.Dockerfile")
+    assert "FROM nvcr.io/nvidia/tritonserver:${TRITON_RELEASE}-py3-sdk AS sdk" in server
+    assert "COPY --from=sdk /workspace/install/bin/perf_analyzer" in server
+    assert "model_analyzer/archive/refs/heads/r${TRITON_RELEASE}.tar.gz" in server
+    for path in (REPO / ".env", REPO / ".env.example", REPO / "docker-compose.yml", REPO / "build.sh", *DOCKER.glob("*")):
+        text = path.read_text()
+        assert "TRITON_CLIENT_VERSION" not in text and "MODEL_ANALYZER_VERSION" not in text, path.name
+
+
+def test_docs_say_the_local_path_stays_on_2_51():
+    text = " ".join(DOCS.read_text().split())
+    assert f"The default, {dotenv()['TRITON_RELEASE']}, is Triton 2.75.0" in text
+    assert "stays on tritonserver 2.51" in text and "glibc 2.38" in text
+
+
+# --- 1. the workflow image loads LayoutLMv3 -------------------------------------------------
+
+def test_workflow_build_check_asserts_torch_and_a_tiny_model():
+    text = joined(DOCKER / "workflow.Dockerfile")
+    install = next(line for line in text.splitlines() if '".[train,notebook]"' in line)
+    assert "python -m layoutlmv3_triton.build.image_check workflow" in install  # same RUN: no stale layer
+
+
+def test_workflow_image_check_passes_here(tmp_path):
+    pytest.importorskip("torch")
+    from layoutlmv3_triton.build.image_check import check_workflow
+
+    notes = check_workflow(tmp_path)
+    assert "sees torch" in notes[0] and "labelled a page" in notes[1]
+
+
+def test_workflow_image_check_fails_when_transformers_disables_torch(monkeypatch):
+    pytest.importorskip("torch")
+    import transformers.utils
+
+    from layoutlmv3_triton.build.image_check import ImageCheckError, check_transformers_sees_torch
+
+    monkeypatch.setattr(transformers.utils, "is_torch_available", lambda: False)
+    with pytest.raises(ImageCheckError, match="below 2.6"):
+        check_transformers_sees_torch()
+
+
+# --- 3. onnxruntime-trt: profiles, FP32 LayerNorm, cache on a volume ------------------------
+
+def _shapes(spec: str) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(int(d) for d in dims.split("x"))
+            for name, dims in (item.split(":") for item in spec.split(","))}
+
+
+def test_onnxruntime_trt_config_carries_build_trts_profile():
+    cfg = model_config(ServingOptions(variant="onnxruntime-trt"))
+    (accel,) = cfg.optimization.execution_accelerators.gpu_execution_accelerator
+    params = dict(accel.parameters)
+    (profile,) = optimization_profiles(cfg.max_batch_size)  # build-trt's default strategy
+    assert _shapes(params["trt_profile_min_shapes"]) == profile.min
+    assert _shapes(params["trt_profile_opt_shapes"]) == profile.opt
+    assert _shapes(params["trt_profile_max_shapes"]) == profile.max
+    assert profile.max[contract.INPUT_IDS.name] == (cfg.max_batch_size, contract.MAX_SEQ_LEN)
+    assert params["precision_mode"] == "FP16" and params["trt_layer_norm_fp32_fallback"] == "1"
+    # The warm-up request lies inside the profile, so warm-up builds the one engine.
+    for item in cfg.model_warmup:
+        for name, tensor in item.inputs.items():
+            shape = (item.batch_size, *tensor.dims)
+            assert all(lo <= s <= hi for lo, s, hi in zip(profile.min[name], shape, profile.max[name]))
+
+
+def test_trt_engine_cache_is_on_a_volume():
+    params = dict(model_config(ServingOptions(variant="onnxruntime-trt"))
+                  .optimization.execution_accelerators.gpu_execution_accelerator[0].parameters)
+    assert params["trt_engine_cache_enable"] == "1" and params["trt_engine_cache_path"] == ORT_TRT_ENGINE_CACHE
+    assert not ORT_TRT_ENGINE_CACHE.startswith("/tmp")
+    server = compose()["services"]["layoutlmv3-triton-server"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in server["volumes"]}
+    assert mounts[ORT_TRT_ENGINE_CACHE] in compose()["volumes"]  # a named volume
+    assert f"chown triton-server:triton-server /home/triton-server {ORT_TRT_ENGINE_CACHE}" in \
+        joined(DOCKER / "server.Dockerfile")  # the server user can write into a fresh volume
+
+
+# --- 5. docs match the code -----------------------------------------------------------------
+
+def test_docs_give_the_profile_batch_and_both_admin_headers():
+    text = " ".join(DOCS.read_text().split())
+    deployed = model_config(ServingOptions(variant="tensorrt-plan")).max_batch_size
+    assert f"batch 1..{deployed} (`DEFAULT_MAX_WINDOWS`" in text
+    assert "1..`DEFAULT_MAX_BATCH_SIZE`" not in text
+    for path in (DOCS, REPO / "SECURITY.md", REPO / ".env.example", DOCKER / "layoutlmv3-tritonserver.sh"):
+        assert "triton-grpc-protocol-admin-key" in path.read_text(), path.name
+
+
+# --- 6. tested versions and a lean server extra ---------------------------------------------
+
+def test_constraints_match_this_environment():
+    expected = constraints.render(constraints.closure(constraints.project_requirements(REPO / "pyproject.toml")))
+    assert CONSTRAINTS.read_text() == expected, (
+        "docker/constraints.txt drifted from the venv: "
+        "python -m layoutlmv3_triton.build.constraints generate > docker/constraints.txt")
+
+
+def test_constraints_satisfy_pyproject():
+    from packaging.requirements import Requirement
+
+    pins = constraints.read(CONSTRAINTS)
+    for line in constraints.project_requirements(REPO / "pyproject.toml"):
+        requirement = Requirement(line)
+        name = constraints.canonical(requirement.name)
+        if name in constraints.NOT_PINNED:
+            continue
+        assert name in pins, f"{name} (from pyproject.toml) has no tested version in {CONSTRAINTS.name}"
+        assert requirement.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} vs {requirement}"
+
+
+def test_server_extra_is_lean():
+    pulled = constraints.closure(constraints.project_requirements(REPO / "pyproject.toml", ("serving",)))
+    for heavy in ("torch", "onnxruntime", "nvidia-pytriton", "tritonclient", "onnx", "lightning"):
+        assert heavy not in pulled, f"the serving extra pulls {heavy}"
+    assert {"tesserocr", "transformers", "tokenizers", "pypdfium2"} <= set(pulled)
+
+
+def test_images_install_under_the_constraints():
+    for name, extra in (("server", '".[serving]"'), ("workflow", '".[train,notebook]"'), ("client", '".[client]"')):
+        text = joined(DOCKER / f"{name}.Dockerfile")
+        install = next(line for line in text.splitlines() if extra in line)
+        assert "layoutlmv3_triton.build.constraints for-image docker/constraints.txt" in install, name
+        assert re.search(r"PIP_CONSTRAINT=[^&]*/tmp/constraints\.txt", install.replace('"', "")), name
+        assert "COPY docker/constraints.txt docker/constraints.txt" in text
+
+
+def test_tesseract_versions_match_the_tested_ones():
+    tesserocr = pytest.importorskip("tesserocr")
+    text = (DOCKER / "server.Dockerfile").read_text()
+    assert re.search(r"ARG TESSEROCR_VERSION=(\S+)", text).group(1) == constraints.read(CONSTRAINTS)["tesserocr"]
+    tested = re.match(r"tesseract (\S+)", tesserocr.tesseract_version()).group(1)
+    assert re.search(r"ARG TESSERACT_VERSION=(\S+)", text).group(1) == tested
+
+
+def test_for_image_leaves_the_base_images_packages_alone(tmp_path):
+    pins = {"torch": "2.13.0", "transformers": "5.24.0", "numpy": "1.26.4"}
+    assert constraints.for_image(pins, {"torch", "numpy", "pip"}) == {"transformers": "5.24.0"}
+    source = tmp_path / "c.txt"
+    source.write_text(constraints.render({"transformers": "5.24.0", "surely-not-installed-pkg": "1.0"}))
+    assert constraints.main(["for-image", str(source), "-o", str(tmp_path / "out.txt")]) == 0
+    assert constraints.read(tmp_path / "out.txt") == {"surely-not-installed-pkg": "1.0"}
+
+
+def test_server_image_check_loads_a_tiny_processor(tmp_path):
+    pytest.importorskip("tesserocr")
+    from layoutlmv3_triton.build.image_check import check_server
+
+    notes = check_server(tmp_path)
+    assert "tiny processor encoded the page" in notes[1]
+    assert "python3 -m layoutlmv3_triton.build.image_check server --no-torch" in joined(DOCKER / "server.Dockerfile")
+
+
+# --- 7. python backend shared memory --------------------------------------------------------
+
+def test_python_backend_shm_holds_a_preprocess_response():
+    options = ServingOptions()
+    max_windows = model_config(options).max_batch_size  # sequences one request may bring
+    response = python_backend.preprocess_response_bytes(max_windows)
+    assert response > 38 * python_backend.MIB  # 64 x (3x224x224 fp32 + 512-token ints)
+    assert python_backend.SHM_DEFAULT_BYTE_SIZE >= response and python_backend.SHM_GROWTH_BYTE_SIZE >= response
+    launcher = (DOCKER / "layoutlmv3-tritonserver.sh").read_text()
+    assert f"TRITON_PYTHON_SHM_DEFAULT_BYTES:-{python_backend.SHM_DEFAULT_BYTE_SIZE}" in launcher
+    assert f"TRITON_PYTHON_SHM_GROWTH_BYTES:-{python_backend.SHM_GROWTH_BYTE_SIZE}" in launcher
+    assert '--backend-config="python,shm-default-byte-size=${shm_default}"' in launcher
+    assert '--backend-config="python,shm-growth-byte-size=${shm_growth}"' in launcher
+    server = compose()["services"]["layoutlmv3-triton-server"]
+    env = server["environment"]
+    assert int(env["TRITON_PYTHON_SHM_DEFAULT_BYTES"]) == python_backend.SHM_DEFAULT_BYTE_SIZE
+    assert int(env["TRITON_PYTHON_SHM_GROWTH_BYTES"]) == python_backend.SHM_GROWTH_BYTE_SIZE
+    # /dev/shm holds every python-backend instance at its largest: a full batch of responses.
+    batch = preprocess_config(options).max_batch_size
+    worst = (options.preprocess_instances * max(python_backend.SHM_DEFAULT_BYTE_SIZE, batch * response)
+             + options.postprocess_instances * python_backend.SHM_DEFAULT_BYTE_SIZE)
+    assert int(server["shm_size"].removesuffix("gb")) << 30 >= worst
