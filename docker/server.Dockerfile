@@ -107,6 +107,9 @@ COPY --chmod=0755 docker/layoutlmv3-tritonserver.sh /usr/local/bin/layoutlmv3-tr
 ENV OMP_THREAD_LIMIT=1 \
     TOKENIZERS_PARALLELISM=false \
     HF_HUB_OFFLINE=1
+# jemalloc (shipped in the Triton image) returns freed memory to the OS: flat memory under
+# load, where glibc's malloc looked like a leak (docs/memory.md).
+ENV LD_PRELOAD=libjemalloc.so.2
 # The server user's working directory (Tesseract's OpenCL build writes its device profile
 # there) and the TensorRT engine cache of the onnxruntime-trt variant (a named volume in
 # docker-compose.yml; Docker copies this folder's owner into a new volume).
