@@ -293,7 +293,7 @@ def test_admin_key_from_a_secret(rendered):
 
 def test_extra_env_is_the_allocator_slot(rendered):
     _, container = server(rendered["gpu-autoscaling"])
-    assert container["env"][-1] == {"name": "LD_PRELOAD", "value": "libtcmalloc_minimal.so.4"}
+    assert container["env"][-1] == {"name": "LD_PRELOAD", "value": "libjemalloc.so.2"}
 
 
 def test_hpa_on_the_adapter_queue_metric(rendered):
