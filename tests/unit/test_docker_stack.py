@@ -6,10 +6,12 @@
 - Dockerfiles pass hadolint (when installed) and a structural check.
 - build.sh passes bash -n and shellcheck, and runs against a fake ``docker``.
 - The Model Analyzer sweep loads in Model Analyzer's own config parser.
-- The tritonserver wrapper restricts the admin APIs on a real tritonserver.
+- The tritonserver wrapper restricts the admin APIs on a real tritonserver (HTTP and gRPC headers)
+  and hands the python backend its shared-memory sizes.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -142,6 +144,7 @@ def test_compose_cli_accepts_the_file():
         pytest.skip("neither `docker compose` nor docker-compose is installed")
     env = {k: v for k, v in os.environ.items() if k not in SECRETS and not k.startswith("TRITON_")}
     done = subprocess.run([*cli, "--profile", "workflow", "--profile", "profiling", "--profile", "monitoring",
+                           "--profile", "client",
                            "-f", str(COMPOSE), "config", "-q"], cwd=REPO, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -633,8 +636,9 @@ def _grpc_admin_ok(port: int, headers: dict) -> bool:
         client.close()
 
 
-@pytest.mark.parametrize("key", ["s3cret", ""], ids=["key-set", "key-unset"])
-def test_wrapper_locks_the_admin_apis(tmp_path, key):
+@contextlib.contextmanager
+def _wrapped_server(tmp_path: Path, key: str, args: tuple[str, ...] = (), env: dict | None = None):
+    """tritonserver from nvidia-pytriton started through the wrapper; yields (process, http, grpc, log)."""
     pytriton = pytest.importorskip("pytriton")
     binary = Path(pytriton.__file__).parent / "tritonserver" / "bin" / "tritonserver"
     if not binary.is_file():
@@ -642,20 +646,37 @@ def test_wrapper_locks_the_admin_apis(tmp_path, key):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "tritonserver").symlink_to(binary)
-    (tmp_path / "models").mkdir()
+    (tmp_path / "models").mkdir(exist_ok=True)
     http, grpc, metrics = _free_ports(3)
-    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", TRITON_ADMIN_KEY=key)
+    base_env = dict(env or os.environ)
+    env = dict(base_env, PATH=f"{bin_dir}{os.pathsep}{base_env['PATH']}", TRITON_ADMIN_KEY=key)
     cmd = ["sh", str(WRAPPER), f"--model-repository={tmp_path / 'models'}", "--model-control-mode=none",
            "--http-address=127.0.0.1", "--grpc-address=127.0.0.1", "--metrics-address=127.0.0.1",
-           f"--http-port={http}", f"--grpc-port={grpc}", f"--metrics-port={metrics}", "--allow-gpu-metrics=false"]
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-    base = f"http://127.0.0.1:{http}"
+           f"--http-port={http}", f"--grpc-port={grpc}", f"--metrics-port={metrics}", "--allow-gpu-metrics=false",
+           *args]
+    log = tmp_path / "tritonserver.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        while _status(base + "/v2/health/ready") != 200:
-            assert server.poll() is None, server.stderr.read().decode()[-2000:]
+        deadline = time.monotonic() + 90
+        while _status(f"http://127.0.0.1:{http}/v2/health/ready") != 200:
+            assert server.poll() is None, log.read_text()[-2000:]
             assert time.monotonic() < deadline, "tritonserver did not become ready"
             time.sleep(0.5)
+        yield server, http, grpc, log
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+@pytest.mark.parametrize("key", ["s3cret", ""], ids=["key-set", "key-unset"])
+def test_wrapper_locks_the_admin_apis(tmp_path, key):
+    with _wrapped_server(tmp_path, key) as (_, http, grpc, log):
+        base = f"http://127.0.0.1:{http}"
         admin = {"admin-key": key or "guess"}
         assert _status(base + "/v2/models/stats") == 200  # statistics stay open
         for path in ("/v2/logging", "/v2/trace/setting", "/v2/systemsharedmemory/status"):
@@ -665,12 +686,33 @@ def test_wrapper_locks_the_admin_apis(tmp_path, key):
         assert _grpc_admin_ok(grpc, {"triton-grpc-protocol-admin-key": key or "guess"}) == bool(key)
         assert not _grpc_admin_ok(grpc, {"admin-key": key or "guess"})
         assert not _grpc_admin_ok(grpc, {})
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
     if not key:
-        assert b"admin APIs are locked" in server.stderr.read()
+        assert "admin APIs are locked" in log.read_text()
+
+
+ECHO_MODEL = """
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def execute(self, requests):
+        return [pb_utils.InferenceResponse([pb_utils.Tensor("y", pb_utils.get_input_tensor_by_name(r, "x").as_numpy())])
+                for r in requests]
+"""
+
+
+def test_wrapper_sizes_the_python_backend_shared_memory(tmp_path):
+    """The launcher's shm flags reach the python backend of a real tritonserver (2.51 here)."""
+    from layoutlmv3_triton.build import python_backend
+    from layoutlmv3_triton.local.server import backend_directory, stub_environment
+
+    model = tmp_path / "models" / "echo"
+    (model / "1").mkdir(parents=True)
+    (model / "1" / "model.py").write_text(ECHO_MODEL)
+    (model / "config.pbtxt").write_text('backend: "python"\ninput [{ name: "x", data_type: TYPE_FP32, dims: [1] }]\n'
+                                        'output [{ name: "y", data_type: TYPE_FP32, dims: [1] }]\n')
+    args = (f"--backend-directory={backend_directory()}", "--log-verbose=1")
+    with _wrapped_server(tmp_path, "k", args, env=stub_environment()) as (_, _, _, log):
+        expected = (f"shm-default-byte-size={python_backend.SHM_DEFAULT_BYTE_SIZE},"
+                    f"shm-growth-byte-size={python_backend.SHM_GROWTH_BYTE_SIZE}")
+        assert expected in log.read_text()
