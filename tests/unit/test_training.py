@@ -14,7 +14,8 @@ from layoutlmv3_triton import synth  # noqa: E402
 from layoutlmv3_triton.training import TrainConfig, TrainingError, train  # noqa: E402
 from layoutlmv3_triton.training.data import (  # noqa: E402
     LABEL_PAD, Collator, DatasetError, FunsdDataModule, label_names, load_split)
-from layoutlmv3_triton.training.module import TokenClassifier, entity_scores, word_sequences  # noqa: E402
+from layoutlmv3_triton.measure.scoring import entity_scores  # noqa: E402
+from layoutlmv3_triton.training.module import TokenClassifier, word_sequences  # noqa: E402
 from layoutlmv3_triton.training.ocr_labels import label_ocr_words  # noqa: E402
 
 
@@ -139,9 +140,9 @@ def test_word_sequences_use_first_subtokens_only():
     logits[0, 1, 1] = logits[0, 2, 0] = logits[0, 3, 0] = logits[0, 4, 0] = 5.0
     gold, pred = word_sequences(labels, logits, names)
     assert gold == [["B-Q", "I-Q", "O"]] and pred == [["B-Q", "O", "O"]]
-    scores = entity_scores(gold, pred)
+    scores = entity_scores(gold, pred)["overall"]
     assert scores["precision"] == 0.0 and scores["recall"] == 0.0
-    assert entity_scores(gold, gold)["f1"] == 1.0
+    assert entity_scores(gold, gold)["overall"]["f1"] == 1.0
 
 
 def test_collator_pads_per_batch():

@@ -55,6 +55,7 @@ from layoutlmv3_triton.measure import funsd, funsd_layout
 from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton.measure.matching import MIN_COVER, cover_matrix, match_words, word_recall
 from layoutlmv3_triton.measure.pairs import pair_report, served_counts
+from layoutlmv3_triton.measure.scoring import entity_scores, prf
 from layoutlmv3_triton.serving.linking import load_linker
 SPLIT_PREFERENCE = ("test", "validation", "train")
 MATCHING_RULE = (
@@ -88,51 +89,6 @@ def project_labels(assignment: Sequence[int], ocr_labels: Sequence[str], n_gt: i
             pred[j] = label
             matched[j] = True
     return pred, matched
-
-
-# --- scoring -------------------------------------------------------------------------------
-
-def _entities(seqs: Sequence[Sequence[str]], strict: bool) -> set[tuple[int, str, int, int]]:
-    """(page, type, first word, last word) of every entity, extracted by seqeval."""
-    out: set[tuple[int, str, int, int]] = set()
-    if strict:
-        from seqeval.scheme import IOB2, Entities
-
-        for page, ents in enumerate(Entities([list(s) for s in seqs], IOB2).entities):
-            out.update((page, e.tag, e.start, e.end - 1) for e in ents)
-        return out
-    from seqeval.metrics.sequence_labeling import get_entities
-
-    for page, seq in enumerate(seqs):
-        out.update((page, kind, start, end) for kind, start, end in get_entities(list(seq)))
-    return out
-
-
-def _prf(correct: int, predicted: int, gold: int) -> dict[str, float | int]:
-    p = correct / predicted if predicted else 0.0
-    r = correct / gold if gold else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
-    return {"precision": p, "recall": r, "f1": f, "gold": gold, "predicted": predicted, "correct": correct}
-
-
-def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], strict: bool = False) -> dict:
-    """Micro-averaged and per-label entity P/R/F1 (seqeval's entities; 0 where undefined).
-
-    Returns ``{"overall": {...}, "per_label": {label: {...}}, "macro_f1": float}``; every
-    score dict has precision, recall, f1, gold, predicted and correct.
-    """
-    if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred)):
-        raise ValueError("gold and predicted sequences must have the same lengths")
-    g, p = _entities(gold, strict), _entities(pred, strict)
-    labels = sorted({e[1] for e in g} | {e[1] for e in p})
-    per_label = {}
-    for label in labels:
-        gl = {e for e in g if e[1] == label}
-        pl = {e for e in p if e[1] == label}
-        per_label[label] = _prf(len(gl & pl), len(pl), len(gl))
-    with_gold = [s["f1"] for s in per_label.values() if s["gold"]]
-    return {"overall": _prf(len(g & p), len(p), len(g)), "per_label": per_label,
-            "macro_f1": float(np.mean(with_gold)) if with_gold else 0.0}
 
 
 # --- one page ------------------------------------------------------------------------------

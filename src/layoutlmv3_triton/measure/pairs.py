@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from layoutlmv3_triton.measure.scoring import prf
 from layoutlmv3_triton.measure.funsd_layout import Page
 from layoutlmv3_triton.serving.linking import Linker, link
 
@@ -76,10 +77,7 @@ class PairCounts:
         self.gold += len(gold)
 
     def as_dict(self) -> dict:
-        p = self.correct / self.predicted if self.predicted else 0.0
-        r = self.correct / self.gold if self.gold else 0.0
-        return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
-                "correct": self.correct, "predicted": self.predicted, "gold": self.gold}
+        return prf(self.correct, self.predicted, self.gold)
 
 
 def score_given_entities(pages: Iterable[Page], linker: Linker | None = None) -> dict:

@@ -11,6 +11,7 @@ from typing import Any
 import lightning as L
 import torch
 
+from layoutlmv3_triton.measure.scoring import entity_scores
 from layoutlmv3_triton.training.data import LABEL_PAD
 
 
@@ -23,18 +24,6 @@ def word_sequences(labels: torch.Tensor, logits: torch.Tensor, names: list[str])
         gold_seqs.append([names[g] for g, _ in keep])
         pred_seqs.append([names[p] for _, p in keep])
     return gold_seqs, pred_seqs
-
-
-def entity_scores(gold: list[list[str]], pred: list[list[str]]) -> dict[str, float]:
-    """seqeval entity-level precision, recall and F1 (0 when there are no entities)."""
-    from seqeval.metrics import f1_score, precision_score, recall_score
-
-    if not any(gold) and not any(pred):
-        return {"precision": 0.0, "recall": 0.0, "f1": 0.0}
-    kw = {"zero_division": 0}
-    return {"precision": float(precision_score(gold, pred, **kw)),
-            "recall": float(recall_score(gold, pred, **kw)),
-            "f1": float(f1_score(gold, pred, **kw))}
 
 
 class TokenClassifier(L.LightningModule):
@@ -72,7 +61,7 @@ class TokenClassifier(L.LightningModule):
         self._gold, self._pred = [], []
 
     def on_validation_epoch_end(self) -> None:
-        scores = entity_scores(self._gold, self._pred)
+        scores = entity_scores(self._gold, self._pred)["overall"]
         self.last_scores = scores
         self.log("val_precision", scores["precision"])
         self.log("val_recall", scores["recall"])
