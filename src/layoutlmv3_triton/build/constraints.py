@@ -30,6 +30,9 @@ IMAGE_EXTRAS = ("client", "serving", "export", "train", "notebook")
 # server stack (the pytriton wheel, tritonclient 2.51) never goes into an image.
 NOT_PINNED = {"torch", "triton", "tensorrt", "nvidia-pytriton", "tritonclient", "triton-model-analyzer",
               "nvidia-cuda-runtime-cu12"}
+# The local stack (tritonserver and tritonclient 2.51) holds some shared dependencies back here
+# (numpy<2, protobuf<5): the images' newer tritonclient must be free to move them.
+LOCAL_STACK = {"nvidia-pytriton": set(), "tritonclient": {"all"}}
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 HEADER = ("# Versions the test suite ran with, for pip inside the Docker images (PIP_CONSTRAINT).\n"
@@ -83,11 +86,25 @@ def project_requirements(pyproject: str | Path, extras: tuple[str, ...] = IMAGE_
     return requirements
 
 
+def local_stack_names() -> set[str]:
+    """What the installed local-only stack requires, which this venv resolved for Triton 2.51."""
+    names = set()
+    for name, extras in LOCAL_STACK.items():
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        names |= {requirement_name(r) for r in requires if _applies(r, extras)}
+    return names
+
+
 def closure(requirements: list[str]) -> dict[str, str]:
-    """Installed name -> version of every distribution that ``requirements`` pull in."""
+    """Installed name -> version of every distribution that ``requirements`` pull in, less
+    what the local-only stack holds back (:func:`local_stack_names`)."""
     pending = [(requirement_name(r), _requested_extras(r)) for r in requirements if _applies(r, set())]
     seen: dict[str, set[str]] = {}
     versions: dict[str, str] = {}
+    held_back = local_stack_names()
     while pending:
         name, wanted = pending.pop()
         if name in NOT_PINNED or (name in seen and wanted <= seen[name]):
@@ -97,7 +114,8 @@ def closure(requirements: list[str]) -> dict[str, str]:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             continue  # e.g. a marker for another platform
-        versions[name] = dist.version
+        if name not in held_back:
+            versions[name] = dist.version
         for requirement in dist.requires or ():
             if _applies(requirement, seen[name]):
                 pending.append((requirement_name(requirement), _requested_extras(requirement)))
