@@ -47,3 +47,19 @@ def triton_server(tiny_repository, tmp_path_factory):
     with LocalTritonServer(tiny_repository, log_file=log_file) as server:
         yield server
     assert server.process is None
+
+
+@pytest.fixture(scope="session")
+def funsd_dir() -> Path:
+    """Real scanned forms in FUNSD's layout from ``$FUNSD_DIR``; the test skips without them."""
+    import os
+
+    folder = os.environ.get("FUNSD_DIR")
+    if not folder:
+        pytest.skip("FUNSD_DIR is not set: no real scanned forms to read")
+    from layoutlmv3_triton.measure import funsd_layout
+
+    if not funsd_layout.is_layout(folder):
+        pytest.skip(f"FUNSD_DIR={folder} is not in FUNSD's layout")
+    return Path(folder)
+

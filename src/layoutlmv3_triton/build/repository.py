@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ from layoutlmv3_triton import contract
 from layoutlmv3_triton.build import configs
 from layoutlmv3_triton.build.configs import ServingOptions
 from layoutlmv3_triton.errors import RepositoryError
+from layoutlmv3_triton.serving.segments import read_box_level
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from layoutlmv3_triton.build.export import QuantizationReport
@@ -129,6 +130,12 @@ def quantize_model_step(repository: str | Path, mode: str, vocab_size: int,
     return report
 
 
+def with_box_level(options: ServingOptions, box_level: str) -> ServingOptions:
+    """``options`` whose preprocess gives words the boxes of ``box_level`` (serving/segments.py)."""
+    ocr = replace(options.preprocess.ocr, box_level=box_level)
+    return replace(options, preprocess=replace(options.preprocess, ocr=ocr))
+
+
 def build_repository(model_dir: str | Path, repository: str | Path, options: ServingOptions = ServingOptions(),
                      tolerance: float = 1e-3, quantize: str | None = None,
                      keep_fp32: str | Path | None = None, linker: str | Path | None = None) -> BuildResult:
@@ -161,6 +168,7 @@ def build_repository(model_dir: str | Path, repository: str | Path, options: Ser
     if quantize is not None:
         quantization = quantize_model_step(repository, quantize, model.config.vocab_size, keep_fp32)
         log.info("%s", quantization)
+    options = with_box_level(options, read_box_level(model_dir / "config.json"))  # the level it was trained at
     write_configs(repository, options)
     copy_processor(model_dir, repository)
     shutil.copy2(model_dir / "config.json", repository / contract.POSTPROCESS / "1" / contract.MODEL_CONFIG_FILE)

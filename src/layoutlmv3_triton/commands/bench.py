@@ -11,6 +11,7 @@ examples:
   layoutlmv3-triton bench --quick              # a few minutes
   layoutlmv3-triton bench --quick --preset tiny --pages 2 --output /tmp/bench
   layoutlmv3-triton bench --quantize none --model-instances 1 --model-threads 2
+  layoutlmv3-triton bench --pages-dir my_scans/ --pages 16   # your own page images, the first 16
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 
 from layoutlmv3_triton.build.configs import ServingOptions
+from layoutlmv3_triton.serving.steps.parameters import ModelParameters
 
 
 def _concurrency(text: str) -> list[int]:
@@ -41,7 +43,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="random model size (default: %(default)s, same shape as layoutlmv3-base)")
     p.add_argument("--quantize", choices=("int8", "none"), default="int8",
                    help="model the ensemble serves (default: %(default)s; 'none' serves fp32)")
-    p.add_argument("--pages", type=int, default=None, help="pages to render and measure (default: 16, quick: 4)")
+    p.add_argument("--pages", type=int, default=None,
+                   help="pages to render and measure (default: 16, quick: 4); with --pages-dir, the first N "
+                        "images (default: all)")
+    p.add_argument("--pages-dir", type=Path, default=None, metavar="DIR",
+                   help="measure on the page images in DIR (png, jpg, tif, ...; name order) instead of "
+                        "rendered synthetic forms")
     p.add_argument("--concurrency", type=_concurrency, default=None,
                    help="perf_analyzer concurrency levels, e.g. 1,2,4,8 (default: 1,2,4,6,8; quick: 1,4)")
     p.add_argument("--passes", type=int, default=None,
@@ -53,7 +60,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("served configuration (defaults: configs.ServingOptions)")
     g.add_argument("--preprocess-instances", type=int, default=defaults.preprocess_instances)
     g.add_argument("--model-instances", type=int, default=defaults.model_instances)
-    g.add_argument("--model-threads", type=int, default=defaults.model_threads)
+    g.add_argument("--model-threads", type=int, default=defaults.model.intra_op_threads)
     g.add_argument("--postprocess-instances", type=int, default=defaults.postprocess_instances)
     g.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
     g.add_argument("--max-queue-delay-us", type=int, default=defaults.max_queue_delay_us)
@@ -62,14 +69,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from layoutlmv3_triton.measure.bench.runner import BenchConfig, run_bench
 
+    if args.pages is not None and args.pages < 1:
+        print("error: --pages must be at least 1", file=sys.stderr)
+        return 2
+    if args.pages_dir is not None and not args.pages_dir.is_dir():
+        print(f"error: --pages-dir {args.pages_dir} is not a folder", file=sys.stderr)
+        return 2
+
     serving = ServingOptions(
         preprocess_instances=args.preprocess_instances, model_instances=args.model_instances,
-        model_threads=args.model_threads, postprocess_instances=args.postprocess_instances,
+        model=ModelParameters(intra_op_threads=args.model_threads), postprocess_instances=args.postprocess_instances,
         max_batch_size=args.max_batch_size, max_queue_delay_us=args.max_queue_delay_us,
     )
     config = BenchConfig(
         output=args.output, work_dir=args.work_dir, preset=args.preset,
         quantize=None if args.quantize == "none" else args.quantize, quick=args.quick, pages=args.pages,
+        pages_dir=args.pages_dir,
         concurrency=args.concurrency, passes=args.passes, serving=serving, rebuild=args.rebuild,
         progress=not args.no_progress,
     )

@@ -99,14 +99,17 @@ class TesseractEngine:
         self._tesserocr = tesserocr
         tessdata = find_tessdata(config.tessdata)
         try:
+            # Variables go in at Init: some (load_system_dawg, ...) are read only then.
+            variables = config.tesseract_variables()
             self._api = tesserocr.PyTessBaseAPI(path=tessdata.rstrip("/") + "/", lang=config.lang,
-                                                psm=config.psm)
+                                                psm=config.psm, variables=variables)
         except RuntimeError as exc:
             raise OcrError(f"cannot start Tesseract with lang={config.lang!r} in {tessdata}: {exc}",
                            stage="ocr-setup") from exc
-        for name, value in config.tesseract_variables().items():
-            if not self._api.SetVariable(name, value):
-                raise OcrError(f"Tesseract has no variable {name!r} (or rejects {value!r})", stage="ocr-setup")
+        unknown = [name for name in variables if self._api.GetVariableAsString(name) is None]
+        if unknown:
+            self._api.End()
+            raise OcrError(f"Tesseract has no variables {unknown} (ocr_variables)", stage="ocr-setup")
         self._lock = threading.Lock()
 
     def read(self, image: Image.Image) -> list[Word]:
