@@ -98,13 +98,18 @@ def local_stack_names() -> set[str]:
     return names
 
 
+def unpinned_names() -> set[str]:
+    """Names the constraints leave to the images: NVIDIA's and the local stack's."""
+    return NOT_PINNED | local_stack_names()
+
+
 def closure(requirements: list[str]) -> dict[str, str]:
     """Installed name -> version of every distribution that ``requirements`` pull in, less
     what the local-only stack holds back (:func:`local_stack_names`)."""
     pending = [(requirement_name(r), _requested_extras(r)) for r in requirements if _applies(r, set())]
     seen: dict[str, set[str]] = {}
     versions: dict[str, str] = {}
-    held_back = local_stack_names()
+    unpinned = unpinned_names()
     while pending:
         name, wanted = pending.pop()
         if name in NOT_PINNED or (name in seen and wanted <= seen[name]):
@@ -114,7 +119,7 @@ def closure(requirements: list[str]) -> dict[str, str]:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             continue  # e.g. a marker for another platform
-        if name not in held_back:
+        if name not in unpinned:
             versions[name] = dist.version
         for requirement in dist.requires or ():
             if _applies(requirement, seen[name]):
