@@ -16,15 +16,16 @@ from typing import Any, Iterable
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps, ImageSequence
 
+from layoutlmv3_triton import contract
+
 # Tableau 10: distinct on white and on scanned paper.
 PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
            (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
-_TAG_PREFIXES = ("B-", "I-", "E-", "S-", "L-", "U-")
 
 
 def label_name(tag: str) -> str:
     """``B-QUESTION`` -> ``QUESTION``: entities carry the bare name, words carry BIO tags."""
-    return tag[2:] if tag[:2] in _TAG_PREFIXES else tag
+    return contract.entity_type(tag)
 
 
 def entity_labels(result: dict) -> list[str]:

@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p = sub.add_parser("infer", help="run documents through the ensemble", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Run page images (" + " ".join(files.IMAGE_SUFFIXES) + ") and PDFs through "
+                       description="Run page images (" + " ".join(contract.IMAGE_SUFFIXES) + ") and PDFs through "
                                    "the ensemble. FILE may be a file, a folder or a quoted glob.")
     p.add_argument("files", nargs="+", metavar="FILE")
     _connection_args(p)
@@ -133,7 +133,7 @@ def _annotate(path: str, result: dict, out_dir: str, stems: set[str]) -> list[st
         stem, n = f"{Path(path).stem}-{n}", n + 1
     stems.add(stem)
     data = Path(path).read_bytes()
-    return [str(p) for p in write_annotations(data, result, out_dir, stem, pdf=files.is_pdf(path))]
+    return [str(p) for p in write_annotations(data, result, out_dir, stem, pdf=contract.is_pdf(data))]
 
 
 def run_infer(args: argparse.Namespace) -> int:

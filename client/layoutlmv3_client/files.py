@@ -7,9 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
-PDF_SUFFIXES = (".pdf",)
-SUPPORTED_SUFFIXES = IMAGE_SUFFIXES + PDF_SUFFIXES
+from layoutlmv3_triton.contract import DOCUMENT_SUFFIXES as SUPPORTED_SUFFIXES
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -30,10 +28,6 @@ class Expansion:
 
 def is_supported(path: str | os.PathLike) -> bool:
     return Path(path).suffix.lower() in SUPPORTED_SUFFIXES
-
-
-def is_pdf(path: str | os.PathLike) -> bool:
-    return Path(path).suffix.lower() in PDF_SUFFIXES
 
 
 def _unsupported(path: str) -> Problem:

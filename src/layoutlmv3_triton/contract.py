@@ -100,6 +100,39 @@ PROCESSOR_DIR = "processor"  # preprocess: tokenizer + image processor, from_pre
 MODEL_CONFIG_FILE = "config.json"  # postprocess: the model's HF config, whose id2label names the labels
 
 
+# --- documents a client may send: the suffixes clients look for, the bytes the server checks --------
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
+PDF_SUFFIXES = (".pdf",)
+DOCUMENT_SUFFIXES = IMAGE_SUFFIXES + PDF_SUFFIXES
+PDF_MAGIC = b"%PDF-"
+
+
+def is_pdf(data: bytes) -> bool:
+    """Whether document bytes are a PDF (by content, never by file name)."""
+    return data[:1024].lstrip().startswith(PDF_MAGIC)
+
+
+# --- word tags: BIO, BIOES and BILOU prefixes; labels themselves come from config.json --------------
+TAG_PREFIXES = ("B", "I", "E", "S", "L", "U")
+_TAG_MEANING = {"L": "E", "U": "S"}  # BILOU's last and unit are BIOES's end and single
+
+
+def split_tag(tag: str) -> tuple[str, str]:
+    """'B-QUESTION' -> ('B', 'QUESTION'); 'O' -> ('O', ''); 'L-X' reads as 'E-X' and 'U-X' as 'S-X';
+    a tag with no prefix is its own entity type ('MENU.NM' -> ('B', 'MENU.NM'))."""
+    if tag == "O" or not tag:
+        return "O", ""
+    prefix, sep, name = tag.partition("-")
+    if sep and prefix.upper() in TAG_PREFIXES:
+        return _TAG_MEANING.get(prefix.upper(), prefix.upper()), name
+    return "B", tag
+
+
+def entity_type(tag: str) -> str:
+    """'B-QUESTION' -> 'QUESTION'; 'O' stays 'O'."""
+    return split_tag(tag)[1] or tag
+
+
 def bucket_length(n_tokens: int, buckets: tuple[int, ...] = SEQ_BUCKETS) -> int:
     """The smallest bucket that holds ``n_tokens`` (capped at the last bucket)."""
     for b in buckets:

@@ -82,7 +82,7 @@ def test_expand_files_folders_globs_and_problems(tmp_path):
     assert [Path(p).name for p in deep.files] == ["a.png", "b.JPG", "c.pdf", "d.tiff"]
     globbed = files.expand([str(tmp_path / "scans" / "**" / "*.tiff")])
     assert [Path(p).name for p in globbed.files] == ["d.tiff"]
-    assert files.is_pdf("X.PDF") and not files.is_pdf("x.png")
+    assert contract.is_pdf(b"%PDF-1.7 ...") and not contract.is_pdf(b"\x89PNG...")
 
 
 # --- requests and responses ----------------------------------------------------------

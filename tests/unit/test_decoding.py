@@ -1,7 +1,8 @@
 import numpy as np
 
 from layoutlmv3_triton.serving.decoding import group_entities, page_result, word_predictions
-from layoutlmv3_triton.serving.labels import load_id2label, split_tag
+from layoutlmv3_triton.contract import split_tag
+from layoutlmv3_triton.serving.labels import load_id2label
 
 LABELS = ["O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"]
 

@@ -15,7 +15,7 @@ from PIL import Image
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.commands import perf_data as command
 from layoutlmv3_triton.measure.perf_data import (
-    DOCUMENT_SUFFIXES, PerfDataError, document_entry, expand, serialize_bytes_element, write_input_data,
+    PerfDataError, document_entry, expand, serialize_bytes_element, write_input_data,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,7 +99,7 @@ def test_expand_folders_keeps_documents_in_order(tmp_path):
     found = expand([tmp_path / "in", single])
     assert [p.name for p in found] == ["a.JPG", "b.png", "single.png"]
     assert [p.name for p in expand([tmp_path / "in"], recursive=True)] == ["a.JPG", "b.png", "c.pdf"]
-    assert ".pdf" in DOCUMENT_SUFFIXES
+    assert ".pdf" in contract.DOCUMENT_SUFFIXES
     with pytest.raises(PerfDataError, match="no such file"):
         expand([tmp_path / "missing"])
 

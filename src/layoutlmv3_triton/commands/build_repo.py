@@ -45,14 +45,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ocr-psm", type=int, default=defaults.preprocess.ocr.psm, help="Tesseract page segmentation mode")
 
 
-def random_model(preset: str, out_dir: Path) -> Path:
-    """A randomly initialised model with a tokenizer trained on synthetic form text."""
-    from layoutlmv3_triton.training.scratch import build_from_scratch
-    from layoutlmv3_triton.synth import FUNSD_LABELS, corpus_texts
-
-    return build_from_scratch(out_dir, corpus_texts(200, seed=0), FUNSD_LABELS, preset=preset, vocab_size=2000)
-
-
 def run(args: argparse.Namespace) -> int:
     from layoutlmv3_triton.build.repository import build_repository
 
@@ -67,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     model_dir = args.model
     if args.tiny or args.preset:
         preset = args.preset or "tiny"
+        from layoutlmv3_triton.training.scratch import random_model
+
         model_dir = random_model(preset, Path(f"artifacts/{preset}-model"))
         print(f"built a random {preset} LayoutLMv3 in {model_dir}")
     result = build_repository(model_dir, args.repository, options, tolerance=args.tolerance,

@@ -12,6 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from layoutlmv3_triton import contract
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repository", type=Path, default=Path("model_repository"))
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             result = client.infer(data)
             for page in result["pages"]:
                 print_page(path, page, args.max_entities)
-            written = write_annotations(data, result, args.annotate, Path(path).stem, pdf=str(path).endswith(".pdf"))
+            written = write_annotations(data, result, args.annotate, Path(path).stem, pdf=contract.is_pdf(data))
             print(f"  annotated: {', '.join(str(w) for w in written)}\n")
     print("tritonserver stopped")
     return 0

@@ -22,12 +22,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from layoutlmv3_triton import contract
 from layoutlmv3_triton.errors import LayoutLMv3TritonError
 
 # Same tag order as the HF copies of FUNSD (nielsr/funsd-layoutlmv3), so label ids agree.
 LABELS = ("O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER")
 ENTITY_KINDS = ("header", "question", "answer", "other")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 # Subfolders of a FUNSD download, in the order `find_root` prefers them (held-out split first).
 SPLIT_FOLDERS = ("testing_data", "training_data")
 
@@ -131,7 +131,7 @@ def annotation_files(root: Path) -> list[Path]:
 
 
 def _image_for(root: Path, stem: str) -> Path:
-    for suffix in IMAGE_SUFFIXES:
+    for suffix in contract.IMAGE_SUFFIXES:
         candidate = root / "images" / f"{stem}{suffix}"
         if candidate.is_file():
             return candidate

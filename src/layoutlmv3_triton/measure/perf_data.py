@@ -17,13 +17,13 @@ import struct
 from pathlib import Path
 from typing import Iterable
 
+from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton import contract
 
 # What the preprocess step decodes (images and PDF pages).
-DOCUMENT_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif", ".pdf")
 
 
-class PerfDataError(ValueError):
+class PerfDataError(LayoutLMv3TritonError, ValueError):
     """No usable documents, or a document that cannot be sent."""
 
 
@@ -41,18 +41,13 @@ def document_entry(data: bytes) -> dict:
 
 
 def expand(paths: Iterable[Path], recursive: bool = False) -> list[Path]:
-    """Files as given; folders expand to their documents, sorted for a stable order."""
-    found: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            found.extend(sorted(p for p in path.glob(pattern)
-                                if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES))
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise PerfDataError(f"{path}: no such file or folder")
-    return found
+    """Files as given; folders expand to their documents, sorted for a stable order (the client's rules)."""
+    from layoutlmv3_client.files import expand as expand_arguments
+
+    found = expand_arguments(paths, recursive)
+    if found.problems:
+        raise PerfDataError("; ".join(f"{problem.path}: {problem.message}" for problem in found.problems))
+    return [Path(path) for path in found.files]
 
 
 def write_input_data(images: list[Path], out: Path) -> Path:

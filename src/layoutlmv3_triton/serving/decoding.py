@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from layoutlmv3_triton.serving.labels import split_tag
+from layoutlmv3_triton.contract import split_tag
 from layoutlmv3_triton.serving.linking import Linker, fields, link
 from layoutlmv3_triton.serving.windows import merge_word_probabilities
 

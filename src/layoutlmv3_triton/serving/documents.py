@@ -13,7 +13,8 @@ import json
 from layoutlmv3_triton.errors import RequestError
 from layoutlmv3_triton.serving.images import decode_image
 from layoutlmv3_triton.serving.limits import Limits
-from layoutlmv3_triton.serving.pdf import DEFAULT_PDF_DPI, PageInput, is_pdf, load_pdf
+from layoutlmv3_triton.contract import is_pdf
+from layoutlmv3_triton.serving.pdf import DEFAULT_PDF_DPI, PageInput, load_pdf
 
 STAGE = "preprocess"
 _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8", b"II*\x00", b"MM\x00*", b"GIF8", b"BM", b"RIFF")

@@ -21,13 +21,3 @@ def load_id2label(config_path: str | Path) -> list[str]:
     if ids != list(range(len(ids))):
         raise ValueError(f"{path}: id2label ids must be 0..{len(ids) - 1}, got {ids}")
     return [id2label[str(i)] if str(i) in id2label else id2label[i] for i in ids]
-
-
-def split_tag(tag: str) -> tuple[str, str]:
-    """'B-QUESTION' -> ('B', 'QUESTION'); 'O' -> ('O', ''); a tag with no prefix is its own entity type."""
-    if tag == "O" or not tag:
-        return "O", ""
-    prefix, sep, name = tag.partition("-")
-    if sep and prefix.upper() in ("B", "I", "E", "S"):
-        return prefix.upper(), name
-    return "B", tag

@@ -12,7 +12,6 @@ from PIL import Image
 from layoutlmv3_triton.errors import BadImageError, ImageTooLargeError
 from layoutlmv3_triton.serving.limits import Limits
 
-PDF_MAGIC = b"%PDF-"
 POINTS_PER_INCH = 72.0
 
 
@@ -30,10 +29,6 @@ class PageInput:
 
 
 DEFAULT_PDF_DPI = 150  # render resolution for PDF pages without a text layer
-
-
-def is_pdf(data: bytes) -> bool:
-    return data[:1024].lstrip().startswith(PDF_MAGIC)
 
 
 def load_pdf(data: bytes, limits: Limits = Limits(), dpi: float = DEFAULT_PDF_DPI) -> list[PageInput]:

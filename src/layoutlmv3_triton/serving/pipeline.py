@@ -19,9 +19,10 @@ from layoutlmv3_triton.serving.steps.preprocess import Preprocessor, stack_windo
 
 def repository_parameters(repository: Path, model: str) -> dict[str, str]:
     """The string parameters of one model's ``config.pbtxt``, as Triton hands them to the step."""
-    from layoutlmv3_triton.build.configs import parse
+    from google.protobuf import text_format
+    from tritonclient.grpc import model_config_pb2
 
-    config = parse((repository / model / "config.pbtxt").read_text())
+    config = text_format.Parse((repository / model / "config.pbtxt").read_text(), model_config_pb2.ModelConfig())
     return {key: value.string_value for key, value in config.parameters.items()}
 
 

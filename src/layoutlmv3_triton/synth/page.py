@@ -5,13 +5,15 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from layoutlmv3_triton.errors import LayoutLMv3TritonError
+
 # Same names and order as the FUNSD datasets most users load (e.g. nielsr/funsd-layoutlmv3).
 FUNSD_LABELS = ["O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"]
 
 Box = tuple[int, int, int, int]
 
 
-class SynthError(ValueError):
+class SynthError(LayoutLMv3TritonError, ValueError):
     """Synthetic data was asked for with impossible settings (size, count, ...)."""
 
 
@@ -29,6 +31,8 @@ class SynthPage:
     boxes: list[Box] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     noisy: bool = False  # degraded like a scan; stored as JPEG (grain makes PNG ~1.4 MB a page)
+    entity_ids: list[int] = field(default_factory=list)  # per word: the entity (segment) it belongs to
+    links: list[tuple[int, int]] = field(default_factory=list)  # (question entity id, answer entity id)
 
     @property
     def text(self) -> str:

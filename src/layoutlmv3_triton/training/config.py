@@ -7,12 +7,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from layoutlmv3_triton.errors import LayoutLMv3TritonError
+
 SUMMARY_FILE = "training_summary.json"
 # Options that do not change the trained model: left out of the fingerprint.
 NOT_FINGERPRINTED = {"out", "progress", "skip_if_unchanged", "threads", "keep_checkpoints"}
 
 
 PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")
+TOKENIZER_CORPORA = ("broad", "data")
 
 
 # The demo model's recipe (`make model`, the notebook): the small preset from scratch on 1500
@@ -26,7 +29,7 @@ DEMO_RECIPE = {"from_scratch": True, "preset": "small", "epochs": 2, "batch_size
                "token_dropout": 0.15, "box_jitter": 2, "max_minutes": 10.0}
 
 
-class TrainingError(RuntimeError):
+class TrainingError(LayoutLMv3TritonError, RuntimeError):
     """Training cannot start or finish with the given options."""
 
 
@@ -35,13 +38,15 @@ class TrainConfig:
     """Everything a training run depends on.  Defaults suit the synthetic demo on 2 CPU cores."""
 
     out: str
-    data: str | None = None  # a save_to_disk folder
+    data: str | list[str] | None = None  # save_to_disk or FUNSD-layout folder(s), each optionally "DIR*N"
     dataset: str | None = None  # a datasets.load_dataset name or hub-layout folder
     val_data: str | None = None
     model: str | None = None  # from_pretrained path or hub name
     from_scratch: bool = False
     preset: str = "small"
     vocab_size: int = 4000
+    box_level: str = "word"  # word | line | block: the boxes the model reads (serving/segments.py)
+    tokenizer_corpus: str = "broad"  # from scratch: "broad" (training words + English word lists) or "data"
     epochs: int = 10
     max_steps: int = -1
     batch_size: int = 8
@@ -80,6 +85,10 @@ class TrainConfig:
             raise TrainingError("--token-dropout is a fraction in 0..1")
         if not 0 <= self.box_jitter <= 50:
             raise TrainingError("--box-jitter is in 0..50 (units of the 0..1000 box scale)")
+        if self.box_level not in ("word", "line", "block"):
+            raise TrainingError("--box-level must be word, line or block")
+        if self.tokenizer_corpus not in TOKENIZER_CORPORA:
+            raise TrainingError(f"--tokenizer-corpus must be one of {TOKENIZER_CORPORA}")
         if not 0.0 <= self.ocr_words <= 1.0:
             raise TrainingError("--ocr-words is a fraction in 0..1")
 

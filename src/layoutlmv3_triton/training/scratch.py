@@ -15,6 +15,8 @@ import pathlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from layoutlmv3_triton.errors import LayoutLMv3TritonError
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from transformers import (
         LayoutLMv3ForTokenClassification,
@@ -40,7 +42,7 @@ PRESETS: dict[str, dict[str, int]] = {
 }
 
 
-class ScratchError(ValueError):
+class ScratchError(LayoutLMv3TritonError, ValueError):
     """A from-scratch build was asked for something that cannot be built."""
 
 
@@ -213,3 +215,11 @@ def build_from_scratch(out_dir: str | pathlib.Path, texts: Iterable[str], labels
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
+
+
+def random_model(preset: str, out_dir: str | pathlib.Path) -> pathlib.Path:
+    """A randomly initialised model with a tokenizer trained on synthetic form text: the
+    shape and cost of a real one, for benchmarks and plumbing checks."""
+    from layoutlmv3_triton.synth import FUNSD_LABELS, corpus_texts
+
+    return build_from_scratch(out_dir, corpus_texts(200, seed=0), FUNSD_LABELS, preset=preset, vocab_size=2000)

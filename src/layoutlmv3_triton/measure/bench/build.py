@@ -79,7 +79,7 @@ def ensure_built(work_dir: Path, preset: str, quantize: str | None, log_file: Pa
 
 def build(work_dir: Path, preset: str, quantize: str | None, rebuild: bool = False) -> BenchArtifacts:
     """In this process: random model, fp32 repository, quantized copy."""
-    from layoutlmv3_triton.commands.build_repo import random_model
+    from layoutlmv3_triton.training.scratch import random_model
     from layoutlmv3_triton.build.repository import build_repository, quantize_model_step
 
     paths = artifact_paths(work_dir, preset, quantize)

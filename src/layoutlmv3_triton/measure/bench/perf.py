@@ -21,11 +21,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.measure.bench.metrics import LatencySummary
 
 
-class PerfAnalyzerError(RuntimeError):
+class PerfAnalyzerError(LayoutLMv3TritonError, RuntimeError):
     pass
 
 
