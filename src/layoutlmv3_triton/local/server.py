@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from layoutlmv3_triton import contract
+from layoutlmv3_triton.build import python_backend
 from layoutlmv3_triton.errors import ServerError
 from layoutlmv3_triton.build.repository import STUB_PATH_ENV
+from layoutlmv3_triton.local.allocator import allocator_environment
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +97,7 @@ def stub_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in (libdir, wheel_libs, env.get("LD_LIBRARY_PATH", "")) if p)
     env.setdefault("OMP_THREAD_LIMIT", "1")  # one Tesseract thread per preprocess instance
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
-    return env
+    return allocator_environment(env)  # jemalloc: flat memory under load (docs/memory.md)
 
 
 @dataclass
@@ -133,6 +135,8 @@ class LocalTritonServer:
             "--allow-metrics=true", "--allow-gpu-metrics=false",
             "--strict-readiness=true", "--exit-on-error=true",
             f"--log-verbose={self.log_verbose}",
+            # the same python-backend shared memory as the container: one largest preprocess response
+            *python_backend.backend_config_flags(),
             *restricted,
             *self.extra_args,
         ]
