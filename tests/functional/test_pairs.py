@@ -8,6 +8,7 @@ linker file travels with the repository.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -69,3 +70,18 @@ def test_in_process_pipeline_uses_the_repositorys_linker(tiny_repository, form_w
     finally:
         pipeline.close()
     assert page["entities"] == served["entities"] and page["pairs"] == [] and page["fields"] == []
+
+
+@pytest.mark.skipif(not os.environ.get("FUNSD_DIR"), reason="FUNSD_DIR is not set")
+def test_evaluate_scores_pairs_on_real_forms(triton_server):
+    """evaluate on 3 FUNSD forms: the linker on their ground truth, and the served pairs end to end."""
+    from layoutlmv3_triton.measure.evaluation import EvalConfig, evaluate
+    from layoutlmv3_triton.measure.pairs import pair_lines
+
+    report = evaluate(EvalConfig(url=triton_server.grpc_url, data=os.environ["FUNSD_DIR"], split="training",
+                                 limit=3, progress=False, concurrency=2)).report
+    given, served = report["pairs"]["given_entities"], report["pairs"]["end_to_end"]
+    assert given["gold"] == served["gold"] > 0
+    assert given["f1"] >= 0.85  # 0.928 on these forms; the random tiny model scores near 0 end to end
+    assert 0 <= served["correct"] <= served["predicted"]
+    assert pair_lines(report)[-2:] == [f"pair_f1_given_entities={given['f1']:.4f}", f"pair_f1={served['f1']:.4f}"]
