@@ -27,6 +27,10 @@ yaml = pytest.importorskip("yaml")
 helm_python = pytest.importorskip("helm_python", reason="helm-python-sdk (the Helm engine) is not installed")
 
 from layoutlmv3_triton import contract  # noqa: E402
+from layoutlmv3_triton.build import python_backend  # noqa: E402
+from layoutlmv3_triton.build.configs import ServingOptions  # noqa: E402
+from layoutlmv3_triton.build.tensorrt import ORT_TRT_ENGINE_CACHE  # noqa: E402
+from layoutlmv3_triton.local.allocator import ALLOCATOR_LIBRARY  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "layoutlmv3-triton"
@@ -291,9 +295,117 @@ def test_admin_key_from_a_secret(rendered):
     assert not [e for e in default["env"] if e["name"] == "TRITON_ADMIN_KEY"]
 
 
-def test_extra_env_is_the_allocator_slot(rendered):
-    _, container = server(rendered["gpu-autoscaling"])
-    assert container["env"][-1] == {"name": "LD_PRELOAD", "value": "libjemalloc.so.2"}
+@pytest.mark.parametrize("name", SETS)
+def test_every_set_preloads_the_allocator(rendered, name):
+    """The rendered pods preload local/allocator.py's library (test_allocator checks the
+    values.yaml text against the image and compose)."""
+    _, container = server(rendered[name])
+    preload = [e for e in container["env"] if e["name"] == "LD_PRELOAD"]
+    assert preload == [{"name": "LD_PRELOAD", "value": ALLOCATOR_LIBRARY}]
+
+
+def test_extra_env_replaces_a_default_of_the_same_name():
+    out = _render({"extraEnv": [{"name": "LD_PRELOAD", "value": "libtcmalloc_minimal.so.4"},
+                                {"name": "OMP_NUM_THREADS", "value": "1"}]})
+    (deployment,) = [d for d in yaml.safe_load_all(out["layoutlmv3-triton/templates/deployment.yaml"]) if d]
+    env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert [e for e in env if e["name"] == "LD_PRELOAD"] == [{"name": "LD_PRELOAD", "value": "libtcmalloc_minimal.so.4"}]
+    assert env[-1] == {"name": "OMP_NUM_THREADS", "value": "1"}
+
+
+def _release_pin():
+    return re.search(r"^TRITON_RELEASE=(\S+)$", (REPO / ".env").read_text(), re.M).group(1)
+
+
+def test_image_tag_is_the_release_pin(rendered):
+    """One pin: the chart's appVersion (the default tag), every values set's tag and the KServe
+    example's image follow TRITON_RELEASE in .env."""
+    release = _release_pin()
+    assert yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"] == release
+    for name, docs in rendered.items():
+        _, container = server(docs)
+        assert container["image"].endswith(f":{release}"), (name, container["image"])
+    for path in (CHART / "ci").glob("*-values.yaml"):
+        tag = (yaml.safe_load(path.read_text()).get("image") or {}).get("tag")
+        assert tag in (None, "", release), path
+    (container,) = [d for d in yaml.safe_load_all(KSERVE.read_text()) if d][0]["spec"]["containers"]
+    assert container["image"].rsplit(":", 1)[1] == release
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_python_backend_shm_regions_are_sized_from_the_contract(rendered, name):
+    """One chart value feeds the launcher's TRITON_PYTHON_SHM_* and equals build/python_backend.py."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["shm"]["pythonRegionBytes"] == python_backend.SHM_DEFAULT_BYTE_SIZE == \
+        python_backend.SHM_GROWTH_BYTE_SIZE
+    _, container = server(rendered[name])
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["TRITON_PYTHON_SHM_DEFAULT_BYTES"] == str(python_backend.SHM_DEFAULT_BYTE_SIZE)
+    assert env["TRITON_PYTHON_SHM_GROWTH_BYTES"] == str(python_backend.SHM_GROWTH_BYTE_SIZE)
+
+
+def _quantity_bytes(quantity):
+    number, unit = re.fullmatch(r"([0-9]+)(Ki|Mi|Gi|Ti)?", str(quantity)).groups()
+    return int(number) << {None: 0, "Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40}[unit]
+
+
+def worst_case_shm_bytes(preprocess_instances, options=ServingOptions()):
+    """/dev/shm when every python-backend region has grown to its worst case: a preprocess
+    instance executing a full batch of requests, each with the largest response (max_windows
+    windows) and the largest document still mapped; postprocess batches (at most max_windows
+    rows of logits) fit the start size.  Regions grow from the start size in whole steps."""
+    limits = options.preprocess.limits
+    batch = options.max_batch_size
+    need = batch * (python_backend.preprocess_response_bytes(limits.max_windows) + limits.max_request_bytes)
+    start, step = python_backend.SHM_DEFAULT_BYTE_SIZE, python_backend.SHM_GROWTH_BYTE_SIZE
+    preprocess_region = start + max(0, -(-(need - start) // step)) * step
+    return preprocess_instances * preprocess_region + options.postprocess_instances * start
+
+
+def test_worst_case_shm_figures():
+    """The figures values.yaml, the README and docs/capacity.md quote."""
+    mib = python_backend.MIB
+    assert worst_case_shm_bytes(1) == 576 * mib
+    assert worst_case_shm_bytes(ServingOptions().preprocess_instances) == 1088 * mib
+    assert worst_case_shm_bytes(4) == 2112 * mib and worst_case_shm_bytes(8) == 4160 * mib
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_shm_size_limit_covers_the_worst_case(rendered, name):
+    """Up to one preprocess instance per requested core (never fewer than build-repo's default)."""
+    pod, container = server(rendered[name])
+    (dshm,) = [v for v in pod["volumes"] if v["name"] == "dshm"]
+    cores = int(container["resources"]["requests"]["cpu"])
+    worst = worst_case_shm_bytes(max(cores, ServingOptions().preprocess_instances))
+    assert _quantity_bytes(dshm["emptyDir"]["sizeLimit"]) >= worst, (name, worst >> 20)
+    assert _quantity_bytes(container["resources"]["limits"]["memory"]) > worst
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_trt_engine_cache_has_a_writable_volume(rendered, name):
+    pod, container = server(rendered[name])
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"name": "trt-engine-cache", "mountPath": ORT_TRT_ENGINE_CACHE} in container["volumeMounts"]
+    (cache,) = [v for v in pod["volumes"] if v["name"] == "trt-engine-cache"]
+    assert cache == {"name": "trt-engine-cache", "emptyDir": {"sizeLimit": "4Gi"}}
+    # The image creates the directory for its user, so an image-only run writes there too.
+    assert ORT_TRT_ENGINE_CACHE in (REPO / "docker" / "server.Dockerfile").read_text()
+
+
+def test_trt_engine_cache_on_a_claim():
+    out = _render({"trtEngineCache": {"existingClaim": "trt-engines"}})
+    (deployment,) = [d for d in yaml.safe_load_all(out["layoutlmv3-triton/templates/deployment.yaml"]) if d]
+    (cache,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "trt-engine-cache"]
+    assert cache == {"name": "trt-engine-cache", "persistentVolumeClaim": {"claimName": "trt-engines"}}
+
+
+def test_notes_name_the_admin_header_of_each_protocol(validated):
+    """`admin-key` is the HTTP header only; over gRPC tritonserver expects the prefixed name."""
+    out, _ = validated
+    notes = (out / "gpu-autoscaling.NOTES.txt").read_text()
+    assert re.search(r'HTTP: header "admin-key: <key>"', notes)
+    assert re.search(r'gRPC: metadata "triton-grpc-protocol-admin-key: <key>"', notes)
+    assert not re.search(r'gRPC[^\n]*"admin-key', notes)
 
 
 def test_hpa_on_the_adapter_queue_metric(rendered):
