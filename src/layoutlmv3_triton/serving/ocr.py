@@ -13,6 +13,7 @@ from PIL import Image
 from layoutlmv3_triton.errors import OcrError
 from layoutlmv3_triton.serving.page_scale import choose_scale
 from layoutlmv3_triton.serving.parameters import ParameterSet
+from layoutlmv3_triton.serving.word_split import split_words
 from layoutlmv3_triton.serving.segments import DEFAULT_BOX_LEVEL, check_box_level
 
 TESSDATA_CANDIDATES = (
@@ -31,6 +32,7 @@ DEFAULT_PSM = 11
 # Measured on real scans: docs/ocr.md has the table of settings tried.
 DEFAULT_THRESHOLDING = 0
 DEFAULT_TEXT_HEIGHT = 0.0
+DEFAULT_SPLIT_AFTER = ""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class OcrConfig(ParameterSet):
     # The box each word gives the model: its own, its line's or its block's (segments.py).
     # build-repo sets it from the model's config.json (`box_level`): the level it was trained at.
     box_level: str = DEFAULT_BOX_LEVEL
+    # Split words after these characters when more text follows (12/4/87 -> 12/ 4/ 87): word_split.py.
+    split_after: str = DEFAULT_SPLIT_AFTER
     # More Tesseract variables, "name=value" pairs separated by commas (tessedit_do_invert=0, ...).
     variables: str = ""
 
@@ -154,7 +158,7 @@ class TesseractEngine:
                 words.append(Word(text, _unscale(bounds, scale, image.width, image.height),
                                   round(confidence, 2), max(line, 0), max(block, 0)))
             self._api.Clear()
-        return words
+        return split_words(words, config.split_after)
 
     def close(self) -> None:
         with self._lock:
