@@ -72,3 +72,20 @@ def test_reports_are_written(tmp_path):
     markdown = paths["markdown"].read_text()
     assert "**0 failed**" in markdown and "| layoutlmv3_model_0_0 | 500.0 |" in markdown
     assert paths["plot"].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runs_read_back_and_compare_side_by_side(tmp_path):
+    from layoutlmv3_triton.cli import main
+
+    for label, growth in (("before", 1.0), ("after", 0.0)):
+        report = SoakReport({"url": "u", "protocol": "grpc", "concurrency": 16, "duration_s": 300, "sample_s": 10,
+                             "cpu_count": 2, "loadavg_1m_at_start": 1.0},
+                            samples([1000 + growth * i for i in range(30)]))
+        report.summary = summarize(report.samples, 300, 0, 300, [])
+        write_outputs(report, tmp_path / label)
+        again = SoakReport.from_dict(json.loads((tmp_path / label / "soak.json").read_text()))
+        assert again.samples == report.samples and again.summary == report.summary
+    assert main(["soak", "--compare", f"glibc={tmp_path / 'before' / 'soak.json'}",
+                 f"jemalloc={tmp_path / 'after' / 'soak.json'}", "--output", str(tmp_path)]) == 0
+    assert (tmp_path / "soak-compare.png").read_bytes()[:4] == b"\x89PNG"
+    assert main(["soak", "--compare", "no-label", "--output", str(tmp_path)]) == 2

@@ -9,6 +9,7 @@ Without --url it starts its own local server on --repository (and stops it after
 examples:
   layoutlmv3-triton soak --minutes 5 --repository model_repository --output reports/soak
   layoutlmv3-triton soak --minutes 1 --url 127.0.0.1:8001 --metrics-url 127.0.0.1:8002 --server-pid 1234
+  layoutlmv3-triton soak --compare glibc=before/soak.json jemalloc=after/soak.json --output docs/images
 """
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="page images (or folders) to send (default: 4 synthetic form pages)")
     p.add_argument("--sample-seconds", type=float, default=10.0, help="sampling period (default: %(default)s)")
     p.add_argument("--output", type=Path, default=Path("reports/soak"), help="report folder (default: %(default)s)")
+    p.add_argument("--compare", nargs="+", metavar="LABEL=SOAK_JSON",
+                   help="run nothing: plot the memory of earlier runs side by side into --output/soak-compare.png")
 
 
 def _documents(args: argparse.Namespace, work: Path) -> list[Path]:
@@ -71,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     from layoutlmv3_triton.measure.perf_data import write_input_data
     from layoutlmv3_triton.measure.soak import run_soak, write_outputs
 
+    if args.compare:
+        return _compare(args.compare, args.output)
     if args.minutes <= 0 or args.concurrency < 1:
         print("error: --minutes must be > 0 and --concurrency >= 1", file=sys.stderr)
         return 2
@@ -117,3 +122,22 @@ def _start_server(repository: Path, out_dir: Path):
     out_dir.mkdir(parents=True, exist_ok=True)
     print(f"starting a local tritonserver on {repository} ...", file=sys.stderr, flush=True)
     return LocalTritonServer(repository, log_file=out_dir / "tritonserver.log").start(300)
+
+
+def _compare(specs: list[str], out_dir: Path) -> int:
+    import json
+
+    from layoutlmv3_triton.measure.soak import SoakReport
+    from layoutlmv3_triton.measure.soak_plot import plot_comparison
+
+    reports = {}
+    for spec in specs:
+        label, sep, path = spec.partition("=")
+        if not sep or not Path(path).is_file():
+            print(f"error: --compare takes LABEL=path/to/soak.json, got {spec!r}", file=sys.stderr)
+            return 2
+        reports[label] = SoakReport.from_dict(json.loads(Path(path).read_text()))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot_comparison(reports, out_dir / "soak-compare.png")
+    print(f"wrote {out_dir / 'soak-compare.png'}")
+    return 0

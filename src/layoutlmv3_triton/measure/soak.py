@@ -61,6 +61,12 @@ class SoakReport:
         return {"config": self.config, "summary": self.summary, "perf_runs": self.perf_runs,
                 "samples": [asdict(s) for s in self.samples]}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "SoakReport":
+        """Read back a soak.json (what ``as_dict`` wrote)."""
+        return cls(data["config"], [Sample(**s) for s in data["samples"]], data.get("perf_runs", []),
+                   data.get("summary", {}))
+
 
 # --- reading the server -----------------------------------------------------------------
 def parse_metrics(text: str, model: str = contract.ENSEMBLE) -> dict[str, float]:
@@ -222,6 +228,8 @@ def write_outputs(report: SoakReport, out_dir: Path) -> dict[str, Path]:
     paths = {"json": out_dir / "soak.json", "markdown": out_dir / "soak.md", "plot": out_dir / "soak.png"}
     paths["json"].write_text(json.dumps(report.as_dict(), indent=2) + "\n")
     paths["markdown"].write_text(markdown(report))
+    from layoutlmv3_triton.measure.soak_plot import plot
+
     plot(report, paths["plot"])
     return paths
 
@@ -268,37 +276,3 @@ def markdown(report: SoakReport) -> str:
     lines += [f"| {x.t:.0f} | {x.docs_per_s} | {x.failed_in_window} | {_fmt(x.mean_latency_ms)} | {_fmt(x.rss_mib)} |"
               for x in report.samples]
     return "\n".join(lines) + "\n"
-
-
-def plot(report: SoakReport, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    t = [s.t / 60 for s in report.samples]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    top.plot(t, [s.docs_per_s for s in report.samples], label="docs/s")
-    failed = [(x, s.failed_in_window) for x, s in zip(t, report.samples) if s.failed_in_window]
-    if failed:
-        top.scatter(*zip(*failed), color="red", label="failed in window", zorder=3)
-    top.set_ylabel("throughput (docs/s)")
-    top.set_ylim(bottom=0)
-    top.legend(loc="lower right")
-    names = sorted({name for sample in report.samples for name in sample.processes})
-    for name in names:
-        curve = [(x, s.processes[name]) for x, s in zip(t, report.samples) if name in s.processes]
-        bottom.plot(*zip(*curve), label=name)
-    if names:
-        steady_from = report.summary.get("memory_steady_from_s")
-        if steady_from is not None:
-            bottom.axvline(steady_from / 60, color="grey", linestyle=":", label="judged from here")
-        bottom.set_ylim(bottom=0)
-        bottom.legend(loc="upper left", fontsize="x-small", ncol=2)
-    bottom.set_ylabel("RSS per process (MiB)")
-    bottom.set_xlabel("minutes")
-    s = report.summary
-    fig.suptitle(f"soak at concurrency {report.config['concurrency']}: {s['succeeded']} ok, {s['failed']} failed")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
