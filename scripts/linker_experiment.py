@@ -1,9 +1,9 @@
 """Compare question -> answer linkers on FUNSD's ground-truth entities (pair_f1_given_entities).
 
-Linkers: the geometric rules (serving/linking.py), a logistic scorer trained on synthetic
-pages (training/linker_data.py), and, as a measured experiment only, a logistic scorer
-trained on the first ``--train`` FUNSD forms (file-name order) with its L2 penalty and
-score threshold picked by 5-fold cross-validation on those forms.  Every linker is
+Linkers: the geometric rules (serving/linking.py), logistic and boosted-tree scorers
+trained on synthetic pages (training/linker_data.py), and, as measured experiments only,
+both scorers trained on the first ``--train`` FUNSD forms (file-name order) with the
+logistic L2 penalty and each score threshold picked by 5-fold cross-validation on those forms.  Every linker is
 scored on the held-out forms (the rest) and, except the FUNSD-trained one, on all
 forms.  Also prints the linker's cost per page (ms, median over the forms).
 
@@ -19,40 +19,29 @@ import time
 import numpy as np
 
 from layoutlmv3_triton.measure.funsd_layout import read_pages
-from layoutlmv3_triton.measure.pairs import gold_entities, gold_pairs, link_gold, score_given_entities
+from layoutlmv3_triton.measure.pairs import link_gold, score_given_entities
 from layoutlmv3_triton.serving.linking import GeometricLinker
-from layoutlmv3_triton.training.linker_data import examples, fit_logistic, synthetic_examples
+from layoutlmv3_triton.training.linker_data import fit_boosted, fit_logistic, form_examples, synthetic_examples
 
 L2S = (0.1, 1.0, 10.0)
 MIN_SCORES = (0.1, 0.2, 0.35, 0.5)
 
 
-def funsd_examples(pages):
-    xs, ys = [], []
-    for page in pages:
-        entities, index = gold_entities(page)
-        position = {j: i for i, j in enumerate(index)}
-        x, y = examples(entities, page.boxes, {(position[q], position[a]) for q, a in gold_pairs(page)})
-        xs.append(x)
-        ys.append(y)
-    return np.concatenate(xs), np.concatenate(ys)
-
-
-def cross_validated(pages, folds: int = 5):
-    """(l2, min_score) with the best mean F1 over ``folds`` folds of ``pages``."""
+def cross_validated(pages, fit, settings, folds: int = 5):
+    """(mean F1, setting, min_score) with the best mean F1 over ``folds`` folds of ``pages``."""
     best = None
-    for l2 in L2S:
+    for setting in settings:
         f1 = {m: [] for m in MIN_SCORES}
         for k in range(folds):
             train = [p for i, p in enumerate(pages) if i % folds != k]
             test = [p for i, p in enumerate(pages) if i % folds == k]
-            linker = fit_logistic(*funsd_examples(train), l2)
+            linker = fit(*form_examples(train), setting)
             for m in MIN_SCORES:
                 linker.min_score = m
                 f1[m].append(score_given_entities(test, linker)["f1"])
         for m in MIN_SCORES:
             if best is None or np.mean(f1[m]) > best[0]:
-                best = (float(np.mean(f1[m])), l2, m)
+                best = (float(np.mean(f1[m])), setting, m)
     return best
 
 
@@ -83,15 +72,17 @@ def main() -> int:
     pages = read_pages(args.funsd_dir, split="training")
     tune, held = pages[:args.train], pages[args.train:]
     rows = [row("geometric", GeometricLinker(), pages, held)]
-    synthetic = fit_logistic(*synthetic_examples(args.synthetic_pages, seed=11, progress=True), 1.0)
-    rows.append(row(f"logistic, {args.synthetic_pages} synthetic pages", synthetic, pages, held))
-    cv_f1, l2, min_score = cross_validated(tune)
-    trained = fit_logistic(*funsd_examples(tune), l2)
-    trained.min_score = min_score
-    funsd_row = row(f"logistic, {len(tune)} FUNSD forms (l2 {l2}, min_score {min_score}, CV F1 {cv_f1:.4f})",
-                    trained, None, held)
-    funsd_row["ms_per_page"] = round(ms_per_page(pages, trained), 3)
-    rows.append(funsd_row)
+    x, y = synthetic_examples(args.synthetic_pages, seed=11, progress=True)
+    rows.append(row(f"logistic, {args.synthetic_pages} synthetic pages", fit_logistic(x, y, 1.0), pages, held))
+    rows.append(row(f"boosted, {args.synthetic_pages} synthetic pages", fit_boosted(x, y, min_score=0.5), pages, held))
+    fits = {"logistic": (lambda x, y, l2: fit_logistic(x, y, l2), L2S),
+            "boosted": (lambda x, y, _: fit_boosted(x, y), (None,))}
+    for name, (fit, settings) in fits.items():
+        cv_f1, setting, min_score = cross_validated(tune, fit, settings)
+        trained = fit(*form_examples(tune), setting)
+        trained.min_score = min_score
+        rows.append(row(f"{name}, {len(tune)} FUNSD forms ({setting}, min_score {min_score}, CV F1 {cv_f1:.4f})",
+                        trained, None, held))
     print(f"{'linker':<70} {'all P/R/F1':>22} {'held-out P/R/F1':>22} {'ms/page':>8}")
     for r in rows:
         def prf(s):

@@ -120,3 +120,19 @@ def test_logistic_linker_learns_from_derived_synthetic_links(tmp_path):
         [entity("QUESTION", (10, 10, 60, 22)), entity("QUESTION", (200, 10, 240, 22)),
          entity("ANSWER", (260, 10, 300, 22))])]
     assert derive_links(blank) == {(1, 2)}
+
+
+def test_boosted_linker_in_numpy_matches_scikit_learn(tmp_path):
+    pytest.importorskip("sklearn")
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from layoutlmv3_triton.training.linker_data import LEARNED_FEATURES, fit_boosted, synthetic_examples
+
+    x, y = synthetic_examples(2, seed=5)
+    linker = load_linker(save_linker(fit_boosted(x, y, trees=8, depth=2), tmp_path / "linker.json"))
+    reference = GradientBoostingClassifier(n_estimators=8, max_depth=2, learning_rate=0.1, random_state=0).fit(x, y)
+    features = {name: x[:, i].reshape(-1, 1) for i, name in enumerate(LEARNED_FEATURES)}
+    features["gap_x"] = x[:, LEARNED_FEATURES.index("gap_x")].reshape(-1, 1)
+    np.testing.assert_allclose(linker.scores(features).ravel(), reference.predict_proba(x)[:, 1], atol=1e-9)
+    ents = [entity("QUESTION", (10, 10, 60, 22), "Name:"), entity("ANSWER", (80, 10, 150, 22), "Ada")]
+    assert pairs_of(ents, linker) == {(0, 1)}

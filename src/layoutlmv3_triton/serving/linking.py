@@ -13,6 +13,9 @@ Two linkers share the features and the decoding:
   ``linker.json``.
 - :class:`LogisticLinker`: a logistic pair scorer on the same features, whose weights
   are plain JSON (``linker.json`` beside the postprocess step's ``config.json``).
+- :class:`BoostedLinker`: gradient-boosted trees on the same features, trees stored as
+  plain JSON arrays and evaluated in numpy (trained with scikit-learn, which serving
+  never imports).
 
 Decoding: each answer is linked to the question that scores best for it (if the score
 clears the linker's threshold), so a question may get several answers, or none.  Only
@@ -169,7 +172,46 @@ class LogisticLinker:
                 "scale": self.scale, "min_score": self.min_score, "trained_on": self.trained_on}
 
 
-Linker = GeometricLinker | LogisticLinker
+@dataclass
+class BoostedLinker:
+    """``score = sigmoid(init + rate * sum of the trees' leaf values)``; links need ``score >= min_score``.
+
+    Each tree is ``{"feature", "threshold", "left", "right", "value"}``: parallel node arrays
+    (scikit-learn's layout; ``left == -1`` marks a leaf; ``x[feature] <= threshold`` goes left).
+    """
+
+    features: list[str]
+    trees: list[dict[str, list]]
+    init: float
+    rate: float
+    min_score: float = 0.5
+    kind: str = "boosted"
+    trained_on: str = ""
+
+    def scores(self, f: Mapping[str, np.ndarray]) -> np.ndarray:
+        shape = f["gap_x"].shape
+        x = np.stack([np.asarray(f[name], float).ravel() for name in self.features], axis=1)
+        raw = np.full(len(x), self.init)
+        rows = np.arange(len(x))
+        for tree in self.trees:
+            feature, threshold = np.asarray(tree["feature"]), np.asarray(tree["threshold"], float)
+            left, right, value = np.asarray(tree["left"]), np.asarray(tree["right"]), np.asarray(tree["value"], float)
+            node = np.zeros(len(x), dtype=np.int64)
+            while True:
+                inner = left[node] >= 0
+                if not inner.any():
+                    break
+                go_left = x[rows, np.where(inner, feature[node], 0)] <= threshold[node]
+                node = np.where(inner, np.where(go_left, left[node], right[node]), node)
+            raw += self.rate * value[node]
+        return (1.0 / (1.0 + np.exp(-np.clip(raw, -50, 50)))).reshape(shape)
+
+    def as_json(self) -> dict:
+        return {"kind": self.kind, "features": self.features, "init": self.init, "rate": self.rate,
+                "min_score": self.min_score, "trained_on": self.trained_on, "trees": self.trees}
+
+
+Linker = GeometricLinker | LogisticLinker | BoostedLinker
 
 
 def linker_from_json(data: Mapping) -> Linker:
@@ -185,6 +227,12 @@ def linker_from_json(data: Mapping) -> Linker:
             raise LinkerError(f"linker uses features this code does not compute: {sorted(unknown)}")
         return LogisticLinker(dict(data["weights"]), dict(data.get("mean", {})), dict(data.get("scale", {})),
                               float(data.get("min_score", 0.5)), trained_on=str(data.get("trained_on", "")))
+    if kind == "boosted":
+        unknown = set(data["features"]) - set(FEATURES)
+        if unknown:
+            raise LinkerError(f"linker uses features this code does not compute: {sorted(unknown)}")
+        return BoostedLinker(list(data["features"]), list(data["trees"]), float(data["init"]), float(data["rate"]),
+                             float(data.get("min_score", 0.5)), trained_on=str(data.get("trained_on", "")))
     raise LinkerError(f"unknown linker kind {kind!r}")
 
 

@@ -1,4 +1,5 @@
-"""Train the logistic question -> answer scorer of serving/linking.py on synthetic pages.
+"""Train the learned question -> answer scorers of serving/linking.py: on synthetic pages, or
+on your own labelled forms in FUNSD's layout (annotations/*.json with ``linking``).
 
 The synthetic generator does not record which answer belongs to which question, but its
 pages say it unambiguously through word order, labels and lines (synth/content.py and
@@ -19,9 +20,11 @@ same 4,191 pairs on 200 pages (seed 5, noise 0.3).
 
 Training: every (question, answer) pair of a page is one example (label 1 when linked),
 described by :data:`serving.linking.FEATURES`; a logistic regression with L2 penalty is
-fitted by Newton's method in numpy, and written as ``linker.json``.
+fitted by Newton's method in numpy, or gradient-boosted trees by scikit-learn (a dev
+dependency: serving reads the trees from JSON with numpy), and written as ``linker.json``.
 
     python -m layoutlmv3_triton.training.linker_data --pages 400 --seed 11 --out linker.json
+    python -m layoutlmv3_triton.training.linker_data --forms my-forms/ --model boosted --out linker.json
 """
 from __future__ import annotations
 
@@ -31,8 +34,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from layoutlmv3_triton.serving.decoding import group_entities, union_box
-from layoutlmv3_triton.serving.linking import (ANSWER, FEATURES, QUESTION, LogisticLinker, entity_arrays,
-                                               pair_features, save_linker, text_height)
+from layoutlmv3_triton.serving.linking import (ANSWER, FEATURES, QUESTION, BoostedLinker, LogisticLinker,
+                                               entity_arrays, pair_features, save_linker, text_height)
 
 # Features of the learned scorer: all but the entity order, which follows the OCR's (or an
 # annotator's) reading order and says little about layout.
@@ -115,6 +118,37 @@ def synthetic_examples(n_pages: int, seed: int, noise: float = 0.3, progress: bo
     return np.concatenate(xs), np.concatenate(ys)
 
 
+def form_examples(pages: Iterable) -> tuple[np.ndarray, np.ndarray]:
+    """Stacked (features, labels) from FUNSD-layout pages (measure/funsd_layout.py), gold from ``linking``."""
+    from layoutlmv3_triton.measure.pairs import gold_entities, gold_pairs
+
+    xs, ys = [], []
+    for page in pages:
+        entities, index = gold_entities(page)
+        position = {j: i for i, j in enumerate(index)}
+        x, y = examples(entities, page.boxes, {(position[q], position[a]) for q, a in gold_pairs(page)})
+        xs.append(x)
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def fit_boosted(x: np.ndarray, y: np.ndarray, trees: int = 300, depth: int = 3, rate: float = 0.1,
+                min_score: float = 0.1, trained_on: str = "") -> BoostedLinker:
+    """Gradient-boosted trees (scikit-learn, log loss) exported as a :class:`BoostedLinker`."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    model = GradientBoostingClassifier(n_estimators=trees, max_depth=depth, learning_rate=rate, random_state=0)
+    model.fit(x, y)
+    exported = []
+    for (estimator,) in model.estimators_:
+        t = estimator.tree_
+        exported.append({"feature": [int(v) for v in t.feature], "threshold": [float(v) for v in t.threshold],
+                         "left": [int(v) for v in t.children_left], "right": [int(v) for v in t.children_right],
+                         "value": [float(v) for v in t.value.reshape(-1)]})
+    init = float(model._raw_predict_init(x[:1]).ravel()[0])
+    return BoostedLinker(list(LEARNED_FEATURES), exported, init, rate, min_score, trained_on=trained_on)
+
+
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 30,
                  trained_on: str = "") -> LogisticLinker:
     """Logistic regression (bias + standardised features, L2 on the weights) by Newton's method."""
@@ -143,12 +177,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=400, help="synthetic pages to learn from (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=11, help="synthetic run seed (default: %(default)s)")
     parser.add_argument("--noise", type=float, default=0.3, help="share of scan-like pages (default: %(default)s)")
-    parser.add_argument("--l2", type=float, default=1.0, help="L2 penalty (default: %(default)s)")
+    parser.add_argument("--forms", metavar="DIR",
+                        help="learn from labelled forms in FUNSD's layout (annotations/ + images/) instead")
+    parser.add_argument("--model", choices=("logistic", "boosted"), default="logistic",
+                        help="logistic regression (numpy) or gradient-boosted trees (needs scikit-learn)")
+    parser.add_argument("--l2", type=float, default=1.0, help="logistic: L2 penalty (default: %(default)s)")
+    parser.add_argument("--min-score", type=float, help="lowest score that links (default: 0.5 logistic, 0.1 boosted)")
     parser.add_argument("--out", required=True, help="linker.json to write")
     args = parser.parse_args(argv)
-    x, y = synthetic_examples(args.pages, args.seed, args.noise, progress=True)
-    linker = fit_logistic(x, y, args.l2, trained_on=f"synthetic pages: {args.pages}, seed {args.seed}, "
-                                                   f"noise {args.noise}")
+    if args.forms:
+        from layoutlmv3_triton.measure.funsd_layout import read_pages
+
+        x, y = form_examples(read_pages(args.forms))
+        source = f"forms in {args.forms}"
+    else:
+        x, y = synthetic_examples(args.pages, args.seed, args.noise, progress=True)
+        source = f"synthetic pages: {args.pages}, seed {args.seed}, noise {args.noise}"
+    if args.model == "boosted":
+        linker = fit_boosted(x, y, trained_on=source)
+    else:
+        linker = fit_logistic(x, y, args.l2, trained_on=source)
+    if args.min_score is not None:
+        linker.min_score = args.min_score
     print(f"{len(y)} pairs ({int(y.sum())} linked) -> {save_linker(linker, args.out)}")
     return 0
 
