@@ -6,7 +6,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libb64-0d fonts-dejavu-core
+# libjemalloc2: the allocator tritonserver runs with (flat memory under load, docs/memory.md)
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libb64-0d fonts-dejavu-core libjemalloc2
 # torch first, pinned: a bare torch requirement would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
@@ -73,8 +74,9 @@ notebook: apt venv  ## open the workflow notebook in JupyterLab (loopback only)
 bench: apt venv  ## naive vs per-request vs served ensemble, report in reports/bench
 	$(BIN)/layoutlmv3-triton bench --output reports/bench
 
-soak: apt repo  ## 5 minutes at concurrency 16, report in reports/soak
-	$(BIN)/layoutlmv3-triton soak --minutes 5 --repository $(REPOSITORY) --output reports/soak
+SOAK_MINUTES ?= 30
+soak: apt repo  ## 30 minutes at concurrency 16: 0 failures, flat memory per process (docs/memory.md)
+	$(BIN)/layoutlmv3-triton soak --minutes $(SOAK_MINUTES) --repository $(REPOSITORY) --output reports/soak
 
 k8s-validate: venv  ## render the Helm chart with Helm's engine into artifacts/k8s/ and validate it offline
 	$(BIN)/python scripts/k8s_validate.py --out artifacts/k8s
