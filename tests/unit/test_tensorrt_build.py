@@ -35,9 +35,9 @@ def test_single_profile_spans_every_bucket():
     (p,) = tb.optimization_profiles()
     lo, hi = min(contract.SEQ_BUCKETS), max(contract.SEQ_BUCKETS)
     assert p.min["input_ids"] == (1, lo)
-    assert p.max["input_ids"] == (contract.DEFAULT_MAX_SEQUENCES, hi)
+    assert p.max["input_ids"] == (contract.DEFAULT_MAX_WINDOWS, hi)
     assert hi == contract.MAX_SEQ_LEN
-    assert p.max["bbox"] == (contract.DEFAULT_MAX_SEQUENCES, hi, 4)
+    assert p.max["bbox"] == (contract.DEFAULT_MAX_WINDOWS, hi, 4)
     assert p.opt["pixel_values"][1:] == (3, contract.IMAGE_SIZE, contract.IMAGE_SIZE)
     assert set(p.min) == {t.name for t in contract.MODEL_INPUTS}
     for shapes in (p.min, p.opt, p.max):  # every input agrees on (batch, seq)
@@ -45,7 +45,7 @@ def test_single_profile_spans_every_bucket():
         assert shapes["attention_mask"] == (b, s) and shapes["bbox"][:2] == (b, s)
         assert shapes["pixel_values"][0] == b
     assert p.min["input_ids"] <= p.opt["input_ids"] <= p.max["input_ids"]
-    assert p.sample_points() == [(1, lo), p.opt["input_ids"], (contract.DEFAULT_MAX_SEQUENCES, hi)]
+    assert p.sample_points() == [(1, lo), p.opt["input_ids"], (contract.DEFAULT_MAX_WINDOWS, hi)]
 
 
 def test_per_bucket_profiles_fix_the_sequence():
@@ -60,7 +60,7 @@ def test_per_bucket_profiles_fix_the_sequence():
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"max_batch": 0}, {"strategy": "both"}, {"opt_batch": contract.DEFAULT_MAX_SEQUENCES + 1}, {"opt_seq": 1000}, {"buckets": (64, 1024)},
+    {"max_batch": 0}, {"strategy": "both"}, {"opt_batch": contract.DEFAULT_MAX_WINDOWS + 1}, {"opt_seq": 1000}, {"buckets": (64, 1024)},
 ])
 def test_bad_profile_requests_fail(kwargs):
     with pytest.raises(ValueError):
@@ -182,7 +182,7 @@ def tiny_onnx(tmp_path_factory) -> Path:
 
 
 def test_cast_layoutlmv3_export_matches_in_onnxruntime(tiny_onnx, tmp_path):
-    from layoutlmv3_triton.build.export import sample_inputs
+    from layoutlmv3_triton.build.parity import sample_inputs
 
     int32_path = tb.write_int32_onnx(tiny_onnx, tmp_path / "model.int32.onnx")
     original = ort.InferenceSession(str(tiny_onnx), providers=["CPUExecutionProvider"])
@@ -201,8 +201,7 @@ def test_cast_layoutlmv3_export_matches_in_onnxruntime(tiny_onnx, tmp_path):
 # --- parity --------------------------------------------------------------------------------
 
 def _report(precision="fp32"):
-    atol, rtol = tb.TOLERANCES[precision]
-    return tb.ParityReport(precision, atol, rtol)
+    return tb.engine_report(precision)
 
 
 def test_parity_report_passes_within_tolerance_and_ignores_padding():

@@ -12,31 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.errors import ParityError
+from layoutlmv3_triton.build.parity import PARITY_SHAPES, ParityReport, compare, sample_inputs
 
 log = logging.getLogger(__name__)
 
-PARITY_SHAPES = ((1, 64), (2, 128), (3, 200), (1, contract.MAX_SEQ_LEN))
 DEFAULT_TOLERANCE = 1e-3
 OPSET = 18
-
-
-@dataclass
-class ParityReport:
-    shapes: list[tuple[int, int]]
-    max_abs_diff: list[float]
-    tolerance: float
-
-    @property
-    def worst(self) -> float:
-        return max(self.max_abs_diff)
-
-    def __str__(self) -> str:
-        cells = ", ".join(f"{b}x{s}: {d:.2e}" for (b, s), d in zip(self.shapes, self.max_abs_diff))
-        return f"max |logit diff| vs PyTorch (batch x seq): {cells} (tolerance {self.tolerance:g})"
 
 
 def _wrapper(model):
@@ -54,21 +37,6 @@ def _wrapper(model):
                               pixel_values=pixel_values).logits
 
     return ByKeyword(model).eval()
-
-
-def sample_inputs(batch: int, seq: int, vocab_size: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random but valid inputs: ordered boxes in 0..1000, a padded tail on odd rows."""
-    rng = np.random.default_rng(seed + 1000 * batch + seq)
-    ids = rng.integers(3, vocab_size, size=(batch, seq), dtype=np.int64)
-    ids[:, 0] = 0
-    mask = np.ones((batch, seq), dtype=np.int64)
-    for row in range(1, batch, 2):
-        mask[row, seq // 2:] = 0
-        ids[row, seq // 2:] = 1
-    corners = rng.integers(0, 1000, size=(batch, seq, 2, 2))
-    bbox = np.concatenate([corners.min(axis=2), corners.max(axis=2)], axis=-1).astype(np.int64)
-    pixels = rng.standard_normal((batch, 3, contract.IMAGE_SIZE, contract.IMAGE_SIZE)).astype(np.float32)
-    return {"input_ids": ids, "attention_mask": mask, "bbox": bbox, "pixel_values": pixels}
 
 
 def export_onnx(model, out_path: str | Path, opset: int = OPSET) -> Path:
@@ -109,18 +77,14 @@ def check_parity(model, onnx_path: str | Path, shapes: Sequence[tuple[int, int]]
 
     runner = OnnxTokenClassifier(onnx_path, threads)
     wrapped = _wrapper(model)
-    diffs = []
-    for batch, seq in shapes:
-        inputs = sample_inputs(batch, seq, model.config.vocab_size)
+
+    def reference(inputs):
         with torch.no_grad():
-            expected = wrapped(**{k: torch.from_numpy(v) for k, v in inputs.items()}).numpy()
-        got = runner.run(inputs)
-        mask = inputs["attention_mask"].astype(bool)  # padded positions carry no meaning
-        diffs.append(float(np.abs(got - expected)[mask].max()))
-    report = ParityReport(list(shapes), diffs, tolerance)
-    if report.worst > tolerance:
-        raise ParityError(f"ONNX export drifts from PyTorch: {report}")
-    return report
+            return wrapped(**{k: torch.from_numpy(v) for k, v in inputs.items()}).numpy()
+
+    report = ParityReport("ONNX Runtime vs PyTorch", atol=tolerance)
+    compare(report, reference, runner.run, shapes, model.config.vocab_size)
+    return report.raise_if_drifting("ONNX export drifts from PyTorch")
 
 
 # --- optional INT8 variant ---------------------------------------------------------------
@@ -184,12 +148,7 @@ def compare_quantized(fp32_path: str | Path, quantized_path: str | Path, vocab_s
 
     reference = OnnxTokenClassifier(fp32_path, threads)
     quantized = OnnxTokenClassifier(quantized_path, threads)
-    diffs, agreement = [], []
-    for batch, seq in shapes:
-        inputs = sample_inputs(batch, seq, vocab_size)
-        expected, got = reference.run(inputs), quantized.run(inputs)
-        mask = inputs["attention_mask"].astype(bool)
-        diffs.append(float(np.abs(got - expected)[mask].max()))
-        agreement.append(float((got.argmax(-1) == expected.argmax(-1))[mask].mean()))
-    return QuantizationReport(mode, list(shapes), diffs, agreement, Path(fp32_path).stat().st_size,
-                              Path(quantized_path).stat().st_size)
+    report = compare(ParityReport(f"{mode} vs fp32", atol=float("inf")), reference.run, quantized.run, shapes,
+                     vocab_size)
+    return QuantizationReport(mode, list(shapes), report.max_abs_diff, report.label_agreement,
+                              Path(fp32_path).stat().st_size, Path(quantized_path).stat().st_size)

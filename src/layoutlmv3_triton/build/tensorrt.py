@@ -22,13 +22,14 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from layoutlmv3_triton import contract
+from layoutlmv3_triton.build.parity import ParityReport, compare
 from layoutlmv3_triton.errors import LayoutLMv3TritonError, ParityError
 
 log = logging.getLogger(__name__)
@@ -228,56 +229,11 @@ def layernorm_node_names(model) -> list[str]:
 
 # --- parity ------------------------------------------------------------------------------
 
-@dataclass
-class ParityReport:
-    precision: str
-    atol: float
-    rtol: float
-    points: list[tuple[int, int]] = field(default_factory=list)
-    max_abs_diff: list[float] = field(default_factory=list)
-    excess: list[float] = field(default_factory=list)  # max(|d| - atol - rtol*|ref|); > 0 fails
-    label_agreement: list[float] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(e <= 0 for e in self.excess)
-
-    def add(self, batch: int, seq: int, reference: np.ndarray, candidate: np.ndarray, mask: np.ndarray) -> None:
-        if reference.shape != candidate.shape:
-            raise EngineParityError(f"shape mismatch at {batch}x{seq}: ONNX Runtime {reference.shape}, "
-                                    f"TensorRT {candidate.shape}")
-        keep = mask.astype(bool)
-        ref = reference[keep].astype(np.float64)
-        got = candidate[keep].astype(np.float64)
-        if not np.isfinite(got).all():
-            diff, excess = float("inf"), float("inf")
-        else:
-            d = np.abs(got - ref)
-            diff = float(d.max(initial=0.0))
-            excess = float((d - self.atol - self.rtol * np.abs(ref)).max(initial=-self.atol))
-        agree = float((ref.argmax(-1) == got.argmax(-1)).mean()) if ref.size else 1.0
-        self.points.append((batch, seq))
-        self.max_abs_diff.append(diff)
-        self.excess.append(excess)
-        self.label_agreement.append(agree)
-
-    def __str__(self) -> str:
-        cells = ", ".join(f"{b}x{s}: {d:.2e} (labels {a:.1%})"
-                          for (b, s), d, a in zip(self.points, self.max_abs_diff, self.label_agreement))
-        return (f"{self.precision} engine vs ONNX Runtime, max |logit diff| (batch x seq): {cells}; "
-                f"tolerance |diff| <= {self.atol:g} + {self.rtol:g}*|ref|")
-
-    def raise_if_drifting(self) -> "ParityReport":
-        if not self.ok:
-            raise EngineParityError(f"refusing to write the engine: {self}")
-        return self
-
-
-def parity_inputs(batch: int, seq: int, vocab_size: int) -> dict[str, np.ndarray]:
-    """Valid random inputs (int64, as ONNX Runtime takes them): the export check's own."""
-    from layoutlmv3_triton.build.export import sample_inputs
-
-    return sample_inputs(batch, seq, vocab_size)
+def engine_report(precision: str, atol: float | None = None, rtol: float | None = None) -> ParityReport:
+    """An empty parity report for an engine of ``precision`` against ONNX Runtime."""
+    default_atol, default_rtol = TOLERANCES[precision]
+    return ParityReport(f"{precision} engine vs ONNX Runtime", default_atol if atol is None else atol,
+                        default_rtol if rtol is None else rtol, error=EngineParityError)
 
 
 def as_int32(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -295,15 +251,11 @@ def onnxruntime_reference(onnx_path: str | Path):
 def check_parity(run_engine, reference, profiles: Sequence[Profile], vocab_size: int,
                  precision: str, atol: float | None = None, rtol: float | None = None) -> ParityReport:
     """Run both on the same inputs at every profile's sample points; raise past tolerance."""
-    default_atol, default_rtol = TOLERANCES[precision]
-    report = ParityReport(precision, default_atol if atol is None else atol, default_rtol if rtol is None else rtol)
+    report = engine_report(precision, atol, rtol)
     for index, profile in enumerate(profiles):
-        for batch, seq in profile.sample_points():
-            inputs = parity_inputs(batch, seq, vocab_size)
-            expected = reference(inputs)
-            got = run_engine(as_int32(inputs), index)
-            report.add(batch, seq, expected, got, inputs[contract.ATTENTION_MASK.name])
-    return report.raise_if_drifting()
+        compare(report, reference, lambda inputs, i=index: run_engine(as_int32(inputs), i),
+                profile.sample_points(), vocab_size)
+    return report.raise_if_drifting("refusing to write the engine")
 
 
 # --- TensorRT Python API -----------------------------------------------------------------

@@ -55,7 +55,7 @@ from layoutlmv3_triton.measure import funsd, funsd_layout
 from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton.measure.matching import MIN_COVER, cover_matrix, match_words, word_recall
 from layoutlmv3_triton.measure.pairs import pair_report, served_counts
-from layoutlmv3_triton.measure.scoring import entity_scores, prf
+from layoutlmv3_triton.measure.scoring import entity_scores
 from layoutlmv3_triton.serving.linking import load_linker
 SPLIT_PREFERENCE = ("test", "validation", "train")
 MATCHING_RULE = (

@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - exercised by the unit tests' import
     pb_utils = None
 
 log = logging.getLogger("layoutlmv3_triton.serving.steps")
+T = TypeVar("T")
 
 
 class ModelArgs:
