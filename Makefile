@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # libjemalloc2: the allocator tritonserver runs with (flat memory under load, docs/memory.md)
-APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libb64-0d fonts-dejavu-core libjemalloc2
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libb64-0d fonts-dejavu-core \
+  wamerican wbritish fonts-liberation fonts-freefont-ttf fonts-urw-base35 fonts-courier-prime libjemalloc2
 # torch first, pinned: a bare torch requirement would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
@@ -39,19 +40,21 @@ $(STAMP): pyproject.toml
 	touch $@
 
 data: $(STAMP)  ## synthetic train/val/test form pages (deterministic seeds; test seed never trained on)
-	@[ -d $(DATA)/train ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/train --n 1500 --seed 1 --noise 0.3
-	@[ -d $(DATA)/val ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/val --n 60 --seed 2 --noise 0.3
-	@[ -d $(DATA)/test ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/test --n 50 --seed 3 --noise 0.3
+	@[ -d $(DATA)/train ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/train --n 1200 --seed 1 --noise 0.8
+	@[ -d $(DATA)/val ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/val --n 60 --seed 2 --noise 0.8
+	@[ -d $(DATA)/test ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/test --n 50 --seed 3 --noise 0.8
 
 model: data  ## train the demo model from scratch (cached: skipped when nothing changed)
-	$(BIN)/layoutlmv3-triton train --from-scratch --preset small --data $(DATA)/train --val-data $(DATA)/val \
-	  --epochs 2 --batch-size 4 --lr 1.6e-3 --token-dropout 0.15 --box-jitter 2 --threads 2 --max-minutes 10 \
-	  --out $(DEMO_MODEL) --skip-if-unchanged
+	$(BIN)/layoutlmv3-triton train --from-scratch --preset small --vocab-size 24000 --data $(DATA)/train \
+	  --val-data $(DATA)/val --max-steps 500 --batch-size 4 --lr 1.6e-3 --token-dropout 0.2 --box-jitter 3 \
+	  --threads 2 --out $(DEMO_MODEL) --skip-if-unchanged
 
 repo: model  ## export the demo model to ONNX and write model_repository/
 	@if [ -f $(REPOSITORY)/build_manifest.json ] && [ $(REPOSITORY)/build_manifest.json -nt $(DEMO_MODEL)/config.json ]; then \
 	  echo "$(REPOSITORY) is up to date"; \
-	else $(BIN)/layoutlmv3-triton build-repo --model $(DEMO_MODEL) --repository $(REPOSITORY); fi
+	else mkdir -p artifacts && echo "exporting $(DEMO_MODEL) to ONNX and writing $(REPOSITORY) (log: artifacts/build-repo.log) ..." && \
+	  if $(BIN)/layoutlmv3-triton build-repo --model $(DEMO_MODEL) --repository $(REPOSITORY) >artifacts/build-repo.log 2>&1; \
+	  then tail -n 3 artifacts/build-repo.log; else tail -n 30 artifacts/build-repo.log; exit 1; fi; fi
 
 demo: apt repo  ## serve the demo model locally and print the entities on samples/
 	$(BIN)/layoutlmv3-triton demo --repository $(REPOSITORY) --samples samples

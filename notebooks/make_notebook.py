@@ -30,7 +30,7 @@ The export workflow of this project, step by step, with the package's own functi
 
 Settings come from environment variables so that the same notebook runs as a quick
 check (`LAYOUTLMV3_NOTEBOOK_TINY=1`: a few pages, the tiny model, a few steps, everything
-in a temporary folder) and as the real thing (default: the demo model's recipe, the small model on 1500 pages,
+in a temporary folder) and as the real thing (default: the demo model's recipe, the small model on 1200 pages,
 written into the repository's `model_repository/`)."""),
     ("code", """\
 import os

@@ -83,3 +83,19 @@ def test_layout_tables_start_smooth():
     plain = scratch.init_model("tiny", LABELS, vocab_size=300, sinusoidal_layout=False)
     assert cos(plain.layoutlmv3.embeddings.x_position_embeddings.weight[500],
                plain.layoutlmv3.embeddings.x_position_embeddings.weight[501], dim=0) < 0.5
+
+
+def test_broad_tokenizer_corpus_covers_english_in_every_case():
+    """The from-scratch tokenizer reads real words: its corpus holds frequent English words by
+    frequency, in lower, Capitalised and UPPER case, and the dictionary's words."""
+    from layoutlmv3_triton.synth.words import dictionary_words, english_corpus
+
+    lines = english_corpus()
+    counts: dict[str, int] = {}
+    for line in lines[:2000]:
+        for word in line.split():
+            counts[word] = counts.get(word, 0) + 1
+    assert counts.get("the", 0) > counts.get("report", 0) > 0
+    assert "THE" in counts and "The" in counts
+    if dictionary_words():
+        assert len(lines) > 1000

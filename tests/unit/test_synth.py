@@ -43,14 +43,18 @@ def test_generate_is_deterministic_per_index():
 
 @pytest.mark.parametrize("seed", range(12))
 def test_pages_are_well_formed(seed):
-    page = synth.render_page(seed, noise=seed % 2 == 1)
+    noisy = seed % 2 == 1
+    page = synth.render_page(seed, noise=noisy)
     w, h = page.image.size
-    assert (w, h) == (1000, 1300)
-    assert 30 <= len(page.words) == len(page.boxes) == len(page.labels)
+    if noisy:  # a scan may be resampled to about 100 dpi (60-90% of the drawn size)
+        assert 600 <= w <= 1000 and abs(h / w - 1.3) < 0.01
+    else:
+        assert (w, h) == (1000, 1300)
+    assert 30 <= len(page.words) == len(page.boxes) == len(page.labels) == len(page.entity_ids)
     for word, (x0, y0, x1, y1) in zip(page.words, page.boxes):
         assert word and " " not in word
         assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h, (word, (x0, y0, x1, y1))
-        assert y1 - y0 >= 8, f"{word!r} is too small for reliable OCR"
+        assert y1 - y0 >= (5 if noisy else 8), f"{word!r} is too small for reliable OCR"
     assert_valid_bio(page.labels)
     assert {"B-HEADER", "B-QUESTION", "B-ANSWER", "O"} <= set(page.labels)
 
@@ -101,7 +105,7 @@ def test_dataset_round_trip(tmp_path):
     datasets = pytest.importorskip("datasets")
     out = synth.write_dataset(tmp_path / "ds", n=4, seed=2, noise=0.5, previews=1)
     ds = datasets.load_from_disk(str(out))
-    assert ds.column_names == ["id", "tokens", "bboxes", "ner_tags", "image"]
+    assert ds.column_names == ["id", "tokens", "bboxes", "ner_tags", "image", "entity_ids", "links"]
     assert ds.features["ner_tags"].feature.names == synth.FUNSD_LABELS
     assert len(ds) == 4
     pages = list(synth.generate(4, seed=2, noise=0.5))
@@ -110,6 +114,7 @@ def test_dataset_round_trip(tmp_path):
         assert [synth.FUNSD_LABELS[t] for t in row["ner_tags"]] == page.labels
         assert all(len(b) == 4 and all(0 <= v <= 1000 for v in b) for b in row["bboxes"])
         assert row["image"].size == page.image.size
+        assert row["entity_ids"] == page.entity_ids and row["links"] == [list(link) for link in page.links]
     assert any(pathlib.Path(out, "previews").glob("*.boxes.png"))
 
 
@@ -144,3 +149,34 @@ def test_tesseract_reads_the_words(seed, noise):
         best = max(ocr, key=lambda o: _coverage(box, o[1]))
         read += best[0] == word and _coverage(box, best[1]) > 0.5
     assert read / len(page.words) >= 0.9, f"Tesseract read {read} of {len(page.words)} words"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_entities_and_links(seed):
+    """Each entity's words are contiguous and begin with its B- tag; links join a question to an answer."""
+    page = synth.render_page(seed)
+    first: dict[int, int] = {}
+    for i, (label, entity) in enumerate(zip(page.labels, page.entity_ids)):
+        if entity in first:
+            assert page.entity_ids[i - 1] == entity and not label.startswith("B-")
+        else:
+            first[entity] = i
+            assert label == "O" or label.startswith("B-")
+    assert page.links
+    for question, answer in page.links:
+        assert page.labels[first[question]] == "B-QUESTION" and page.labels[first[answer]] == "B-ANSWER"
+
+
+def test_broad_vocabulary_and_scan_look():
+    """Pages draw on the English word lists and typewriter faces; scans come at ~100 dpi."""
+    from layoutlmv3_triton.synth import fonts, vocab, words
+
+    assert len(words.common_words()[0]) > 1000
+    pages = [synth.render_page(s, noise=True) for s in range(8)]
+    vocabulary = {w.strip(".,:;?").lower() for p in pages for w in p.words}
+    fixed = {w.lower() for w in (*vocab.PROSE, *vocab.NOUNS, *vocab.ADJ)}
+    assert len(vocabulary - fixed) > 200
+    assert any(p.image.width < 1000 for p in pages)
+    names = {f.name for f in fonts.available_families()}
+    if len(names) > 3:  # the Debian fonts of `make setup` are installed
+        assert names & set(fonts.TYPEWRITER)

@@ -39,7 +39,7 @@ def hub_standin(tmp_path_factory, data_dirs):
 
 def tiny_config(out, **kw) -> TrainConfig:
     base = dict(out=str(out), from_scratch=True, preset="tiny", vocab_size=600, epochs=1, batch_size=4,
-                progress=False, threads=2)
+                progress=False, threads=2, tokenizer_corpus="data")  # the broad corpus costs ~20 s a tokenizer
     base.update(kw)
     return TrainConfig(**base)
 
@@ -234,3 +234,35 @@ def test_makefile_trains_and_renders_the_demo_recipe():
     args = parser.parse_args(argv)
     for key, value in DEMO_RECIPE.items():
         assert getattr(args, key) == value, key
+
+
+def test_funsd_layout_folders_train_with_synthetic_pages(tmp_path, data_dirs):
+    """`--data` takes FUNSD's own layout next to a synthetic folder, repeated with DIR*N; the
+    model is the last step's and records the box level it was trained with."""
+    import json
+
+    from PIL import Image
+
+    from layoutlmv3_triton.training.data import load_split
+
+    form = tmp_path / "forms"
+    (form / "annotations").mkdir(parents=True)
+    (form / "images").mkdir()
+    Image.new("RGB", (200, 100), "white").save(form / "images" / "f1.png")
+    (form / "annotations" / "f1.json").write_text(json.dumps({"form": [
+        {"id": 0, "label": "question", "box": [10, 10, 60, 20], "text": "Date:", "linking": [[0, 1]],
+         "words": [{"text": "Date:", "box": [10, 10, 60, 20]}]},
+        {"id": 1, "label": "answer", "box": [70, 10, 150, 20], "text": "May 1", "linking": [[0, 1]],
+         "words": [{"text": "May", "box": [70, 10, 100, 20]}, {"text": "1", "box": [110, 10, 120, 20]}]},
+        {"id": 2, "label": "other", "box": [10, 50, 60, 60], "text": "note", "linking": [],
+         "words": [{"text": "note", "box": [10, 50, 60, 60]}]}]}))
+    ds = load_split(data=[str(data_dirs[0]), f"{form}*3"])
+    synthetic = load_split(data=str(data_dirs[0]))
+    assert len(ds) == len(synthetic) + 3
+    real = ds[len(ds) - 1]
+    assert real["tokens"] == ["Date:", "May", "1", "note"] and real["ner_tags"] == [3, 5, 6, 0]
+    assert real["bboxes"][0] == [50, 100, 300, 200]
+    summary = train(tiny_config(tmp_path / "m", data=[str(data_dirs[0]), f"{form}*2"], val_data=str(form),
+                                max_steps=3, box_level="line"))
+    assert summary["global_steps"] == 3 and summary["val_pages"] == 1
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["box_level"] == "line"

@@ -20,10 +20,14 @@ import argparse
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_argument_group("data")
-    src.add_argument("--data", metavar="DIR", help="training dataset folder (save_to_disk, FUNSD columns)")
+    src.add_argument("--data", metavar="DIR", nargs="+",
+                     help="training data folder(s): save_to_disk (FUNSD columns, e.g. from `synth`) or FUNSD's own "
+                          "layout (annotations/*.json + images/, also XFUND's); several are concatenated, and "
+                          "DIR*N repeats one N times")
     src.add_argument("--dataset", metavar="NAME", help="datasets.load_dataset name, e.g. nielsr/funsd-layoutlmv3 "
                                                        "(its test split validates unless --val-data is given)")
-    src.add_argument("--val-data", metavar="DIR", help="validation dataset folder; default: hold out --val-fraction")
+    src.add_argument("--val-data", metavar="DIR", help="validation folder (either format); default: hold out "
+                                                       "--val-fraction")
     src.add_argument("--val-fraction", type=float, default=0.1, help="held-out fraction without --val-data")
     src.add_argument("--limit-train", type=int, metavar="N", help="use only the first N training pages")
     src.add_argument("--max-length", type=int, default=512, help="token limit per page (<= 512)")
@@ -40,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mdl.add_argument("--preset", choices=("tiny", "small", "base"), default="small",
                      help="model size with --from-scratch (default: %(default)s)")
     mdl.add_argument("--vocab-size", type=int, default=4000, help="tokenizer size with --from-scratch")
+    mdl.add_argument("--box-level", choices=("word", "line", "block"), default="word",
+                     help="boxes the model reads: each word's own, or its line's (segment boxes); recorded in "
+                          "config.json so that build-repo serves the same (default: %(default)s)")
+    mdl.add_argument("--tokenizer-corpus", choices=("broad", "data"), default="broad",
+                     help="with --from-scratch, train the BPE on the training words plus English word lists "
+                          "(broad: reads real words in fewer pieces) or on the training words only (data)")
 
     opt = parser.add_argument_group("optimisation")
     opt.add_argument("--epochs", type=int, default=10)
@@ -77,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(
         out=args.out, data=args.data, dataset=args.dataset, val_data=args.val_data, model=args.model,
-        from_scratch=args.from_scratch, preset=args.preset, vocab_size=args.vocab_size, epochs=args.epochs,
+        from_scratch=args.from_scratch, preset=args.preset, vocab_size=args.vocab_size,
+        tokenizer_corpus=args.tokenizer_corpus, box_level=args.box_level, epochs=args.epochs,
         max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, seed=args.seed, max_minutes=args.max_minutes, max_length=args.max_length,
         patience=args.patience, val_fraction=args.val_fraction, limit_train=args.limit_train,

@@ -18,12 +18,27 @@ from layoutlmv3_triton.synth.page import FUNSD_LABELS, SynthError, SynthPage
 from layoutlmv3_triton.synth.render import render_page
 
 
-def generate(n: int, seed: int, **kw: Any) -> Iterator[SynthPage]:
-    """Pages ``0..n-1`` of run ``seed``; page ``i`` depends only on ``(seed, i)`` and ``kw``."""
+def _render_one(job: tuple[int, int, dict]) -> SynthPage:
+    seed, i, kw = job
+    return render_page(page_seed(seed, i), page_id=f"{seed}-{i}", **kw)
+
+
+def generate(n: int, seed: int, workers: int = 1, **kw: Any) -> Iterator[SynthPage]:
+    """Pages ``0..n-1`` of run ``seed``; page ``i`` depends only on ``(seed, i)`` and ``kw``.
+
+    ``workers`` > 1 renders in that many processes; the pages and their order are the same.
+    """
     if n < 0:
         raise SynthError(f"n must be >= 0, got {n}")
-    for i in range(n):
-        yield render_page(page_seed(seed, i), page_id=f"{seed}-{i}", **kw)
+    jobs = ((seed, i, kw) for i in range(n))
+    if workers <= 1 or n < 8:
+        yield from map(_render_one, jobs)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn") \
+            .Pool(workers) as pool:
+        yield from pool.imap(_render_one, jobs, chunksize=4)
 
 
 def corpus_texts(n: int = 200, seed: int = 0) -> list[str]:
@@ -40,6 +55,9 @@ def features() -> Any:
         "bboxes": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
         "ner_tags": datasets.Sequence(datasets.ClassLabel(names=FUNSD_LABELS)),
         "image": datasets.Image(),
+        # per word, the id of its entity; and (question id, answer id) pairs: FUNSD's "linking"
+        "entity_ids": datasets.Sequence(datasets.Value("int64")),
+        "links": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
     })
 
 
@@ -62,7 +80,8 @@ def to_dataset(pages: Iterable[SynthPage]) -> Any:
     import datasets
 
     index = {name: i for i, name in enumerate(FUNSD_LABELS)}
-    cols: dict[str, list] = {"id": [], "tokens": [], "bboxes": [], "ner_tags": [], "image": []}
+    cols: dict[str, list] = {"id": [], "tokens": [], "bboxes": [], "ner_tags": [], "image": [], "entity_ids": [],
+                             "links": []}
     for page in pages:
         bad = [label for label in page.labels if label not in index]
         if bad:
@@ -72,18 +91,20 @@ def to_dataset(pages: Iterable[SynthPage]) -> Any:
         cols["bboxes"].append(page.normalized_boxes())
         cols["ner_tags"].append([index[label] for label in page.labels])
         cols["image"].append({"bytes": encode_image(page), "path": None})
+        cols["entity_ids"].append(list(page.entity_ids))
+        cols["links"].append([list(link) for link in page.links])
     return datasets.Dataset.from_dict(cols, features=features())
 
 
 def write_dataset(out_dir: str | Path, n: int, seed: int, *, previews: int = 0, progress: bool = False,
-                  **kw: Any) -> Path:
+                  workers: int = 1, **kw: Any) -> Path:
     """Render ``n`` pages and ``save_to_disk`` them into ``out_dir``.
 
     ``previews`` pages are also written as PNGs (plain, and with labelled boxes drawn) under
     ``out_dir/previews`` so a person can look at what the model learns from.
     """
     out = Path(out_dir)
-    pages: Iterable[SynthPage] = generate(n, seed, **kw)
+    pages: Iterable[SynthPage] = generate(n, seed, workers=workers, **kw)
     if progress:
         from tqdm.auto import tqdm
 

@@ -1,7 +1,7 @@
 """Find TrueType fonts for rendering, with a fallback that always works.
 
-Why: page variety needs several families (sans, serif, mono, condensed) in regular and
-bold, but a machine may have none installed.  We look for DejaVu (Debian's
+Why: page variety needs several families (sans, serif, mono, typewriter, condensed) in
+regular and bold, but a machine may have none installed.  We look for DejaVu (Debian's
 ``fonts-dejavu-core``) and Liberation in the usual font folders and, when nothing is found,
 fall back to Pillow's bundled default font, which is a scalable TrueType font in
 Pillow >= 10.1.  Italic, oblique and extra-light faces are skipped: Tesseract reads them
@@ -34,7 +34,22 @@ FAMILIES = {
     "LiberationSans": ("LiberationSans-Regular.ttf", "LiberationSans-Bold.ttf"),
     "LiberationSerif": ("LiberationSerif-Regular.ttf", "LiberationSerif-Bold.ttf"),
     "LiberationMono": ("LiberationMono-Regular.ttf", "LiberationMono-Bold.ttf"),
+    # typewriter, monospace and serif faces of 1980s-90s business forms (fonts-freefont-ttf,
+    # fonts-urw-base35, fonts-courier-prime)
+    "FreeMono": ("FreeMono.ttf", "FreeMonoBold.ttf"),
+    "FreeSerif": ("FreeSerif.ttf", "FreeSerifBold.ttf"),
+    "FreeSans": ("FreeSans.ttf", "FreeSansBold.ttf"),
+    "NimbusMonoPS": ("NimbusMonoPS-Regular.otf", "NimbusMonoPS-Bold.otf"),
+    "NimbusRoman": ("NimbusRoman-Regular.otf", "NimbusRoman-Bold.otf"),
+    "NimbusSans": ("NimbusSans-Regular.otf", "NimbusSans-Bold.otf"),
+    "NimbusSansNarrow": ("NimbusSansNarrow-Regular.otf", "NimbusSansNarrow-Bold.otf"),
+    "C059": ("C059-Roman.otf", "C059-Bold.otf"),
+    "P052": ("P052-Roman.otf", "P052-Bold.otf"),
+    "URWBookman": ("URWBookman-Light.otf", "URWBookman-Demi.otf"),
+    "CourierPrime": ("Courier Prime.otf", "Courier Prime Bold.otf"),
 }
+# Faces that look typed: answers filled in on a typewriter use one of these when present.
+TYPEWRITER = ("CourierPrime", "NimbusMonoPS", "FreeMono", "LiberationMono", "DejaVuSansMono")
 FONT_DIRS_ENV = "LAYOUTLMV3_SYNTH_FONT_DIRS"  # extra folders, os.pathsep-separated
 
 
@@ -74,7 +89,7 @@ def available_families() -> tuple[FontFamily, ...]:
     """
     found: dict[str, Path] = {}
     for folder in _search_dirs():
-        for path in sorted(folder.rglob("*.ttf")):
+        for path in sorted([*folder.rglob("*.ttf"), *folder.rglob("*.otf")]):
             found.setdefault(path.name, path)
     families = []
     for name, (regular, bold) in sorted(FAMILIES.items()):

@@ -57,6 +57,8 @@ class TextOp:
     font: ImageFont.FreeTypeFont
     label: str
     fill: Ink
+    segment: int = 0  # index into the block's all_segments(): which entity the word belongs to
+    underline: bool = False
 
 
 @dataclass
@@ -79,9 +81,9 @@ class BoxOp:
 Op = TextOp | LineOp | BoxOp
 
 
-def words_of(text: str, entity: str | None) -> list[tuple[str, str]]:
+def words_of(text: str, entity: str | None, segment: int = 0) -> list[tuple[str, str, int]]:
     words = text.split()
-    return list(zip(words, bio_labels(len(words), entity)))
+    return [(w, label, segment) for w, label in zip(words, bio_labels(len(words), entity))]
 
 
 def first_baseline(font: ImageFont.FreeTypeFont, line_h: int) -> float:
@@ -100,7 +102,7 @@ def text_width(font: ImageFont.FreeTypeFont, text: str) -> float:
     return sum(font.getlength(w) for w in words) + word_space(font) * max(0, len(words) - 1)
 
 
-def flow(words: list[tuple[str, str]], x0: float, x1: float, baseline: float, font, fill: Ink,
+def flow(words: list[tuple[str, str, int]], x0: float, x1: float, baseline: float, font, fill: Ink,
          line_h: int, max_lines: int, x_cont: float | None = None) -> tuple[list[TextOp], int, float]:
     """Place words left to right, wrapping at ``x1``; drop what does not fit in ``max_lines``.
 
@@ -110,14 +112,14 @@ def flow(words: list[tuple[str, str]], x0: float, x1: float, baseline: float, fo
     space = word_space(font)
     ops: list[TextOp] = []
     x, line = x0, 0
-    for word, label in words:
+    for word, label, segment in words:
         w = font.getlength(word)
         if x > (x0 if line == 0 else (x_cont if x_cont is not None else x0)) and x + w > x1:
             line += 1
             x = x_cont if x_cont is not None else x0
         if line >= max_lines or x + w > x1:
             break
-        ops.append(TextOp(x, baseline + line * line_h, word, font, label, fill))
+        ops.append(TextOp(x, baseline + line * line_h, word, font, label, fill, segment))
         x += w + space
     return ops, (line + 1 if ops else 0), x
 
@@ -162,14 +164,14 @@ def plan_kv(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
     for c in range(columns):
         (q, qe), (a, ae) = b.segments[2 * c], b.segments[2 * c + 1]
         x0, x1 = s.left + c * (col_w + gutter), s.left + c * (col_w + gutter) + col_w
-        qops, qlines, qend = flow(words_of(q, qe), x0, x1, base, qfont, s.ink, lh, 2)
+        qops, qlines, qend = flow(words_of(q, qe, 2 * c), x0, x1, base, qfont, s.ink, lh, 2)
         if not qops:
             continue
         ops.extend(qops)
         last_q = base + (qlines - 1) * lh
         if mode == "stacked":
             ax = x0 + r.choice([0, 0, s.size])
-            aops, alines, _ = flow(words_of(a, ae), ax, x1, last_q + lh, afont, s.answer_ink, lh, 2)
+            aops, alines, _ = flow(words_of(a, ae, 2 * c + 1), ax, x1, last_q + lh, afont, s.answer_ink, lh, 2)
             lines = qlines + max(alines, 1)
         else:
             gap = s.size * r.choice([0.6, 1.0, 1.5])
@@ -178,7 +180,8 @@ def plan_kv(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
                 ax = max(ax, x0 + s.tab * col_w)
             if x1 - ax < s.size * 4:  # no room on the question's line: answer goes below
                 ax, last_q, qlines = x0, last_q + lh, qlines + 1
-            aops, alines, _ = flow(words_of(a, ae), ax, x1, last_q, afont, s.answer_ink, lh, 2, x_cont=ax)
+            aops, alines, _ = flow(words_of(a, ae, 2 * c + 1), ax, x1, last_q, afont, s.answer_ink, lh,
+                                   b.style.get("answer_lines", 2), x_cont=ax)
             lines = qlines + max(alines - 1, 0)
             if mode == "underline":
                 descent = afont.getmetrics()[1]
@@ -208,7 +211,7 @@ def plan_checks(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
             line, x = line + 1, s.left + s.size * 2
         y = base + line * lh
         ops.append(BoxOp((x, y - side, x + side, y), 1 + (s.size > 18), i == b.style.get("checked")))
-        oops, _, _ = flow(words_of(text, entity), x + side + s.size * 0.5, s.width - s.right, y, ofont, s.ink, lh, 1)
+        oops, _, _ = flow(words_of(text, entity, i + 1), x + side + s.size * 0.5, s.width - s.right, y, ofont, s.ink, lh, 1)
         ops.extend(oops)
         x += w + s.size * 1.5
     return ops, (line + 1) * lh
@@ -238,7 +241,7 @@ def plan_table(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
         font = hfont if i == 0 else cfont
         base = i * lh + first_baseline(font, lh)
         for c, (text, entity) in enumerate(row):
-            ops.extend(flow(words_of(text, entity), xs[c] + pad, xs[c + 1] - pad, base, font,
+            ops.extend(flow(words_of(text, entity, i * len(row) + c), xs[c] + pad, xs[c + 1] - pad, base, font,
                             s.ink if i == 0 else s.answer_ink, lh, 1)[0])
         if grid != "none":
             ops.append(LineOp((xs[0], i * lh, xs[-1], i * lh), 1))
@@ -257,11 +260,14 @@ def plan_block(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
         if not s.section_bold:
             b = Block(b.kind, [(b.segments[0][0].upper(), b.segments[0][1])], b.style)
         return plan_text(b, s, r, size=s.section_size, bold=s.section_bold, max_lines=1)
+    small = max(11, int(s.size * 0.75)) if b.style.get("small") else s.size
+    if b.kind == "stamp":
+        return plan_text(b, s, r, size=int(s.size * 1.3), bold=True, max_lines=1, align=b.style.get("align", "right"))
     if b.kind in ("subtitle", "footer"):
-        return plan_text(b, s, r, size=s.size, bold=False, max_lines=2,
+        return plan_text(b, s, r, size=small, bold=False, max_lines=2,
                          align=r.choice(["left", "center"]) if b.kind == "subtitle" else r.choice(["left", "right"]))
     if b.kind == "paragraph":
-        return plan_text(b, s, r, size=s.size, bold=False, max_lines=r.randint(1, 4))
+        return plan_text(b, s, r, size=small, bold=False, max_lines=b.style.get("lines") or r.randint(1, 4))
     if b.kind == "kv":
         return plan_kv(b, s, r)
     if b.kind == "checks":

@@ -238,3 +238,97 @@ def section_title(r: random.Random) -> str:
     if r.random() < 0.2:  # (no "A." prefixes: they look like a person's middle initial)
         text = f"Part {r.randint(1, 5)}: {text}"
     return text.upper() if r.random() < 0.5 else text
+
+
+# --- the vocabulary of real business, legal, scientific and tobacco-industry forms -----------
+# Written for this project from general knowledge of such paperwork (transmittals, purchase
+# orders, study reports, marketing plans, litigation cover sheets).
+DOMAIN_QUESTIONS = tuple(q.strip() for q in (
+    "To, From, Re, Subject, Attention, Cc, Fax No., Phone No., Total Pages, Pages Including Cover, Sender, "
+    "Recipient, Sent By, Received By, Message, Urgent, Reply Requested, Brand Name, Test Market, Region, Division, "
+    "Territory, Sales Rep, Distributor, Retailer, Account Name, Store No., Chain, Quantity Shipped, Cartons, "
+    "Packs, Cases, Units, Promotion, Offer, Coupon Value, Expiration Date, Media, Circulation, Insertion Date, "
+    "Job No., Budget Code, Cost Center, Charge To, Authorized By, Requisition No., Purchase Order No., Vendor No., "
+    "Ship To, Bill To, Terms, F.O.B., Freight, Tax, Net Amount, Invoice Date, Check No., Payee, Study No., "
+    "Protocol No., Study Director, Sponsor, Test Article, Lot No., Batch No., Sample No., Specimen, Species, "
+    "Strain, Dose, Route, Duration, Laboratory, Principal Investigator, Analyst, Method, Assay, Result, Tar, "
+    "Nicotine, Carbon Monoxide, Filter Length, Circumference, Blend, Menthol, Pressure Drop, Ventilation, "
+    "Moisture, Weight, Draw Resistance, Case Name, Case No., Docket No., Court, Plaintiff, Defendant, Counsel, "
+    "Attorney, Witness, Deposition Date, Exhibit No., Document No., Bates No., Custodian, Privilege, "
+    "Production Date, Source, File Name, Author, Addressee, Document Type, Document Date, Subject Matter, "
+    "Project Name, Project No., Completion Date, Background, Conclusion, Recommendation, Extension, Room No., "
+    "Employee No., Date of Hire, Grade, Salary, Copies To, Distribution, Comments, Notes, Other").split(","))
+DOMAIN_ANSWER_WORDS = (
+    "cigarettes filter menthol regular lights ultra king box soft pack carton tobacco leaf blend flavor smoke "
+    "smokers adult consumer panel sampling promotion display counter retail wholesale distributor shipment "
+    "invoice purchase order requisition voucher remittance approved pending confidential privileged attorney "
+    "client work product deposition exhibit litigation plaintiff defendant counsel court docket subpoena "
+    "affidavit protocol assay specimen toxicology mutagenicity inhalation rats mice laboratory analysis "
+    "chromatography extract condensate nicotine tar carbon monoxide moisture humectant additive casing "
+    "research development quality control marketing advertising media magazine newspaper billboard radio "
+    "television sponsorship event coupon rebate premium catalog brand manager field sales region district "
+    "territory account store chain convenience supermarket drug warehouse freight prepaid collect net "
+    "days memo letter report summary minutes agenda budget forecast estimate actual variance").split()
+FAX_WORDS = ("FAX TRANSMITTAL FACSIMILE COVER SHEET TELECOPY MEMORANDUM ROUTING SLIP").split()
+STAMPS = ("RECEIVED CONFIDENTIAL APPROVED COPY FILE URGENT DRAFT PAID VOID ORIGINAL DUPLICATE").split()
+
+
+def word_phrase(r: random.Random, lo: int = 1, hi: int = 4) -> str:
+    """Words from the broad English vocabulary (see words.py), cased as forms print them."""
+    from layoutlmv3_triton.synth import words
+
+    out = [words.common_word(r) if r.random() < 0.7 else words.rare_word(r) for _ in range(r.randint(lo, hi))]
+    case = r.random()
+    if case < 0.3:
+        return " ".join(out).upper()
+    if case < 0.7:
+        return " ".join(w.capitalize() for w in out)
+    return " ".join(out).capitalize()
+
+
+def domain_answer(r: random.Random) -> str:
+    words = [r.choice(DOMAIN_ANSWER_WORDS) for _ in range(r.randint(1, 4))]
+    return " ".join(words).upper() if r.random() < 0.3 else " ".join(words).capitalize()
+
+
+def any_answer(r: random.Random) -> str:
+    """An answer of any kind: a typed value of the usual generators, or words."""
+    gen = r.choice((person, date, phone, amount, number, code, company, city, address, note, short_phrase,
+                    word_phrase, word_phrase, domain_answer, domain_answer))
+    return gen(r)
+
+
+def open_question(r: random.Random) -> tuple[str, Gen]:
+    """A question beyond the fixed list: a domain label or a few English words."""
+    if r.random() < 0.6:
+        text = r.choice(DOMAIN_QUESTIONS)
+    else:
+        text = word_phrase(r, 1, 3)
+    if r.random() < 0.35:
+        text = text.upper()
+    return text, any_answer
+
+
+def prose(r: random.Random, lo: int = 8, hi: int = 40) -> str:
+    """Running English text (instructions, letter bodies, small print), frequency-true."""
+    from layoutlmv3_triton.synth import words
+
+    out, start = [], True
+    for _ in range(r.randint(lo, hi)):
+        w = words.common_word(r) if r.random() < 0.92 else words.rare_word(r)
+        out.append(w.capitalize() if start else w)
+        start = False
+        if r.random() < 0.08:
+            out[-1] += r.choice(".,.;:")
+            start = out[-1].endswith(".")
+    return " ".join(out).rstrip(",;:") + "."
+
+
+def doc_id(r: random.Random) -> str:
+    """A document or Bates-style number, as stamped at the foot of archived pages."""
+    style = r.randrange(3)
+    if style == 0:
+        return str(r.randint(10**9, 10**10 - 1))
+    if style == 1:
+        return f"{r.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}{r.randint(10**5, 10**7)}"
+    return f"{r.randint(1000, 9999)} {r.randint(1000, 9999)}"

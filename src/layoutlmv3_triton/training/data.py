@@ -11,6 +11,7 @@ image processor every epoch costs more CPU than the small models train with.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +27,76 @@ __all__ = ["LABEL_PAD", "Collator", "DatasetError", "FunsdDataModule", "encode_d
 LABEL_PAD = -100  # ignored by the loss: special tokens, padding and non-first sub-tokens
 
 
-def load_split(*, data: str | None = None, dataset: str | None = None, split: str = "train") -> Any:
-    """One split from a ``save_to_disk`` folder (``data``) or ``datasets.load_dataset`` (``dataset``)."""
+COLUMNS = ("id", "tokens", "bboxes", "ner_tags", "image")  # what training reads; other columns are dropped
+
+
+def load_split(*, data: str | Sequence[str] | None = None, dataset: str | None = None, split: str = "train") -> Any:
+    """One split from folders (``data``) or ``datasets.load_dataset`` (``dataset``).
+
+    ``data`` is one folder or several, concatenated: each a ``save_to_disk`` folder or a
+    folder in FUNSD's own layout (``annotations/*.json`` + ``images/``; XFUND's is the
+    same), optionally suffixed ``*N`` to repeat it N times (a few real forms among many
+    synthetic pages).
+    """
+    import datasets
+
+    if dataset or isinstance(data, str) and not _repeat(data)[1] > 1:
+        return _load_one(data=data, dataset=dataset, split=split)
+    parts = []
+    for item in ([data] if isinstance(data, str) else list(data or [])):
+        folder, times = _repeat(item)
+        ds = _load_one(data=folder, split=split)
+        parts.extend([ds.select_columns([c for c in COLUMNS if c in ds.column_names])] * times)
+    if not parts:
+        raise DatasetError("no training data given")
+    names = [label_names(p) for p in parts]
+    if any(n != names[0] for n in names):
+        raise DatasetError(f"the data folders have different label sets: {names}")
+    return datasets.concatenate_datasets(parts) if len(parts) > 1 else parts[0]
+
+
+def _repeat(item: str) -> tuple[str, int]:
+    folder, star, times = item.rpartition("*")
+    if star and times.isdigit() and int(times) >= 1:
+        return folder, int(times)
+    return item, 1
+
+
+def _load_one(*, data: str | None = None, dataset: str | None = None, split: str = "train") -> Any:
+    from layoutlmv3_triton.measure import funsd_layout
+
+    if data and funsd_layout.is_layout(data):
+        return funsd_layout_dataset(data)
     names = ("train",) if split == "train" else (split, "validation", "test")
     ds = open_dataset(data=data, dataset=dataset)
     ds, _ = pick_split(ds, names, str(data or dataset))
     return check_columns(ds)
+
+
+def funsd_layout_dataset(folder: str) -> Any:
+    """A FUNSD-layout folder (measure/funsd_layout.py) as a dataset with FUNSD's columns."""
+    import datasets
+
+    from layoutlmv3_triton.measure import funsd_layout
+
+    try:
+        pages = funsd_layout.read_pages(folder)
+    except funsd_layout.FunsdLayoutError as exc:
+        raise DatasetError(str(exc)) from exc
+    index = {name: i for i, name in enumerate(funsd_layout.LABELS)}
+    cols: dict[str, list] = {c: [] for c in COLUMNS}
+    for page in pages:
+        cols["id"].append(page.id)
+        cols["tokens"].append(list(page.words))
+        cols["bboxes"].append([list(b) for b in page.normalized_boxes()])
+        cols["ner_tags"].append([index[t] for t in page.tags])
+        cols["image"].append({"bytes": page.image_path.read_bytes(), "path": None})
+    features = datasets.Features({
+        "id": datasets.Value("string"), "tokens": datasets.Sequence(datasets.Value("string")),
+        "bboxes": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
+        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(funsd_layout.LABELS))),
+        "image": datasets.Image()})
+    return datasets.Dataset.from_dict(cols, features=features)
 
 
 def fingerprint(ds: Any) -> str:
@@ -54,9 +119,15 @@ def split_off(ds: Any, fraction: float, seed: int) -> tuple[Any, Any]:
     return parts["train"], parts["test"]
 
 
-def encode_dataset(ds: Any, processor: Any, max_length: int = 512) -> list[dict[str, torch.Tensor]]:
-    """Encode every page: words + boxes + first-sub-token labels, truncated to ``max_length``."""
+def encode_dataset(ds: Any, processor: Any, max_length: int = 512, box_level: str = "word") -> list[dict[str, torch.Tensor]]:
+    """Encode every page: words + boxes + first-sub-token labels, truncated to ``max_length``.
+
+    ``box_level`` ``line``/``block``: each word gets its line's box, grouped from the boxes
+    (serving/segments.py, the function the server calls on Tesseract's lines).
+    """
     from PIL import Image
+
+    from layoutlmv3_triton.serving.segments import boxes_at_level
 
     out = []
     for row in ds:
@@ -64,6 +135,7 @@ def encode_dataset(ds: Any, processor: Any, max_length: int = 512) -> list[dict[
         if not isinstance(image, Image.Image):
             raise DatasetError("the image column must decode to PIL images (datasets.Image feature)")
         boxes = [[min(1000, max(0, int(v))) for v in box] for box in row["bboxes"]]
+        boxes = [[int(v) for v in box] for box in boxes_at_level(boxes, box_level)]
         enc = processor(image.convert("RGB"), row["tokens"], boxes=boxes, word_labels=row["ner_tags"],
                         truncation=True, max_length=max_length, return_tensors="pt")
         out.append({
@@ -145,12 +217,14 @@ class FunsdDataModule(L.LightningDataModule):
     """Train/validation loaders over pre-encoded FUNSD-format pages."""
 
     def __init__(self, train_ds: Any, val_ds: Any, processor: Any, *, batch_size: int = 8,
-                 max_length: int = 512, num_workers: int = 0, token_dropout: float = 0.0, box_jitter: int = 0):
+                 max_length: int = 512, num_workers: int = 0, token_dropout: float = 0.0, box_jitter: int = 0,
+                 box_level: str = "word"):
         super().__init__()
         if max_length > 512:
             raise DatasetError(f"max_length {max_length} exceeds LayoutLMv3's 512 text positions")
         self.train_ds, self.val_ds, self.processor = train_ds, val_ds, processor
         self.batch_size, self.max_length, self.num_workers = batch_size, max_length, num_workers
+        self.box_level = box_level
         self.collate = Collator(pad_token_id=processor.tokenizer.pad_token_id)
         self.train_collate = Collator(pad_token_id=processor.tokenizer.pad_token_id,
                                       mask_token_id=processor.tokenizer.mask_token_id, token_dropout=token_dropout,
@@ -160,8 +234,8 @@ class FunsdDataModule(L.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_items is None:
-            self.train_items = encode_dataset(self.train_ds, self.processor, self.max_length)
-            self.val_items = encode_dataset(self.val_ds, self.processor, self.max_length)
+            self.train_items = encode_dataset(self.train_ds, self.processor, self.max_length, self.box_level)
+            self.val_items = encode_dataset(self.val_ds, self.processor, self.max_length, self.box_level)
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.train_items, batch_size=self.batch_size, shuffle=True,

@@ -41,6 +41,10 @@ def _model_and_processor(cfg: TrainConfig, labels: list[str], train_ds: Any) -> 
         from layoutlmv3_triton.training import scratch
 
         texts = [" ".join(tokens) for tokens in train_ds["tokens"]]
+        if cfg.tokenizer_corpus == "broad":  # real pages use far more words than the training pages show
+            from layoutlmv3_triton.synth.words import english_corpus
+
+            texts += english_corpus()
         tokenizer = scratch.train_tokenizer(texts, vocab_size=cfg.vocab_size)
         processor = scratch.make_processor(tokenizer)
         model = scratch.init_model(cfg.preset, labels, vocab_size=len(tokenizer), seed=cfg.seed)
@@ -107,7 +111,7 @@ def train(cfg: TrainConfig) -> dict:
 
         train_ds = relabel_with_ocr(train_ds, fraction=cfg.ocr_words, seed=cfg.seed, progress=cfg.progress)
     dm = FunsdDataModule(train_ds, val_ds, processor, batch_size=cfg.batch_size, max_length=cfg.max_length,
-                         token_dropout=cfg.token_dropout, box_jitter=cfg.box_jitter)
+                         token_dropout=cfg.token_dropout, box_jitter=cfg.box_jitter, box_level=cfg.box_level)
     dm.setup("fit")
     steps_per_epoch = math.ceil(len(dm.train_items) / cfg.batch_size)
     total_steps = cfg.max_steps if cfg.max_steps > 0 else steps_per_epoch * cfg.epochs
@@ -136,11 +140,13 @@ def train(cfg: TrainConfig) -> dict:
     )
     trainer.fit(module, datamodule=dm)
 
-    if checkpoint.best_model_path and Path(checkpoint.best_model_path).exists():
+    if cfg.max_steps > 0:  # a fixed number of steps: the model is the last step's, whatever the machine
+        best_f1 = None
+    elif checkpoint.best_model_path and Path(checkpoint.best_model_path).exists():
         state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
         module.load_state_dict(state)
         best_f1 = float(checkpoint.best_model_score)
-    else:  # stopped before any validation (e.g. --max-steps within the first epoch)
+    else:  # stopped before any validation
         best_f1 = None
     trainer.validate(module, datamodule=dm, verbose=False)
     scores = dict(module.last_scores)
@@ -149,6 +155,9 @@ def train(cfg: TrainConfig) -> dict:
     model = module.model.to("cpu").eval()
     model.config.id2label = dict(enumerate(labels))
     model.config.label2id = {name: i for i, name in enumerate(labels)}
+    from layoutlmv3_triton.serving.segments import BOX_LEVEL_KEY
+
+    setattr(model.config, BOX_LEVEL_KEY, cfg.box_level)  # build-repo serves the boxes the model was trained on
     model.save_pretrained(out)
     processor.save_pretrained(out)
     if not cfg.keep_checkpoints:
