@@ -7,6 +7,11 @@ logistic L2 penalty and each score threshold picked by 5-fold cross-validation o
 scored on the held-out forms (the rest) and, except the FUNSD-trained one, on all
 forms.  Also prints the linker's cost per page (ms, median over the forms).
 
+``--ocr`` adds what OCR leaves of the geometric linker: Tesseract (the serving defaults)
+reads each form, its words take the ground-truth tags of the words they match
+(evaluate's rule), and the pairs linked on those entities are scored end to end as
+``evaluate`` scores the server's (a perfect tagger on real OCR: the ceiling of ``pair_f1``).
+
     python scripts/linker_experiment.py --funsd-dir ../shared/funsd --synthetic-pages 400
 """
 from __future__ import annotations
@@ -54,6 +59,42 @@ def ms_per_page(pages, linker) -> float:
     return float(np.median(times))
 
 
+def oracle_ocr(pages) -> list:
+    """Per page, pair counts of the geometric linker on ground-truth tags carried over to Tesseract's words."""
+    from PIL import Image
+
+    from layoutlmv3_triton.measure.matching import match_words
+    from layoutlmv3_triton.measure.pairs import served_counts
+    from layoutlmv3_triton.serving.decoding import group_entities, union_box
+    from layoutlmv3_triton.serving.linking import link
+    from layoutlmv3_triton.serving.ocr import TesseractEngine
+
+    out = []
+    with TesseractEngine() as engine:
+        for page in pages:
+            with Image.open(page.image_path) as image:
+                words = engine.read(image.convert("RGB"))
+            boxes = [list(w.box) for w in words]
+            assignment = match_words(boxes, np.asarray(page.boxes, float))
+            tags, previous = [], None
+            for j in assignment:
+                entity = page.entity_of_word[j] if j >= 0 and page.tags[j] != "O" else None
+                tags.append("O" if entity is None else ("I-" if entity == previous else "B-") + page.tags[j][2:])
+                previous = entity
+            entities = [{"label": e.label, "box": union_box([boxes[i] for i in e.words]), "words": e.words,
+                         "text": " ".join(words[i].text for i in e.words)} for e in group_entities(tags)]
+            result = {"pages": [{"entities": entities, "pairs": [p.as_dict() for p in link(entities, boxes)]}]}
+            out.append(served_counts(page, result, assignment))
+    return out
+
+
+def summed(counts) -> dict:
+    from layoutlmv3_triton.measure.pairs import PairCounts
+
+    return PairCounts(sum(c.correct for c in counts), sum(c.predicted for c in counts),
+                      sum(c.gold for c in counts)).as_dict()
+
+
 def row(name, linker, pages, held) -> dict:
     out = {"linker": name, "held_out": score_given_entities(held, linker),
            "ms_per_page": round(ms_per_page(pages or held, linker), 3)}
@@ -67,11 +108,16 @@ def main() -> int:
     parser.add_argument("--funsd-dir", default=os.environ.get("FUNSD_DIR"), help="folder holding training_data/")
     parser.add_argument("--train", type=int, default=100, help="FUNSD forms to train/tune on (default: %(default)s)")
     parser.add_argument("--synthetic-pages", type=int, default=400, help="(default: %(default)s)")
+    parser.add_argument("--ocr", action="store_true", help="also: ground-truth tags on Tesseract's words (slow)")
     parser.add_argument("--out", help="write the rows as JSON here")
     args = parser.parse_args()
     pages = read_pages(args.funsd_dir, split="training")
     tune, held = pages[:args.train], pages[args.train:]
     rows = [row("geometric", GeometricLinker(), pages, held)]
+    if args.ocr:
+        counts = oracle_ocr(pages)
+        rows.append({"linker": "geometric, gold tags on Tesseract words (end to end, perfect tagger)",
+                     "all": summed(counts), "held_out": summed(counts[args.train:]), "ms_per_page": float("nan")})
     x, y = synthetic_examples(args.synthetic_pages, seed=11, progress=True)
     rows.append(row(f"logistic, {args.synthetic_pages} synthetic pages", fit_logistic(x, y, 1.0), pages, held))
     rows.append(row(f"boosted, {args.synthetic_pages} synthetic pages", fit_boosted(x, y, min_score=0.5), pages, held))

@@ -191,20 +191,29 @@ class BoostedLinker:
     def scores(self, f: Mapping[str, np.ndarray]) -> np.ndarray:
         shape = f["gap_x"].shape
         x = np.stack([np.asarray(f[name], float).ravel() for name in self.features], axis=1)
-        raw = np.full(len(x), self.init)
-        rows = np.arange(len(x))
-        for tree in self.trees:
-            feature, threshold = np.asarray(tree["feature"]), np.asarray(tree["threshold"], float)
-            left, right, value = np.asarray(tree["left"]), np.asarray(tree["right"]), np.asarray(tree["value"], float)
-            node = np.zeros(len(x), dtype=np.int64)
-            while True:
-                inner = left[node] >= 0
-                if not inner.any():
-                    break
-                go_left = x[rows, np.where(inner, feature[node], 0)] <= threshold[node]
-                node = np.where(inner, np.where(go_left, left[node], right[node]), node)
-            raw += self.rate * value[node]
+        feature, threshold, left, right, value = self._arrays()
+        trees = np.arange(len(feature))[:, None]
+        node = np.zeros((len(feature), len(x)), dtype=np.int64)  # every tree walks every pair at once
+        for _ in range(feature.shape[1]):
+            inner = left[trees, node] >= 0
+            if not inner.any():
+                break
+            go_left = x[np.arange(len(x))[None, :], np.maximum(feature[trees, node], 0)] <= threshold[trees, node]
+            node = np.where(inner, np.where(go_left, left[trees, node], right[trees, node]), node)
+        raw = self.init + self.rate * value[trees, node].sum(axis=0)
         return (1.0 / (1.0 + np.exp(-np.clip(raw, -50, 50)))).reshape(shape)
+
+    def _arrays(self) -> tuple[np.ndarray, ...]:
+        """The trees' node arrays padded to one width (padding nodes are leaves worth 0), built once."""
+        if getattr(self, "_padded", None) is None:
+            width = max(len(t["feature"]) for t in self.trees)
+
+            def pad(key: str, fill: float, dtype) -> np.ndarray:
+                return np.array([list(t[key]) + [fill] * (width - len(t[key])) for t in self.trees], dtype=dtype)
+
+            self._padded = (pad("feature", 0, np.int64), pad("threshold", 0.0, float), pad("left", -1, np.int64),
+                            pad("right", -1, np.int64), pad("value", 0.0, float))
+        return self._padded
 
     def as_json(self) -> dict:
         return {"kind": self.kind, "features": self.features, "init": self.init, "rate": self.rate,
