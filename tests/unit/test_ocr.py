@@ -104,3 +104,16 @@ def test_tesseract_variables_are_checked():
         OcrConfig(variables="oops").tesseract_variables()
     with pytest.raises(ValueError):
         OcrConfig(box_level="paragraph")
+
+
+def test_textured_background_falls_back_to_global_threshold(engine):
+    """Adaptive thresholding turns a textured paper background into specks; the engine notices
+    (far more ink than a global threshold gives) and reads that page with the global one."""
+    from pathlib import Path
+
+    from layoutlmv3_triton.serving.images import decode_image
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "form-3.jpg"
+    words = [w.text for w in engine.read(decode_image(sample.read_bytes()))]
+    assert engine.config.thresholding_method == 1
+    assert words[:3] == ["Total", "Study", "Request"] and len(words) < 200

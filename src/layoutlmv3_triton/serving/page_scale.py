@@ -36,6 +36,11 @@ def otsu_threshold(gray: np.ndarray) -> int:
     return int(between.argmax())
 
 
+def ink_fraction(gray: np.ndarray) -> float:
+    """Share of the page that global Otsu calls ink."""
+    return float((gray <= otsu_threshold(gray)).mean()) if gray.size else 0.0
+
+
 def ink_run_heights(gray: np.ndarray, strip: int = STRIP_PX) -> np.ndarray:
     """Heights of the runs of inked rows in each vertical strip of the page."""
     ink = gray <= otsu_threshold(gray)
@@ -83,4 +88,4 @@ def choose_scale(image: Image.Image, text_height: float, max_scale: float, max_p
     return scale if scale > 1.05 else 1.0  # a 5% enlargement buys nothing but resampling blur
 
 
-__all__ = ["choose_scale", "estimate_text_height", "ink_run_heights", "otsu_threshold"]
+__all__ = ["choose_scale", "estimate_text_height", "ink_fraction", "ink_run_heights", "otsu_threshold"]

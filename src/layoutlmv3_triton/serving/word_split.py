@@ -4,8 +4,8 @@ Why: Tesseract keeps ``12/4/87``, ``87-114`` or ``Date:12/1/89`` as one word, wh
 annotation (and so every model fine-tuned on it) splits words after ``/`` and ``-`` (about
 700 of its 22k training words end in one, against 200 that hold one inside).  A merged
 ``NOTEBOOK:PAGE`` also joins two entities into one word, which no labelling can undo.
-On the FUNSD forms, splitting after ``/``, ``-`` and ``:`` raised word recall by box by
-about 4 points and by box and text by about 2.5 (docs/ocr.md).
+On FUNSD forms, splitting after ``/``, ``-`` and ``:`` raised word recall by box by 5.5
+points and by box and text by 4.7 (docs/ocr.md).
 
 Each piece keeps its separator and gets a share of the word's box proportional to its
 number of characters (Tesseract gives no character boxes on this path); line, block and

@@ -91,6 +91,7 @@ def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int
     """Time every stage on every page.  ``reference_onnx``: an fp32 model to compare the served one with."""
     from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
     from layoutlmv3_triton.serving.steps.postprocess import Postprocessor
+    from layoutlmv3_triton.records import PageRecord
     from layoutlmv3_triton.serving.encoding import PageEncoder
     from layoutlmv3_triton.serving.images import decode_image
     from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine
@@ -149,7 +150,7 @@ def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int
         del served
     for out, page, words in zip(logits, encoded, page_words):
         def decode():
-            parsed = json.loads(json.dumps(words))  # the step receives page_words as JSON
+            parsed = PageRecord.from_json(json.dumps(words))  # the step receives the page record as JSON
             return post.document([post.page(out[0], page.word_ids, parsed)])
         _record(run, "decode", _timed(decode, repeats))
         tick("decode")
