@@ -31,11 +31,6 @@ class HeapSnapshots:
         self.label, self.interval_s, self.path, self.clock = label, interval_s, path, clock
         self.first: tracemalloc.Snapshot | None = None
         self.last_at = 0.0
-        if self.enabled:
-            if not tracemalloc.is_tracing():
-                tracemalloc.start(FRAMES)
-            self.last_at = clock()
-            self.first = tracemalloc.take_snapshot()
 
     @classmethod
     def from_parameters(cls, label: str, parameters: dict[str, str]) -> "HeapSnapshots":
@@ -47,8 +42,18 @@ class HeapSnapshots:
         return self.interval_s > 0
 
     def tick(self) -> str | None:
-        """Take and write a snapshot when one is due; returns what was written."""
-        if not self.enabled or self.clock() - self.last_at < self.interval_s:
+        """Take and write a snapshot when one is due; returns what was written.
+
+        Tracing starts at the first call (the first batch): loading the model is not slowed
+        down, and the baseline is a loaded, ready step."""
+        if not self.enabled:
+            return None
+        if self.first is None:
+            if not tracemalloc.is_tracing():
+                tracemalloc.start(FRAMES)
+            self.first, self.last_at = tracemalloc.take_snapshot(), self.clock()
+            return None
+        if self.clock() - self.last_at < self.interval_s:
             return None
         self.last_at = self.clock()
         text = self.report(tracemalloc.take_snapshot())

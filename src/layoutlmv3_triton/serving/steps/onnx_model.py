@@ -27,7 +27,7 @@ GRAPH_OPTIMIZATION = ("all", "extended", "basic", "disabled")
 
 
 def make_session(onnx_path: str | Path, threads: int = 0, *, allow_spinning: bool = False,
-                 optimization: str = "all"):
+                 optimization: str = "all", memory_arena: bool = True):
     """An onnxruntime CPU session.  Measured choices (docs/performance.md):
 
     * ``threads``: intra-op threads; the served default is 1 per instance, with one
@@ -52,6 +52,7 @@ def make_session(onnx_path: str | Path, threads: int = 0, *, allow_spinning: boo
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if allow_spinning else "0")
+    options.enable_cpu_mem_arena = memory_arena  # off: tensors go to malloc, which can give them back (docs/memory.md)
     return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
 
@@ -123,7 +124,8 @@ class TritonPythonModel:
         self.heap = HeapSnapshots.from_parameters(self.args.instance, self.args.parameters)  # off by default
         params = ModelParameters.from_parameters(self.args.parameters)
         self.model = OnnxTokenClassifier(self.args.version_dir / params.onnx_file, params.intra_op_threads,
-                                         allow_spinning=params.allow_spinning, optimization=params.graph_optimization)
+                                         allow_spinning=params.allow_spinning, optimization=params.graph_optimization,
+                                         memory_arena=params.cpu_memory_arena)
         self.pad_across_lengths = params.pad_across_lengths
 
     def _inputs(self, request) -> dict[str, np.ndarray]:

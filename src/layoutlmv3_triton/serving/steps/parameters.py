@@ -29,6 +29,7 @@ class ModelParameters(ParameterSet):
     intra_op_threads: int = 1  # one single-threaded session per core: OCR shares the cores (docs/performance.md)
     allow_spinning: bool = False  # spinning idle threads steal the OCR instances' cores
     graph_optimization: str = "all"
+    cpu_memory_arena: bool = True  # onnxruntime's arena keeps its high-water mark (docs/memory.md)
     # Pad windows of different buckets into one run instead of one run per length.
     pad_across_lengths: bool = False
 
