@@ -44,12 +44,21 @@ def table_rows(report: dict) -> list[dict]:
     return rows
 
 
+def _pages_kind(pages: dict) -> str:
+    """What was measured: rendered synthetic forms, or the images of ``bench --pages-dir``."""
+    source = pages.get("source")
+    if not source or source.startswith("synthetic"):
+        return "synthetic form pages"
+    return f"pages from {'/'.join(Path(source).parts[-2:])}/"
+
+
 def markdown(report: dict) -> str:
     s = report["settings"]
     lines = [
         f"# LayoutLMv3 serving benchmark ({s['preset']} model{', ' + s['quantize'] if s.get('quantize') else ', fp32'})",
         "",
-        f"{report['pages']['count']} synthetic form pages ({report['pages']['width']}×{report['pages']['height']} PNG, "
+        f"{report['pages']['count']} {_pages_kind(report['pages'])} (first: {report['pages']['width']}×"
+        f"{report['pages']['height']} px, "
         f"{_num(report['pages']['mean_words'], 0)} words and {_num(report['pages']['mean_tokens'], 0)} tokens on "
         f"average), the same bytes for every system; {report['machine']['cores']} CPU cores"
         f"{', quick mode' if s.get('quick') else ''}.",
