@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--onnx", type=Path, help=f"ONNX model (default: REPOSITORY/{contract.MODEL}/1/{contract.ONNX_FILE})")
     p.add_argument("--output", type=Path, help=f"engine (default: REPOSITORY/{contract.MODEL}/1/{contract.PLAN_FILE})")
     p.add_argument("--fp16", action="store_true", help="FP16 engine with LayerNorm kept in FP32")
-    p.add_argument("--max-batch-size", type=int, default=contract.DEFAULT_MAX_SEQUENCES,
+    p.add_argument("--max-batch-size", type=int, default=contract.DEFAULT_MAX_WINDOWS,
                    help="largest batch of the profile; keep it equal to the config's max_batch_size "
                         "(default: %(default)s)")
     p.add_argument("--profiles", choices=("single", "per-bucket"), default="single",
