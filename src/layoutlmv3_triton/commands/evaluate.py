@@ -1,8 +1,9 @@
 """Score the served ensemble on a labelled FUNSD-format dataset: entity-level P/R/F1.
 
 Each page's image (re-encoded as PNG from a datasets folder, as stored from FUNSD's layout)
-is sent through the ensemble with the torch-free client, exactly as a user's page would be.  The server's OCR words are matched to the
-ground-truth words by box overlap (docs/evaluation.md); entities are then scored with
+is sent through the ensemble with the torch-free client, exactly as a user's page would be.
+The server's OCR words are matched to the ground-truth words by box overlap
+(docs/evaluation.md); entities are then scored with
 seqeval over the ground-truth words, per label and overall.  OCR word recall is reported
 too: the share of ground-truth words found by box (some OCR word was matched to it), and
 by box and text (those OCR words also spell it, case-insensitive); --per-page adds a line
