@@ -261,7 +261,7 @@ def markdown(report: SoakReport) -> str:
         f"| memory flat (every process < {_fmt(s.get('memory_flat_threshold_mib_per_min'), ' MiB/min')}) | "
         f"{'too short to tell' if s.get('rss_flat') is None else s['rss_flat']} |",
         f"| perf_analyzer starts | {len(report.perf_runs)} |",
-        f"| environment | {_fmt(c.get('allocator'))} |", "",
+        f"| allocator | {_fmt(c.get('allocator'))} |", "",
     ]
     if s.get("processes"):
         lines += ["| process | RSS at steady start (MiB) | end (MiB) | max (MiB) | growth (MiB/min) | "
