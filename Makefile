@@ -86,5 +86,5 @@ k8s-validate: venv  ## render the Helm chart with Helm's engine into artifacts/k
 
 clean:  ## remove generated artefacts (keeps .venv)
 	rm -rf artifacts reports lightning_logs $(REPOSITORY)/build_manifest.json
-	rm -f $(REPOSITORY)/*/1/*.onnx $(REPOSITORY)/*/1/config.json
+	rm -f $(REPOSITORY)/*/1/*.onnx $(REPOSITORY)/*/1/config.json $(REPOSITORY)/*/1/linker.json
 	rm -rf $(REPOSITORY)/*/1/processor
