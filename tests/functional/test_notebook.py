@@ -87,7 +87,7 @@ def test_notebook_runs_tiny(tmp_path, monkeypatch, venv_kernel):
     text = "\n".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
                      for out in cell.get("outputs", []) if out.get("output_type") == "stream")
     assert "TINY=True" in text
-    assert "max |logit diff| vs PyTorch" in text and "same labels: True" in text
+    assert "ONNX Runtime vs PyTorch, max |logit diff|" in text and "same labels: True" in text
     assert "TensorRT step skipped" in text or "engine:" in text
     assert "tritonserver stopped" in text
     f1_lines = [line for line in text.splitlines() if line.startswith("entity_f1=")]
