@@ -204,14 +204,17 @@ def test_ocr_words_take_labels_from_covering_ground_truth():
 
 def test_ocr_relabelling_of_a_rendered_page(data_dirs):
     pytest.importorskip("tesserocr")
+    from collections import Counter
+
     from layoutlmv3_triton.training.ocr_labels import relabel_with_ocr
 
     ds = load_split(data=str(data_dirs[1])).select(range(1))
     out = relabel_with_ocr(ds, fraction=1.0)
     assert out.features["ner_tags"] == ds.features["ner_tags"]
     tags = [synth.FUNSD_LABELS[t] for t in out[0]["ner_tags"]]
-    same = sum(a == b for a, b in zip(out[0]["tokens"], ds[0]["tokens"]))
-    assert same / len(ds[0]["tokens"]) > 0.8 and {"B-QUESTION", "B-ANSWER"} <= set(tags)
+    # OCR may split or merge words (split_after), which shifts positions: compare as multisets.
+    found = sum((Counter(out[0]["tokens"]) & Counter(ds[0]["tokens"])).values())
+    assert found / len(ds[0]["tokens"]) > 0.8 and {"B-QUESTION", "B-ANSWER"} <= set(tags)
 
 
 def test_makefile_trains_and_renders_the_demo_recipe():

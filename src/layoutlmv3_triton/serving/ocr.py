@@ -35,7 +35,11 @@ DEFAULT_PSM = 11
 DEFAULT_THRESHOLDING = 1  # adaptive Otsu: more words found on uneven scans than the global one
 DEFAULT_TEXT_HEIGHT = 15.0  # FUNSD's ~100 dpi print is enlarged 1.2-1.9x; larger costs more, reads no better
 DEFAULT_SPLIT_AFTER = "/-:"  # FUNSD's word convention, and merged "Date:12/1/89" label+value
-DEFAULT_VARIABLES = "tessedit_do_invert=0"  # no second pass for white-on-black text: 8% less CPU, same words
+# tessedit_do_invert=0: no second pass for white-on-black text: 8% less CPU, same words.
+# thresholding_tile_size=0.66: adaptive Otsu's tiles twice the default size.  With the default,
+# headings in large or bold type on clean digital pages vanished whole ("INVOICE NUMBER 4711");
+# on FUNSD (every third form) it costs 0.5 points of box+text recall (0.723 -> 0.718).
+DEFAULT_VARIABLES = "tessedit_do_invert=0,thresholding_tile_size=0.66"
 # Adaptive thresholding that makes more than this many times the global ink failed: use global.
 ADAPTIVE_INK_LIMIT = 2.0
 
