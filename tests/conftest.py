@@ -38,15 +38,20 @@ def tiny_repository(tiny_model_dir, tmp_path_factory) -> Path:
     return repo
 
 
+def serve(repository: Path, tmp_path_factory, log_name: str = "triton-log"):
+    """A real tritonserver on free loopback ports serving ``repository``, stopped after use."""
+    from layoutlmv3_triton.local.server import LocalTritonServer
+
+    log_file = tmp_path_factory.mktemp(log_name) / "tritonserver.log"
+    with LocalTritonServer(repository, log_file=log_file) as server:
+        yield server
+    assert server.process is None
+
+
 @pytest.fixture(scope="session")
 def triton_server(tiny_repository, tmp_path_factory):
     """A real tritonserver on free loopback ports, serving the tiny repository."""
-    from layoutlmv3_triton.local.server import LocalTritonServer
-
-    log_file = tmp_path_factory.mktemp("triton-log") / "tritonserver.log"
-    with LocalTritonServer(tiny_repository, log_file=log_file) as server:
-        yield server
-    assert server.process is None
+    yield from serve(tiny_repository, tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import serve
 from pages import png_bytes
 from layoutlmv3_client import DocumentClient
 
@@ -45,12 +46,7 @@ def line_repository(tiny_repository, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def line_server(line_repository, tmp_path_factory):
-    from layoutlmv3_triton.local.server import LocalTritonServer
-
-    log_file = tmp_path_factory.mktemp("line-triton-log") / "tritonserver.log"
-    with LocalTritonServer(line_repository, log_file=log_file) as server:
-        yield server
-    assert server.process is None
+    yield from serve(line_repository, tmp_path_factory, "line-triton-log")
 
 
 def test_line_boxes_served_equal_in_process(line_server, line_repository, form_page):
