@@ -11,13 +11,15 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libb64-0d fonts-dejavu-core \
   wamerican wbritish fonts-liberation fonts-freefont-ttf fonts-urw-base35 fonts-courier-prime libjemalloc2
 # torch first, pinned: a bare torch requirement would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
+# Every other package at the version the tests passed with (make lock re-resolves them).
+LOCK := requirements/lock.txt
 
 DATA := artifacts/data
 DEMO_MODEL := artifacts/demo-model
 REPOSITORY := model_repository
 PYTEST_ARGS ?=
 
-.PHONY: help setup apt venv data model repo demo serve notebook test test-unit test-functional bench soak k8s-validate clean
+.PHONY: help setup apt venv lock data model repo demo serve notebook test test-unit test-functional bench soak k8s-validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -32,12 +34,20 @@ apt:  ## Tesseract, libb64 (perf_analyzer) and fonts from Debian, if missing
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --upgrade -c $(LOCK) pip
 	$(BIN)/pip install -q $(TORCH)
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -c $(LOCK) -e ".[dev]"
 	touch $@
+
+lock:  ## re-resolve the newest releases in a scratch venv, rewrite requirements/lock.txt and docker/constraints.txt
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install -q --upgrade pip && .venv-lock/bin/pip install -q $(TORCH) && .venv-lock/bin/pip install -q -e ".[dev]"
+	{ sed -n '/^#/p' $(LOCK); .venv-lock/bin/pip freeze --all --exclude-editable | grep -v '^torch=='; } > $(LOCK).new && mv $(LOCK).new $(LOCK)
+	PYTHONPATH=src .venv-lock/bin/python -m layoutlmv3_triton.images.constraints generate > docker/constraints.txt
+	rm -rf .venv-lock
+	@echo "pins rewritten: run make setup (reinstalls from them) and make test before committing"
 
 data: $(STAMP)  ## synthetic train/val/test form pages (deterministic seeds; test seed never trained on)
 	@[ -d $(DATA)/train ] || $(BIN)/layoutlmv3-triton synth --out $(DATA)/train --n 1200 --seed 1 --noise 0.8

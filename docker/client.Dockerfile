@@ -14,7 +14,7 @@ COPY docker/constraints.txt docker/constraints.txt
 # The package with only the client's dependencies: numpy, Pillow, tritonclient, tqdm, at the
 # tested versions (docker/constraints.txt) unless the SDK image ships them (its tritonclient).
 # The client must not import torch or transformers: the check fails the build if it does.
-RUN PYTHONPATH=src python3 -m layoutlmv3_triton.build.constraints for-image docker/constraints.txt \
+RUN PYTHONPATH=src python3 -m layoutlmv3_triton.images.constraints for-image docker/constraints.txt \
         -o /tmp/constraints.txt \
     && PIP_CONSTRAINT=/tmp/constraints.txt python3 -m pip install --no-cache-dir ".[client]" \
     && layoutlmv3-client --help > /dev/null \

@@ -13,7 +13,7 @@
 # Python backend shared memory: each python-backend instance exchanges tensors through a
 # region in /dev/shm that starts at shm-default-byte-size and grows by shm-growth-byte-size.
 # One preprocess response can carry 64 windows of pixel values (about 40 MB; computed in
-# layoutlmv3_triton/build/python_backend.py), so the region starts at 64 MiB and grows by
+# layoutlmv3_triton/repository/python_backend.py), so the region starts at 64 MiB and grows by
 # 64 MiB instead of the backend's 1 MB steps.
 set -eu
 

@@ -96,11 +96,11 @@ COPY docker/constraints.txt docker/constraints.txt
 ENV TESSDATA_PREFIX=/usr/local/share/tessdata
 # The tested versions (docker/constraints.txt), less what the base image ships; then the
 # image check: Tesseract reads a page, a tiny processor loads through this transformers, no torch.
-RUN PYTHONPATH=src python3 -m layoutlmv3_triton.build.constraints for-image docker/constraints.txt \
+RUN PYTHONPATH=src python3 -m layoutlmv3_triton.images.constraints for-image docker/constraints.txt \
         -o /tmp/constraints.txt \
     && PIP_CONSTRAINT=/tmp/constraints.txt python3 -m pip install --no-cache-dir /tmp/wheels/tesserocr-*.whl ".[serving]" \
     && rm -rf /tmp/wheels /tmp/constraints.txt \
-    && python3 -m layoutlmv3_triton.build.image_check server --no-torch
+    && python3 -m layoutlmv3_triton.images.checks server --no-torch
 COPY --chmod=0755 docker/layoutlmv3-tritonserver.sh /usr/local/bin/layoutlmv3-tritonserver
 # TOKENIZERS_PARALLELISM looks like a secret to hadolint; it is not.
 # hadolint ignore=DL3064

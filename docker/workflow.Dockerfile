@@ -20,13 +20,13 @@ COPY docker/constraints.txt docker/constraints.txt
 # Then the image check: transformers must see this torch (transformers 5 disables torch below
 # 2.6, and NGC's 2.6.0a0 counts as below) and a tiny LayoutLMv3 model and processor must load.
 RUN python -c 'import torch; print(f"torch=={torch.__version__}")' > /tmp/torch-pin.txt \
-    && PYTHONPATH=src python -m layoutlmv3_triton.build.constraints for-image docker/constraints.txt \
+    && PYTHONPATH=src python -m layoutlmv3_triton.images.constraints for-image docker/constraints.txt \
         -o /tmp/constraints.txt \
     && ngc="$(if [ -f /etc/pip/constraint.txt ]; then echo /etc/pip/constraint.txt; fi)" \
     && PIP_CONSTRAINT="${PIP_CONSTRAINT:-${ngc}} /tmp/torch-pin.txt /tmp/constraints.txt" \
         python -m pip install --no-cache-dir ".[train,notebook]" \
-    && python -c "import onnx, onnxruntime, lightning, layoutlmv3_triton.build.tensorrt" \
-    && python -m layoutlmv3_triton.build.image_check workflow
+    && python -c "import onnx, onnxruntime, lightning, layoutlmv3_triton.export.tensorrt" \
+    && python -m layoutlmv3_triton.images.checks workflow
 # Notebooks and the model repository are host folders: run as the host user that owns
 # them (./build.sh passes its uid).
 RUN if ! getent passwd "${USER_UID}" > /dev/null; then useradd --uid "${USER_UID}" --create-home jupyter; fi

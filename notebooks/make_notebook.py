@@ -23,8 +23,8 @@ The export workflow of this project, step by step, with the package's own functi
 1. **data**: synthetic FUNSD-style forms (`layoutlmv3_triton.synth`), or FUNSD from the hub;
 2. **fine-tune** with PyTorch Lightning (`layoutlmv3_triton.training`);
 3. **evaluate** in process (seqeval entity F1 on the ground-truth words);
-4. **export to ONNX** and check it against PyTorch (`layoutlmv3_triton.build.export`);
-5. **write the model repository** (`layoutlmv3_triton.build.repository.build_repository`);
+4. **export to ONNX** and check it against PyTorch (`layoutlmv3_triton.export.onnx`);
+5. **write the model repository** (`layoutlmv3_triton.repository.writer.build_repository`);
 6. **TensorRT** engine, only where TensorRT and a GPU are present;
 7. **serve** the repository locally, score it *through the server* and draw one page's entities.
 
@@ -191,7 +191,7 @@ import torch
 from transformers import LayoutLMv3ForTokenClassification, LayoutLMv3Processor
 
 from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
-from layoutlmv3_triton.build.export import check_parity, export_onnx
+from layoutlmv3_triton.export.onnx import check_parity, export_onnx
 
 model = LayoutLMv3ForTokenClassification.from_pretrained(str(MODEL_DIR)).eval()
 onnx_path = export_onnx(model, WORK / "onnx" / "model.onnx")
@@ -216,7 +216,7 @@ the postprocess step, and renders every `config.pbtxt` from the package's contra
 The default variant is the local CPU one (the model step is a python-backend model running
 ONNX Runtime); `ServingOptions(variant=...)` writes the NGC container variants."""),
     ("code", """\
-from layoutlmv3_triton.build.repository import build_repository, check_repository
+from layoutlmv3_triton.repository.writer import build_repository, check_repository
 
 result = build_repository(MODEL_DIR, REPOSITORY)
 print(result.parity)
@@ -239,15 +239,15 @@ import importlib.util
 has_trt = importlib.util.find_spec("tensorrt") is not None
 has_gpu = torch.cuda.is_available()
 try:
-    from layoutlmv3_triton.build import tensorrt as tensorrt_build
+    from layoutlmv3_triton.export import tensorrt as tensorrt_build
 except ImportError:
     tensorrt_build = None
 if not (has_trt and has_gpu and tensorrt_build is not None):
     print(f"TensorRT step skipped (tensorrt importable: {has_trt}, CUDA GPU: {has_gpu}, "
-          f"layoutlmv3_triton.build.tensorrt: {tensorrt_build is not None})")
+          f"layoutlmv3_triton.export.tensorrt: {tensorrt_build is not None})")
 else:
     from layoutlmv3_triton import contract
-    from layoutlmv3_triton.build.configs import ServingOptions
+    from layoutlmv3_triton.repository.configs import ServingOptions
 
     build_repository(MODEL_DIR, TRT_REPOSITORY, ServingOptions(variant="tensorrt-plan"))
     version = TRT_REPOSITORY / contract.MODEL / "1"

@@ -23,8 +23,8 @@ import time
 
 import numpy as np
 
-from layoutlmv3_triton.measure.funsd_layout import read_pages
-from layoutlmv3_triton.measure.pairs import link_gold, score_given_entities
+from layoutlmv3_triton.datasets.funsd_layout import read_pages
+from layoutlmv3_triton.datasets.pairs import link_gold, score_given_entities
 from layoutlmv3_triton.serving.linking import GeometricLinker
 from layoutlmv3_triton.training.linker_data import fit_boosted, fit_logistic, form_examples, synthetic_examples
 
@@ -63,8 +63,8 @@ def oracle_ocr(pages) -> list:
     """Per page, pair counts of the geometric linker on ground-truth tags carried over to Tesseract's words."""
     from PIL import Image
 
-    from layoutlmv3_triton.measure.matching import match_words
-    from layoutlmv3_triton.measure.pairs import served_counts
+    from layoutlmv3_triton.datasets.matching import match_words
+    from layoutlmv3_triton.datasets.pairs import served_counts
     from layoutlmv3_triton.serving.decoding import group_entities, union_box
     from layoutlmv3_triton.serving.linking import link
     from layoutlmv3_triton.serving.ocr import TesseractEngine
@@ -89,7 +89,7 @@ def oracle_ocr(pages) -> list:
 
 
 def summed(counts) -> dict:
-    from layoutlmv3_triton.measure.pairs import PairCounts
+    from layoutlmv3_triton.datasets.pairs import PairCounts
 
     return PairCounts(sum(c.correct for c in counts), sum(c.predicted for c in counts),
                       sum(c.gold for c in counts)).as_dict()

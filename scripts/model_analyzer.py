@@ -78,7 +78,7 @@ def model_inputs_json(repository: Path, pages: int, out: Path, seq_len: int = co
 
 
 def deployed_max_batch_size(model_dir: Path) -> int:
-    from layoutlmv3_triton.build.configs import parse
+    from layoutlmv3_triton.repository.configs import parse
 
     return parse((model_dir / "config.pbtxt").read_text()).max_batch_size
 
@@ -144,7 +144,7 @@ def write_config(args, ma_repo: Path, input_data: Path, out_dir: Path) -> Path:
 
 
 def queue_delay_us(out_dir: Path, config_name: str) -> str:
-    from layoutlmv3_triton.build.configs import parse
+    from layoutlmv3_triton.repository.configs import parse
 
     path = out_dir / "output_repository" / config_name / "config.pbtxt"
     try:

@@ -3,7 +3,7 @@
 
 Runs Tesseract in this process (no server) with each setting on every page of
 ``$FUNSD_DIR`` (or --funsd-dir), matches its words to the ground truth
-(layoutlmv3_triton.measure.matching) and prints one Markdown table row per setting, the
+(layoutlmv3_triton.datasets.matching) and prints one Markdown table row per setting, the
 table docs/ocr.md keeps.  CPU is this process's CPU time (time.process_time) spent in
 ``TesseractEngine.read`` (page scaling included, image decoding not), with
 OMP_THREAD_LIMIT=1 as the served preprocess runs it.
@@ -28,10 +28,11 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from layoutlmv3_triton.measure import funsd_layout  # noqa: E402
-from layoutlmv3_triton.measure.matching import match_words, word_recall  # noqa: E402
+from layoutlmv3_triton.datasets import funsd_layout# noqa: E402
+from layoutlmv3_triton.datasets.matching import match_words, word_recall  # noqa: E402
 from layoutlmv3_triton.serving.images import decode_image  # noqa: E402
-from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine, Word  # noqa: E402
+from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine  # noqa: E402
+from layoutlmv3_triton.serving.page import Word  # noqa: E402
 from layoutlmv3_triton.serving.segments import BOX_LEVELS, boxes_at_level, segment_boxes  # noqa: E402
 
 HEADER = "| setting | box and text right | box right | CPU s/page | OCR words/page |\n|---|---|---|---|---|"

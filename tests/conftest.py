@@ -31,7 +31,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_repository(tiny_model_dir, tmp_path_factory) -> Path:
-    from layoutlmv3_triton.build.repository import build_repository
+    from layoutlmv3_triton.repository.writer import build_repository
 
     repo = tmp_path_factory.mktemp("model_repository")
     build_repository(tiny_model_dir, repo)
@@ -62,7 +62,7 @@ def funsd_dir() -> Path:
     folder = os.environ.get("FUNSD_DIR")
     if not folder:
         pytest.skip("FUNSD_DIR is not set: no real scanned forms to read")
-    from layoutlmv3_triton.measure import funsd_layout
+    from layoutlmv3_triton.datasets import funsd_layout
 
     if not funsd_layout.is_layout(folder):
         pytest.skip(f"FUNSD_DIR={folder} is not in FUNSD's layout")

@@ -31,7 +31,7 @@ def eval_data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained_server(eval_data, tmp_path_factory):
-    from layoutlmv3_triton.build.repository import build_repository
+    from layoutlmv3_triton.repository.writer import build_repository
     from layoutlmv3_triton.local.server import LocalTritonServer
     from layoutlmv3_triton.training import TrainConfig, train
 

@@ -7,7 +7,7 @@ import pytest
 
 from layoutlmv3_client import DocumentClient
 from layoutlmv3_triton.serving.labels import load_id2label
-from layoutlmv3_triton.build.repository import build_repository
+from layoutlmv3_triton.repository.writer import build_repository
 from layoutlmv3_triton.training.scratch import build_from_scratch
 from layoutlmv3_triton.local.server import LocalTritonServer
 from layoutlmv3_triton.synth import corpus_texts

@@ -97,7 +97,7 @@ def test_notebook_runs_tiny(tmp_path, monkeypatch, venv_kernel):
     assert len(images) >= 2  # the ground-truth preview and the annotated served page
 
     repository = work / "model_repository"
-    from layoutlmv3_triton.build.repository import check_repository
+    from layoutlmv3_triton.repository.writer import check_repository
 
     assert check_repository(repository) == []
     assert (work / "annotated-page.png").is_file()

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import bad_inputs
-from layoutlmv3_triton.build.configs import ServingOptions
+from layoutlmv3_triton.repository.configs import ServingOptions
 from layoutlmv3_triton.serving.limits import Limits
 from layoutlmv3_triton.serving.steps.parameters import PreprocessParameters
-from layoutlmv3_triton.build.repository import write_configs
+from layoutlmv3_triton.repository.writer import write_configs
 from layoutlmv3_triton.local.server import LocalTritonServer
 
 # Small, yet above the dense page the tests use to keep preprocess busy (1700x2180, ~220 KB).

@@ -76,7 +76,7 @@ def test_in_process_pipeline_uses_the_repositorys_linker(tiny_repository, form_w
 def test_evaluate_scores_pairs_on_real_forms(triton_server):
     """evaluate on 3 FUNSD forms: the linker on their ground truth, and the served pairs end to end."""
     from layoutlmv3_triton.measure.evaluation import EvalConfig, evaluate
-    from layoutlmv3_triton.measure.pairs import pair_lines
+    from layoutlmv3_triton.datasets.pairs import pair_lines
 
     report = evaluate(EvalConfig(url=triton_server.grpc_url, data=os.environ["FUNSD_DIR"], split="training",
                                  limit=3, progress=False, concurrency=2)).report

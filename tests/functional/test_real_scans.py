@@ -29,8 +29,8 @@ FLOOR_BOX_TEXT = 0.64
 @pytest.fixture(scope="module")
 def line_repository(tiny_repository, tmp_path_factory) -> Path:
     """The tiny repository, its preprocess set to line boxes the way build-repo sets it."""
-    from layoutlmv3_triton.build.configs import ServingOptions
-    from layoutlmv3_triton.build.repository import with_box_level, write_configs
+    from layoutlmv3_triton.repository.configs import ServingOptions
+    from layoutlmv3_triton.repository.writer import with_box_level, write_configs
     from layoutlmv3_triton.serving.segments import read_box_level
 
     repo = tmp_path_factory.mktemp("line-repository") / "repo"

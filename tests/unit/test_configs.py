@@ -6,9 +6,9 @@ from tritonclient.grpc import model_config_pb2 as pb
 
 from layoutlmv3_triton import contract
 
-from layoutlmv3_triton.build import configs
-from layoutlmv3_triton.build.configs import MODEL_VARIANTS, ServingOptions
-from layoutlmv3_triton.build.repository import BACKEND_MODULES, model_py_source
+from layoutlmv3_triton.repository import configs
+from layoutlmv3_triton.repository.configs import MODEL_VARIANTS, ServingOptions
+from layoutlmv3_triton.repository.writer import BACKEND_MODULES, model_py_source
 
 REPO = Path(__file__).resolve().parents[2] / "model_repository"
 

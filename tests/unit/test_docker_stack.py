@@ -30,8 +30,8 @@ import pytest
 yaml = pytest.importorskip("yaml")
 
 from layoutlmv3_triton import contract  # noqa: E402
-from layoutlmv3_triton.build.configs import ServingOptions, model_config  # noqa: E402
-from layoutlmv3_triton.build.tensorrt import optimization_profiles  # noqa: E402
+from layoutlmv3_triton.repository.configs import ServingOptions, model_config  # noqa: E402
+from layoutlmv3_triton.export.tensorrt import optimization_profiles  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -703,7 +703,7 @@ class TritonPythonModel:
 
 def test_wrapper_sizes_the_python_backend_shared_memory(tmp_path):
     """The launcher's shm flags reach the python backend of a real tritonserver (2.51 here)."""
-    from layoutlmv3_triton.build import python_backend
+    from layoutlmv3_triton.repository import python_backend
     from layoutlmv3_triton.local.server import backend_directory, stub_environment
 
     model = tmp_path / "models" / "echo"

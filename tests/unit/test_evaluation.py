@@ -13,7 +13,7 @@ datasets = pytest.importorskip("datasets")
 from seqeval.metrics import f1_score, precision_score, recall_score  # noqa: E402
 from seqeval.scheme import IOB2  # noqa: E402
 
-from layoutlmv3_triton.measure import evaluation as ev  # noqa: E402
+from layoutlmv3_triton.measure import evaluation as ev# noqa: E402
 from layoutlmv3_triton.measure.evaluation import GroundTruth  # noqa: E402
 
 # A 1000 x 500 page: ground-truth boxes are 0..1000, so x is in pixels and y is halved.
@@ -287,7 +287,7 @@ def test_dataset_dict_prefers_test_split(tiny_dataset, tmp_path):
 # --- word recall by box, and by box and text ----------------------------------------------------
 
 def test_word_recall_by_box_and_text():
-    from layoutlmv3_triton.measure.matching import match_words, word_recall
+    from layoutlmv3_triton.datasets.matching import match_words, word_recall
 
     gt = [[0, 0, 40, 10], [50, 0, 90, 10], [0, 20, 40, 30], [50, 20, 90, 30]]
     ocr = [[0, 0, 20, 10], [20, 0, 40, 10],  # "Da" + "te:" split in two: still right

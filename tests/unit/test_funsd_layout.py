@@ -4,7 +4,7 @@ import json
 import pytest
 from PIL import Image
 
-from layoutlmv3_triton.measure import funsd_layout
+from layoutlmv3_triton.datasets import funsd_layout
 
 FORM = {"form": [
     {"id": 0, "label": "header", "box": [10, 5, 90, 20], "text": "ORDER FORM",

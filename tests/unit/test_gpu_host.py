@@ -17,13 +17,14 @@ import pytest
 yaml = pytest.importorskip("yaml")
 
 from layoutlmv3_triton import contract  # noqa: E402
-from layoutlmv3_triton.build import constraints, python_backend  # noqa: E402
-from layoutlmv3_triton.build.configs import ServingOptions, model_config, preprocess_config  # noqa: E402
-from layoutlmv3_triton.build.tensorrt import ORT_TRT_ENGINE_CACHE, optimization_profiles  # noqa: E402
+from layoutlmv3_triton.images import constraints; from layoutlmv3_triton.repository import python_backend# noqa: E402
+from layoutlmv3_triton.repository.configs import ServingOptions, model_config, preprocess_config  # noqa: E402
+from layoutlmv3_triton.export.tensorrt import ORT_TRT_ENGINE_CACHE, optimization_profiles  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 CONSTRAINTS = DOCKER / "constraints.txt"
+LOCK = REPO / "requirements" / "lock.txt"
 DOCS = REPO / "docs" / "production.md"
 
 
@@ -74,12 +75,12 @@ def test_docs_say_the_local_path_stays_on_2_51():
 def test_workflow_build_check_asserts_torch_and_a_tiny_model():
     text = joined(DOCKER / "workflow.Dockerfile")
     install = next(line for line in text.splitlines() if '".[train,notebook]"' in line)
-    assert "python -m layoutlmv3_triton.build.image_check workflow" in install  # same RUN: no stale layer
+    assert "python -m layoutlmv3_triton.images.checks workflow" in install  # same RUN: no stale layer
 
 
 def test_workflow_image_check_passes_here(tmp_path):
     pytest.importorskip("torch")
-    from layoutlmv3_triton.build.image_check import check_workflow
+    from layoutlmv3_triton.images.checks import check_workflow
 
     notes = check_workflow(tmp_path)
     assert "sees torch" in notes[0] and "labelled a page" in notes[1]
@@ -89,7 +90,7 @@ def test_workflow_image_check_fails_when_transformers_disables_torch(monkeypatch
     pytest.importorskip("torch")
     import transformers.utils
 
-    from layoutlmv3_triton.build.image_check import ImageCheckError, check_transformers_sees_torch
+    from layoutlmv3_triton.images.checks import ImageCheckError, check_transformers_sees_torch
 
     monkeypatch.setattr(transformers.utils, "is_torch_available", lambda: False)
     with pytest.raises(ImageCheckError, match="below 2.6"):
@@ -152,7 +153,7 @@ def test_constraints_match_this_environment():
     from importlib import metadata
 
     pins = constraints.read(CONSTRAINTS)
-    regenerate = "python -m layoutlmv3_triton.build.constraints generate > docker/constraints.txt"
+    regenerate = "python -m layoutlmv3_triton.images.constraints generate > docker/constraints.txt"
     assert CONSTRAINTS.read_text().startswith(constraints.HEADER)
     for line in constraints.project_requirements(REPO / "pyproject.toml"):
         name = constraints.requirement_name(line)
@@ -163,6 +164,36 @@ def test_constraints_match_this_environment():
         except metadata.PackageNotFoundError:
             continue
         assert pins.get(name) == installed, f"{name}: tested {installed}, images pin {pins.get(name)}; {regenerate}"
+
+
+def test_the_images_pin_what_the_local_install_pins():
+    """One pinned set: the images' constraints are a subset of requirements/lock.txt, which
+    `make setup` installs under, so neither drifts when PyPI moves."""
+    lock = constraints.read(LOCK)
+    for name, version in constraints.read(CONSTRAINTS).items():
+        assert lock.get(name) == version, f"{name}: images pin {version}, {LOCK.name} pins {lock.get(name)}; make lock"
+
+
+def test_make_setup_installs_from_the_lock():
+    makefile = (REPO / "Makefile").read_text()
+    assert "LOCK := requirements/lock.txt" in makefile
+    installs = [line for line in makefile.splitlines() if "$(BIN)/pip install" in line]
+    assert installs and all("-c $(LOCK)" in line or "$(TORCH)" in line for line in installs), installs
+
+
+def test_this_environment_is_the_locked_one():
+    """Passes by construction after `make setup`; fails where a venv was installed some other way."""
+    from importlib import metadata
+
+    drift = []
+    for name, version in constraints.read(LOCK).items():
+        try:
+            installed = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue  # e.g. a platform-marked package
+        if installed != version:
+            drift.append(f"{name} {installed} (lock {version})")
+    assert not drift, f"installed != {LOCK.name}: {drift}; reinstall with make setup"
 
 
 def test_constraints_satisfy_pyproject():
@@ -189,7 +220,7 @@ def test_images_install_under_the_constraints():
     for name, extra in (("server", '".[serving]"'), ("workflow", '".[train,notebook]"'), ("client", '".[client]"')):
         text = joined(DOCKER / f"{name}.Dockerfile")
         install = next(line for line in text.splitlines() if extra in line)
-        assert "layoutlmv3_triton.build.constraints for-image docker/constraints.txt" in install, name
+        assert "layoutlmv3_triton.images.constraints for-image docker/constraints.txt" in install, name
         assert re.search(r"PIP_CONSTRAINT=[^&]*/tmp/constraints\.txt", install.replace('"', "")), name
         assert "COPY docker/constraints.txt docker/constraints.txt" in text
 
@@ -213,11 +244,11 @@ def test_for_image_leaves_the_base_images_packages_alone(tmp_path):
 
 def test_server_image_check_loads_a_tiny_processor(tmp_path):
     pytest.importorskip("tesserocr")
-    from layoutlmv3_triton.build.image_check import check_server
+    from layoutlmv3_triton.images.checks import check_server
 
     notes = check_server(tmp_path)
     assert "tiny processor encoded the page" in notes[1]
-    assert "python3 -m layoutlmv3_triton.build.image_check server --no-torch" in joined(DOCKER / "server.Dockerfile")
+    assert "python3 -m layoutlmv3_triton.images.checks server --no-torch" in joined(DOCKER / "server.Dockerfile")
 
 
 # --- 7. python backend shared memory --------------------------------------------------------

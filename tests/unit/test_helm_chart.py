@@ -27,9 +27,9 @@ yaml = pytest.importorskip("yaml")
 helm_python = pytest.importorskip("helm_python", reason="helm-python-sdk (the Helm engine) is not installed")
 
 from layoutlmv3_triton import contract  # noqa: E402
-from layoutlmv3_triton.build import python_backend  # noqa: E402
-from layoutlmv3_triton.build.configs import ServingOptions  # noqa: E402
-from layoutlmv3_triton.build.tensorrt import ORT_TRT_ENGINE_CACHE  # noqa: E402
+from layoutlmv3_triton.repository import python_backend# noqa: E402
+from layoutlmv3_triton.repository.configs import ServingOptions  # noqa: E402
+from layoutlmv3_triton.export.tensorrt import ORT_TRT_ENGINE_CACHE  # noqa: E402
 from layoutlmv3_triton.local.allocator import ALLOCATOR_LIBRARY  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]

@@ -16,16 +16,22 @@ from layoutlmv3_triton.errors import LayoutLMv3TritonError
 PACKAGE = Path(layoutlmv3_triton.__file__).parent
 CLIENT = PACKAGE.parents[1] / "client" / "layoutlmv3_client"
 TOP_LEVEL = {"__init__.py", "cli.py", "contract.py", "errors.py", "records.py"}
-SUBPACKAGES = {"serving", "build", "local", "measure", "synth", "training", "commands"}
-# What each subpackage may import from the package (besides contract, errors, records).
+SUBPACKAGES = {"serving", "datasets", "synth", "training", "export", "repository", "images", "local",
+               "measure", "commands"}
+# What each subpackage may import from the package (besides contract, errors, records), from the
+# bottom up.  Tight: every entry is used (test_the_allowed_imports_are_tight), so the table is
+# also the picture of the layering in README's "How the pieces fit".
 ALLOWED = {
-    "serving": {"serving"},
-    "build": {"serving", "build", "training", "synth"},
-    "local": {"serving", "build", "local"},
-    "measure": {"serving", "build", "local", "measure", "training", "synth"},
-    "synth": {"synth", "serving", "measure"},
-    "training": {"training", "serving", "measure", "synth"},
-    "commands": SUBPACKAGES,
+    "serving": set(),
+    "datasets": {"serving"},
+    "synth": set(),
+    "training": {"serving", "datasets", "synth"},
+    "export": {"serving"},
+    "repository": {"serving", "export"},
+    "images": {"serving", "synth", "training"},
+    "local": {"repository"},
+    "measure": {"serving", "datasets", "synth", "training", "repository", "local"},
+    "commands": {"serving", "datasets", "synth", "training", "export", "repository", "local", "measure"},
 }
 STDLIB_ONLY = ("contract.py", "errors.py", "records.py", "serving/parameters.py")
 
@@ -64,10 +70,72 @@ def test_few_modules_at_the_top_and_subpackages_by_role():
 
 @pytest.mark.parametrize("role", sorted(ALLOWED))
 def test_subpackages_import_only_what_their_role_allows(role):
-    allowed = ALLOWED[role] | {"contract", "errors", "records", "__version__"}
+    allowed = ALLOWED[role] | {role, "contract", "errors", "records", "__version__"}
     for path in (PACKAGE / role).rglob("*.py"):
         extra = package_imports(path) - allowed
         assert not extra, f"{path.relative_to(PACKAGE)} imports {sorted(extra)}"
+
+
+@pytest.mark.parametrize("role", sorted(ALLOWED))
+def test_the_allowed_imports_are_tight(role):
+    used = set().union(*(package_imports(p) for p in (PACKAGE / role).rglob("*.py")))
+    unused = ALLOWED[role] - used
+    assert not unused, f"{role} no longer imports {sorted(unused)}: drop it from ALLOWED"
+
+
+def test_the_subpackages_are_layered_without_circles():
+    order = []  # a topological order of ALLOWED exists only if the layering has no cycle
+    pending = dict(ALLOWED)
+    while pending:
+        ready = [role for role, needs in pending.items() if needs <= set(order)]
+        assert ready, f"the allowed imports form a cycle among {sorted(pending)}"
+        order += sorted(ready)
+        for role in ready:
+            del pending[role]
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Module -> the package modules it imports (``from x import y`` counts ``x.y`` when
+    that is a module, else ``x``), anywhere in the file, type-checking imports included."""
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(anchor + ([node.module] if node.module else []))
+                for alias in node.names:
+                    full = f"{base}.{alias.name}"
+                    edges.add(full if full in modules else base)
+            elif isinstance(node, ast.Import):
+                edges.update(a.name for a in node.names)
+        graph[name] = {e for e in edges if e in modules and e != name}
+    return graph
+
+
+def test_no_module_import_cycles():
+    graph, state, cycles = module_graph(), {}, []
+
+    def visit(node, trail):
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycles.append(trail[trail.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, trail + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
 @pytest.mark.parametrize("relative", STDLIB_ONLY)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.build.configs import ServingOptions, all_configs
+from layoutlmv3_triton.repository.configs import ServingOptions, all_configs
 from layoutlmv3_triton.serving.limits import Limits
 from layoutlmv3_triton.serving.steps.parameters import PreprocessParameters
 

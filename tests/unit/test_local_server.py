@@ -1,7 +1,7 @@
 """The local launcher starts tritonserver the way the container does where it matters."""
 from __future__ import annotations
 
-from layoutlmv3_triton.build import python_backend
+from layoutlmv3_triton.repository import python_backend
 from layoutlmv3_triton.local.server import LocalTritonServer
 
 

@@ -83,7 +83,7 @@ def test_words_carry_line_and_block_ids(engine):
 
 
 def test_words_split_after_separators():
-    from layoutlmv3_triton.serving.ocr import Word
+    from layoutlmv3_triton.serving.page import Word
     from layoutlmv3_triton.serving.word_split import split_text, split_words
 
     assert split_text("12/4/87", "/-:") == ["12/", "4/", "87"]

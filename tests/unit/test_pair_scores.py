@@ -1,13 +1,13 @@
-"""Pair scoring against FUNSD's linking (measure/pairs.py) and its place in evaluate's report."""
+"""Pair scoring against FUNSD's linking (datasets/pairs.py) and its place in evaluate's report."""
 from __future__ import annotations
 
 import json
 
 from PIL import Image
 
-from layoutlmv3_triton.measure import funsd_layout
+from layoutlmv3_triton.datasets import funsd_layout
 from layoutlmv3_triton.measure.evaluation import GroundTruth, evaluate_page
-from layoutlmv3_triton.measure.pairs import gold_pairs, pair_lines, pair_report, score_given_entities
+from layoutlmv3_triton.datasets.pairs import gold_pairs, pair_lines, pair_report, score_given_entities
 
 
 def word(text, box):

@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.build.configs import ServingOptions, all_configs
+from layoutlmv3_triton.repository.configs import ServingOptions, all_configs
 from layoutlmv3_triton.serving.limits import Limits
 from layoutlmv3_triton.serving.ocr import OcrConfig
 from layoutlmv3_triton.serving.steps.parameters import ModelParameters, PostprocessParameters, PreprocessParameters

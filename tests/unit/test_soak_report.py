@@ -4,7 +4,8 @@ from __future__ import annotations
 import json
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.measure.soak import Sample, SoakReport, parse_metrics, summarize, write_outputs
+from layoutlmv3_triton.measure.soak import Sample, SoakReport, parse_metrics, summarize
+from layoutlmv3_triton.measure.soak_report import write_outputs
 
 METRICS = f"""# HELP nv_inference_request_success Number of successful inference requests
 nv_inference_request_success{{model="{contract.ENSEMBLE}",version="1"}} 80

@@ -23,7 +23,7 @@ from onnx import TensorProto, helper  # noqa: E402
 
 from layoutlmv3_triton import contract  # noqa: E402
 
-from layoutlmv3_triton.build import tensorrt as tb
+from layoutlmv3_triton.export import tensorrt as tb
 from layoutlmv3_triton.errors import ParityError  # noqa: E402
 
 VOCAB = 50
@@ -174,7 +174,7 @@ def tiny_onnx(tmp_path_factory) -> Path:
     """A real (tiny, random) LayoutLMv3ForTokenClassification through the project's exporter."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from layoutlmv3_triton.build import export
+    from layoutlmv3_triton.export import onnx as export
     from layoutlmv3_triton.training import scratch
 
     model = scratch.init_model("tiny", ["O", "B-KEY", "I-KEY"], VOCAB * 2)
@@ -182,7 +182,7 @@ def tiny_onnx(tmp_path_factory) -> Path:
 
 
 def test_cast_layoutlmv3_export_matches_in_onnxruntime(tiny_onnx, tmp_path):
-    from layoutlmv3_triton.build.parity import sample_inputs
+    from layoutlmv3_triton.export.parity import sample_inputs
 
     int32_path = tb.write_int32_onnx(tiny_onnx, tmp_path / "model.int32.onnx")
     original = ort.InferenceSession(str(tiny_onnx), providers=["CPUExecutionProvider"])

@@ -14,7 +14,7 @@ from layoutlmv3_triton import synth  # noqa: E402
 from layoutlmv3_triton.training import TrainConfig, TrainingError, train  # noqa: E402
 from layoutlmv3_triton.training.data import (  # noqa: E402
     LABEL_PAD, Collator, DatasetError, FunsdDataModule, label_names, load_split)
-from layoutlmv3_triton.measure.scoring import entity_scores  # noqa: E402
+from layoutlmv3_triton.datasets.scoring import entity_scores  # noqa: E402
 from layoutlmv3_triton.training.module import TokenClassifier, word_sequences  # noqa: E402
 from layoutlmv3_triton.training.ocr_labels import label_ocr_words  # noqa: E402
 

@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-from layoutlmv3_triton.build.configs import ServingOptions
+from layoutlmv3_triton.repository.configs import ServingOptions
 from layoutlmv3_triton.serving.steps.parameters import ModelParameters
 
 

@@ -15,7 +15,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-from layoutlmv3_triton.build.configs import MODEL_VARIANTS, ServingOptions
+from layoutlmv3_triton.repository.configs import MODEL_VARIANTS, ServingOptions
 
 TINY_MODEL_DIR = Path("artifacts/tiny-model")
 
@@ -46,7 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from layoutlmv3_triton.build.repository import build_repository
+    from layoutlmv3_triton.repository.writer import build_repository
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     defaults = ServingOptions()

@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from layoutlmv3_triton.errors import ParityError
-    from layoutlmv3_triton.build.tensorrt import TensorRTBuildError, build_engine, write_int32_onnx
+    from layoutlmv3_triton.export.tensorrt import TensorRTBuildError, build_engine, write_int32_onnx
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     version_dir = args.repository / contract.MODEL / "1"

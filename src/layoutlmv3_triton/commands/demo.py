@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from layoutlmv3_client.annotate import write_annotations
     from layoutlmv3_client.files import expand
 
-    from layoutlmv3_triton.build.repository import check_repository
+    from layoutlmv3_triton.repository.writer import check_repository
     from layoutlmv3_triton.local.server import LocalTritonServer
 
     problems = check_repository(args.repository)

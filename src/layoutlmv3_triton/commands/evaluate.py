@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     from layoutlmv3_client.errors import ClientError
 
-    from layoutlmv3_triton.measure.pairs import pair_lines
+    from layoutlmv3_triton.datasets.pairs import pair_lines
     from layoutlmv3_triton.measure.evaluation import (EvalConfig, EvaluationError, evaluate, f1_line, format_per_page,
                                                       format_table, label_mismatch, write_report)
 

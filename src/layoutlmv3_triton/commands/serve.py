@@ -37,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from layoutlmv3_triton.errors import ServerError
-    from layoutlmv3_triton.build.repository import check_repository
+    from layoutlmv3_triton.repository.writer import check_repository
     from layoutlmv3_triton.local.server import LOOPBACK_HOSTS, LocalTritonServer
 
     problems = check_repository(args.repository)

@@ -72,7 +72,8 @@ class Progress:
 def run(args: argparse.Namespace) -> int:
     from layoutlmv3_triton.errors import LayoutLMv3TritonError
     from layoutlmv3_triton.measure.perf_data import write_input_data
-    from layoutlmv3_triton.measure.soak import run_soak, write_outputs
+    from layoutlmv3_triton.measure.soak import run_soak
+    from layoutlmv3_triton.measure.soak_report import write_outputs
 
     if args.compare:
         return _compare(args.compare, args.output)
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _start_server(repository: Path, out_dir: Path):
     from layoutlmv3_triton.errors import ServerError
-    from layoutlmv3_triton.build.repository import check_repository
+    from layoutlmv3_triton.repository.writer import check_repository
     from layoutlmv3_triton.local.server import LocalTritonServer
 
     problems = check_repository(repository)
@@ -128,7 +129,7 @@ def _compare(specs: list[str], out_dir: Path) -> int:
     import json
 
     from layoutlmv3_triton.measure.soak import SoakReport
-    from layoutlmv3_triton.measure.soak_plot import plot_comparison
+    from layoutlmv3_triton.measure.soak_report import plot_comparison
 
     reports = {}
     for spec in specs:

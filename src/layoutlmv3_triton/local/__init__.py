@@ -1,5 +1,5 @@
 """Running the real tritonserver from the nvidia-pytriton wheel on loopback, and
 supervising it (health, stub processes, memory).
 
-May import: ``contract``, ``errors``, ``build`` (repository checks).
+May import: ``contract``, ``errors``, ``repository`` (repository checks).
 """

@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.build import python_backend
+from layoutlmv3_triton.repository import python_backend
 from layoutlmv3_triton.errors import ServerError
-from layoutlmv3_triton.build.repository import STUB_PATH_ENV
+from layoutlmv3_triton.repository.writer import STUB_PATH_ENV
 from layoutlmv3_triton.local.allocator import allocator_environment
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,6 @@
-"""Measurement: the benchmark (``measure.bench``), soak, perf_analyzer input data,
-evaluation of a served model, and the dataset readers they share with training.
+"""Measurement: the benchmark (``measure.bench``), soak (``soak`` runs it, ``soak_report``
+writes it), perf_analyzer input data, and evaluation of a served model.
 
-May import: everything but ``commands``.
+May import: ``contract``, ``errors``, ``serving``, ``datasets``, ``synth``, ``training``,
+``repository``, ``local``.
 """

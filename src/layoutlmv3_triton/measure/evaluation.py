@@ -14,7 +14,7 @@ The matching rule (also in docs/evaluation.md):
 2. Each OCR word is assigned to the ground-truth word with the largest
    ``intersection area / OCR word area`` ("cover"), if that cover is at least
    ``min_cover`` (0.5); otherwise it is unassigned.  Ties go to the earlier ground-truth word.
-   (The rule lives in measure/matching.py, shared with training's OCR re-labelling.)
+   (The rule lives in datasets/matching.py, shared with training's OCR re-labelling.)
 3. Each ground-truth word takes the predicted tag of the *first* OCR word (in the
    server's reading order) assigned to it.  A ground-truth word with no OCR word is
    predicted ``O``: a miss.  Unassigned OCR words are ignored (they have no gold label).
@@ -30,7 +30,7 @@ was assigned to it) and by box and text (the OCR words assigned to it spell its 
 case-insensitive), overall and per page.
 
 The data is a ``datasets`` folder or hub name (boxes in 0..1000), or a folder in FUNSD's
-own layout (``annotations/*.json`` + ``images/``, measure/funsd_layout.py; boxes in pixels,
+own layout (``annotations/*.json`` + ``images/``, datasets/funsd_layout.py; boxes in pixels,
 tags from each entity's ``label``); :func:`_source` tells them apart.
 
 Only the standard library, numpy, Pillow, datasets, seqeval and the client are imported:
@@ -51,11 +51,11 @@ import numpy as np
 
 from layoutlmv3_triton import contract
 
-from layoutlmv3_triton.measure import funsd, funsd_layout
+from layoutlmv3_triton.datasets import funsd, funsd_layout
 from layoutlmv3_triton.errors import LayoutLMv3TritonError
-from layoutlmv3_triton.measure.matching import MIN_COVER, cover_matrix, match_words, word_recall
-from layoutlmv3_triton.measure.pairs import pair_report, served_counts
-from layoutlmv3_triton.measure.scoring import entity_scores
+from layoutlmv3_triton.datasets.matching import MIN_COVER, cover_matrix, match_words, word_recall
+from layoutlmv3_triton.datasets.pairs import pair_report, served_counts
+from layoutlmv3_triton.datasets.scoring import entity_scores
 from layoutlmv3_triton.serving.linking import load_linker
 SPLIT_PREFERENCE = ("test", "validation", "train")
 MATCHING_RULE = (

@@ -13,8 +13,6 @@ the report gives the counter as it is, so "0 failed" means 0.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 import re
 import signal
@@ -220,59 +218,3 @@ def summarize(samples: list[Sample], success: float, failure: float, seconds: fl
         summary["rss_flat"] = None
     summary["verdict"] = "pass" if failure == 0 and not errors and summary.get("rss_flat") is not False else "fail"
     return summary
-
-
-# --- outputs -----------------------------------------------------------------------------
-def write_outputs(report: SoakReport, out_dir: Path) -> dict[str, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "soak.json", "markdown": out_dir / "soak.md", "plot": out_dir / "soak.png"}
-    paths["json"].write_text(json.dumps(report.as_dict(), indent=2) + "\n")
-    paths["markdown"].write_text(markdown(report))
-    from layoutlmv3_triton.measure.soak_plot import plot
-
-    plot(report, paths["plot"])
-    return paths
-
-
-def _fmt(value, unit: str = "") -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value}{unit}"
-
-
-def markdown(report: SoakReport) -> str:
-    s, c = report.summary, report.config
-    lines = [
-        "# Soak test", "",
-        f"perf_analyzer at concurrency {c['concurrency']} for {c['duration_s'] / 60:.1f} min against "
-        f"`{c['url']}` ({c['protocol']}); server counters sampled every {c['sample_s']:g} s; "
-        f"{c['cpu_count']} CPUs, 1-min load average {c['loadavg_1m_at_start']} at start, "
-        f"{c.get('loadavg_1m_at_end', 'n/a')} at end.", "",
-        "| | |", "|---|---|",
-        f"| verdict | **{s['verdict']}** |",
-        f"| requests | {s['succeeded']} ok, **{s['failed']} failed** (server counters; tritonserver 2.51 "
-        f"counts a failed ensemble request twice) |",
-        f"| throughput | {s['mean_docs_per_s']} docs/s mean; windows {s['min_window_docs_per_s']}"
-        f"..{s['max_window_docs_per_s']} |",
-        f"| server RSS (tritonserver + stubs) | start {_fmt(s.get('rss_start_mib'), ' MiB')}, end "
-        f"{_fmt(s.get('rss_end_mib'), ' MiB')}, max {_fmt(s.get('rss_max_mib'), ' MiB')} |",
-        f"| RSS growth after warm-up (all) | {_fmt(s.get('rss_steady_growth_mib_per_min'), ' MiB/min')} "
-        f"from {_fmt(s.get('rss_steady_start_mib'), ' MiB')} over the last {_fmt(s.get('memory_steady_minutes'), ' min')} |",
-        f"| memory flat (every process < {_fmt(s.get('memory_flat_threshold_mib_per_min'), ' MiB/min')}) | "
-        f"{'too short to tell' if s.get('rss_flat') is None else s['rss_flat']} |",
-        f"| perf_analyzer starts | {len(report.perf_runs)} |",
-        f"| allocator | {_fmt(c.get('allocator'))} |", "",
-    ]
-    if s.get("processes"):
-        lines += ["| process | RSS at steady start (MiB) | end (MiB) | max (MiB) | growth (MiB/min) | "
-                  "growth (MiB per 1000 requests) |", "|---|---:|---:|---:|---:|---:|"]
-        lines += [f"| {name} | {g['start_mib']} | {g['end_mib']} | {g['max_mib']} | {g['mib_per_min']} | "
-                  f"{_fmt(g['mib_per_1000_requests'])} |" for name, g in s["processes"].items()]
-        lines.append("")
-    if s["perf_analyzer_errors"]:
-        lines += ["perf_analyzer reported:", "", *[f"- `{e}`" for e in s["perf_analyzer_errors"]], ""]
-    lines += ["![throughput and memory over time](soak.png)", "", "| t (s) | docs/s | failed | latency (ms) | RSS (MiB) |",
-              "|---:|---:|---:|---:|---:|"]
-    lines += [f"| {x.t:.0f} | {x.docs_per_s} | {x.failed_in_window} | {_fmt(x.mean_latency_ms)} | {_fmt(x.rss_mib)} |"
-              for x in report.samples]
-    return "\n".join(lines) + "\n"

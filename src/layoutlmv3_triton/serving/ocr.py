@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from layoutlmv3_triton.errors import OcrError
+from layoutlmv3_triton.serving.page import Word
 from layoutlmv3_triton.serving.page_scale import choose_scale, ink_fraction
 from layoutlmv3_triton.serving.parameters import ParameterSet
 from layoutlmv3_triton.serving.word_split import split_words
@@ -78,15 +79,6 @@ class OcrConfig(ParameterSet):
                 raise OcrError(f"ocr_variables: expected name=value, got {item!r}", stage="ocr-setup")
             pairs[name.strip()] = value.strip()
         return pairs
-
-
-@dataclass(frozen=True)
-class Word:
-    text: str
-    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in pixels
-    confidence: float | None = None
-    line: int = -1  # Tesseract's text line on the page (0, 1, ...); segments.py turns lines into boxes
-    block: int = -1  # Tesseract's block on the page
 
 
 def find_tessdata(explicit: str | None = None) -> str:

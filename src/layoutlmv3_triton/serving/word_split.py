@@ -16,10 +16,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from layoutlmv3_triton.serving.ocr import Word
+from layoutlmv3_triton.serving.page import Word
 
 
 @lru_cache(maxsize=16)

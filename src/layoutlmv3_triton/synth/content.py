@@ -14,7 +14,7 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 
-from layoutlmv3_triton.synth import vocab
+import layoutlmv3_triton.synth.vocab as vocab
 
 HEADER, QUESTION, ANSWER = "HEADER", "QUESTION", "ANSWER"
 Segment = tuple[str, "str | None"]

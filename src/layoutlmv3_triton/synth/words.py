@@ -52,7 +52,7 @@ def common_words() -> tuple[tuple[str, ...], tuple[float, ...]]:
     try:
         from wordfreq import top_n_list, word_frequency
     except ImportError:
-        from layoutlmv3_triton.synth.vocab import PROSE
+        from layoutlmv3_triton.synth.wordlists import PROSE
 
         words = tuple(sorted(PROSE))
         return words, tuple(itertools.accumulate(1.0 for _ in words))

@@ -4,6 +4,8 @@
 seqeval entity F1), ``run`` (Trainer, checkpoints, from_pretrained output, summary),
 ``ocr_labels`` (optional: train on Tesseract's words labelled from the ground truth).
 Importing this package imports torch and Lightning; the CLI imports it lazily.
+
+May import: ``contract``, ``errors``, ``serving``, ``datasets``, ``synth``.
 """
 from layoutlmv3_triton.training.config import SUMMARY_FILE, TrainConfig, TrainingError
 from layoutlmv3_triton.training.run import train

@@ -19,7 +19,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
-from layoutlmv3_triton.measure.funsd import DatasetError, check_columns, label_names, open_dataset, pick_split
+from layoutlmv3_triton.datasets.funsd import DatasetError, check_columns, label_names, open_dataset, pick_split
 
 __all__ = ["LABEL_PAD", "Collator", "DatasetError", "FunsdDataModule", "encode_dataset", "fingerprint",
            "jitter_word_boxes", "label_names", "load_split", "split_off"]
@@ -63,7 +63,7 @@ def _repeat(item: str) -> tuple[str, int]:
 
 
 def _load_one(*, data: str | None = None, dataset: str | None = None, split: str = "train") -> Any:
-    from layoutlmv3_triton.measure import funsd_layout
+    from layoutlmv3_triton.datasets import funsd_layout
 
     if data and funsd_layout.is_layout(data):
         return funsd_layout_dataset(data)
@@ -74,10 +74,10 @@ def _load_one(*, data: str | None = None, dataset: str | None = None, split: str
 
 
 def funsd_layout_dataset(folder: str) -> Any:
-    """A FUNSD-layout folder (measure/funsd_layout.py) as a dataset with FUNSD's columns."""
+    """A FUNSD-layout folder (datasets/funsd_layout.py) as a dataset with FUNSD's columns."""
     import datasets
 
-    from layoutlmv3_triton.measure import funsd_layout
+    from layoutlmv3_triton.datasets import funsd_layout
 
     try:
         pages = funsd_layout.read_pages(folder)

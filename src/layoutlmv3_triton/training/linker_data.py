@@ -119,8 +119,8 @@ def synthetic_examples(n_pages: int, seed: int, noise: float = 0.3, progress: bo
 
 
 def form_examples(pages: Iterable) -> tuple[np.ndarray, np.ndarray]:
-    """Stacked (features, labels) from FUNSD-layout pages (measure/funsd_layout.py), gold from ``linking``."""
-    from layoutlmv3_triton.measure.pairs import gold_entities, gold_pairs
+    """Stacked (features, labels) from FUNSD-layout pages (datasets/funsd_layout.py), gold from ``linking``."""
+    from layoutlmv3_triton.datasets.pairs import gold_entities, gold_pairs
 
     xs, ys = [], []
     for page in pages:
@@ -186,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="linker.json to write")
     args = parser.parse_args(argv)
     if args.forms:
-        from layoutlmv3_triton.measure.funsd_layout import read_pages
+        from layoutlmv3_triton.datasets.funsd_layout import read_pages
 
         x, y = form_examples(read_pages(args.forms))
         source = f"forms in {args.forms}"

@@ -11,7 +11,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from layoutlmv3_triton.measure.scoring import entity_scores
+from layoutlmv3_triton.datasets.scoring import entity_scores
 from layoutlmv3_triton.training.data import LABEL_PAD
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from layoutlmv3_triton.measure.matching import match_words
+from layoutlmv3_triton.datasets.matching import match_words
 
 
 def label_ocr_words(ocr_boxes: list[tuple[float, ...]], gt_boxes: list[tuple[float, ...]],
@@ -19,7 +19,7 @@ def label_ocr_words(ocr_boxes: list[tuple[float, ...]], gt_boxes: list[tuple[flo
     """One BIO label per OCR word, from the ground-truth word that covers it most."""
     labels: list[str] = []
     prev_gt, prev_type = -1, ""
-    for best in match_words(ocr_boxes, gt_boxes):  # the evaluation's rule (measure/matching.py)
+    for best in match_words(ocr_boxes, gt_boxes):  # the evaluation's rule (datasets/matching.py)
         if best < 0 or gt_labels[best] == "O":
             labels.append("O")
             prev_gt, prev_type = best, ""

@@ -18,9 +18,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from layoutlmv3_triton.build.configs import ServingOptions
+from layoutlmv3_triton.repository.configs import ServingOptions
 from layoutlmv3_triton.measure.bench import cpu, metrics, report as report_mod
-from layoutlmv3_triton.measure.bench.build import ensure_built, quantization_report
+from layoutlmv3_triton.measure.bench.prepare import ensure_built, quantization_report
 from layoutlmv3_triton.measure.bench.pages import read_pages_dir, render_pages
 
 QUICK_PAGES = 4
@@ -174,7 +174,7 @@ def _clean(value):
 
 def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
     from layoutlmv3_triton.measure.perf_data import write_input_data
-    from layoutlmv3_triton.build.repository import write_configs
+    from layoutlmv3_triton.repository.writer import write_configs
     from layoutlmv3_triton.local.server import LocalTritonServer
     from layoutlmv3_triton.measure.bench import perf
     from layoutlmv3_triton.measure.bench.pipelines import NaivePipeline, PerRequestPipeline

@@ -23,8 +23,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from layoutlmv3_triton.measure.scoring import prf
-from layoutlmv3_triton.measure.funsd_layout import Page
+from layoutlmv3_triton.datasets.scoring import prf
+from layoutlmv3_triton.datasets.funsd_layout import Page
 from layoutlmv3_triton.serving.linking import Linker, link
 
 PairKey = tuple[int, int]  # (question, answer): gold entity indices of a page

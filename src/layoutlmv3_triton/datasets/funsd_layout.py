@@ -1,6 +1,6 @@
 """Read FUNSD's original layout: ``annotations/NAME.json`` beside ``images/NAME.png``.
 
-Why a reader of its own: the HF ``datasets`` copies of FUNSD (``measure/funsd.py``) keep
+Why a reader of its own: the HF ``datasets`` copies of FUNSD (``datasets/funsd.py``) keep
 only words, 0..1000 boxes and tags; the original files also hold the entities, their
 grouping of words and the question->answer ``linking`` that pair linking needs, and a
 user who downloads FUNSD (or labels forms in its format) has this layout, not Arrow files.

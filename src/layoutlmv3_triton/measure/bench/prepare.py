@@ -4,7 +4,7 @@
 ``<work>/<preset>-fp32``    the repository build-repo writes (fp32 ONNX, parity-checked)
 ``<work>/<preset>-int8``    the same with the model step dynamically quantized
 
-Building runs in a child process (``python -m layoutlmv3_triton.measure.bench.build``): the
+Building runs in a child process (``python -m layoutlmv3_triton.measure.bench.prepare``): the
 exporter is chatty and holds gigabytes that the measurements should not share.
 A repository whose manifest names the same source model is reused.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.build.repository import MANIFEST, check_repository
+from layoutlmv3_triton.repository.writer import MANIFEST, check_repository
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ def ensure_built(work_dir: Path, preset: str, quantize: str | None, log_file: Pa
     if ready and not rebuild:
         return paths
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "layoutlmv3_triton.measure.bench.build", "--work-dir", str(work_dir), "--preset", preset]
+    command = [sys.executable, "-m", "layoutlmv3_triton.measure.bench.prepare", "--work-dir", str(work_dir), "--preset", preset]
     if quantize:
         command += ["--quantize", quantize]
     if rebuild:
@@ -80,7 +80,7 @@ def ensure_built(work_dir: Path, preset: str, quantize: str | None, log_file: Pa
 def build(work_dir: Path, preset: str, quantize: str | None, rebuild: bool = False) -> BenchArtifacts:
     """In this process: random model, fp32 repository, quantized copy."""
     from layoutlmv3_triton.training.scratch import random_model
-    from layoutlmv3_triton.build.repository import build_repository, quantize_model_step
+    from layoutlmv3_triton.repository.writer import build_repository, quantize_model_step
 
     paths = artifact_paths(work_dir, preset, quantize)
     if rebuild or not (paths.model_dir / "config.json").is_file():
@@ -116,7 +116,7 @@ def quantization_report(repository: Path) -> dict | None:
 def main(argv: list[str] | None = None) -> int:
     import logging
 
-    parser = argparse.ArgumentParser(prog="python -m layoutlmv3_triton.measure.bench.build")
+    parser = argparse.ArgumentParser(prog="python -m layoutlmv3_triton.measure.bench.prepare")
     parser.add_argument("--work-dir", type=Path, required=True)
     parser.add_argument("--preset", default="base")
     parser.add_argument("--quantize", default=None)

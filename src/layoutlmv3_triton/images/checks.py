@@ -11,8 +11,8 @@ image serves or trains with:
   a tiny processor loads through the image's transformers and encodes it, and torch stays
   out of the image (``--no-torch``: the server image has none).
 
-  python -m layoutlmv3_triton.build.image_check workflow
-  python -m layoutlmv3_triton.build.image_check server --no-torch
+  python -m layoutlmv3_triton.images.checks workflow
+  python -m layoutlmv3_triton.images.checks server --no-torch
 """
 from __future__ import annotations
 
@@ -132,7 +132,7 @@ CHECKS = {"workflow": check_workflow, "server": check_server}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m layoutlmv3_triton.build.image_check",
+    parser = argparse.ArgumentParser(prog="python -m layoutlmv3_triton.images.checks",
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("image", choices=sorted(CHECKS))
     parser.add_argument("--no-torch", action="store_true", help="server: fail if torch is installed")

@@ -29,7 +29,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.build.parity import ParityReport, compare
+from layoutlmv3_triton.export.parity import ParityReport, compare
 from layoutlmv3_triton.errors import LayoutLMv3TritonError, ParityError
 
 log = logging.getLogger(__name__)

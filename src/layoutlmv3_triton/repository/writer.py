@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING
 
 from layoutlmv3_triton import contract
 
-from layoutlmv3_triton.build import configs
-from layoutlmv3_triton.build.configs import ServingOptions
+from layoutlmv3_triton.repository import configs
+from layoutlmv3_triton.repository.configs import ServingOptions
 from layoutlmv3_triton.errors import RepositoryError
 from layoutlmv3_triton.serving.segments import read_box_level
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from layoutlmv3_triton.build.export import QuantizationReport
+    from layoutlmv3_triton.export.onnx import QuantizationReport
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def quantize_model_step(repository: str | Path, mode: str, vocab_size: int,
     The fp32 graph is compared with the quantized one (logit difference, label agreement)
     and then deleted, or moved to ``keep_fp32``.
     """
-    from layoutlmv3_triton.build.export import compare_quantized, quantize_onnx
+    from layoutlmv3_triton.export.onnx import compare_quantized, quantize_onnx
 
     onnx_path = Path(repository) / contract.MODEL / "1" / contract.ONNX_FILE
     fp32_path = onnx_path.with_name(f"fp32-{contract.ONNX_FILE}")
@@ -149,7 +149,7 @@ def build_repository(model_dir: str | Path, repository: str | Path, options: Ser
     """
     from transformers import LayoutLMv3ForTokenClassification
 
-    from layoutlmv3_triton.build.export import QUANTIZE_MODES, check_parity, export_onnx
+    from layoutlmv3_triton.export.onnx import QUANTIZE_MODES, check_parity, export_onnx
     from layoutlmv3_triton.serving.labels import load_id2label
 
     if quantize is not None and quantize not in QUANTIZE_MODES:

@@ -10,10 +10,10 @@ TensorRT, numpy, tritonclient in the SDK image...) keep the base image's version
 ``for-image`` command drops their pins, so that they never fight NGC's own constraints.
 
 This module imports only the standard library: the Dockerfiles run it before the project
-is installed (``PYTHONPATH=src python3 -m layoutlmv3_triton.build.constraints ...``).
+is installed (``PYTHONPATH=src python3 -m layoutlmv3_triton.images.constraints ...``).
 
-  python -m layoutlmv3_triton.build.constraints generate > docker/constraints.txt
-  python -m layoutlmv3_triton.build.constraints for-image docker/constraints.txt -o /tmp/c.txt
+  python -m layoutlmv3_triton.images.constraints generate > docker/constraints.txt
+  python -m layoutlmv3_triton.images.constraints for-image docker/constraints.txt -o /tmp/c.txt
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ LOCAL_STACK = {"nvidia-pytriton": set(), "tritonclient": {"all"}}
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
 HEADER = ("# Versions the test suite ran with, for pip inside the Docker images (PIP_CONSTRAINT).\n"
-          "# Generated: python -m layoutlmv3_triton.build.constraints generate > docker/constraints.txt\n"
+          "# Generated: python -m layoutlmv3_triton.images.constraints generate > docker/constraints.txt\n"
           "# The images drop the pins of packages their base image already ships (for-image).\n")
 
 
@@ -154,7 +154,7 @@ def for_image(pins: dict[str, str], preinstalled: set[str]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m layoutlmv3_triton.build.constraints",
+    parser = argparse.ArgumentParser(prog="python -m layoutlmv3_triton.images.constraints",
                                      description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     generate = sub.add_parser("generate", help="print the constraints of this environment's image extras")

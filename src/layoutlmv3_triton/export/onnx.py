@@ -14,7 +14,7 @@ from typing import Sequence
 
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.build.parity import PARITY_SHAPES, ParityReport, compare, sample_inputs
+from layoutlmv3_triton.export.parity import PARITY_SHAPES, ParityReport, compare, sample_inputs
 
 log = logging.getLogger(__name__)
 
