@@ -31,33 +31,29 @@ case-insensitive), overall and per page.
 
 The data is a ``datasets`` folder or hub name (boxes in 0..1000), or a folder in FUNSD's
 own layout (``annotations/*.json`` + ``images/``, datasets/funsd_layout.py; boxes in pixels,
-tags from each entity's ``label``); :func:`_source` tells them apart.
+tags from each entity's ``label``): measure/evaluation_sources.py reads both.  The report's
+text forms are in measure/evaluation_report.py.
 
 Only the standard library, numpy, Pillow, datasets, seqeval and the client are imported:
 no torch, no transformers.
 """
 from __future__ import annotations
 
-import io
-import json
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from layoutlmv3_triton import contract
-
-from layoutlmv3_triton.datasets import funsd, funsd_layout
-from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton.datasets.matching import MIN_COVER, cover_matrix, match_words, word_recall
 from layoutlmv3_triton.datasets.pairs import pair_report, served_counts
 from layoutlmv3_triton.datasets.scoring import entity_scores
+from layoutlmv3_triton.measure.evaluation_report import (f1_line, format_per_page, format_table, label_mismatch,
+                                                         write_report)
+from layoutlmv3_triton.measure.evaluation_sources import (EvaluationError, GroundTruth, gt_boxes_to_pixels,
+                                                          load_pages, png_bytes, read_source)
 from layoutlmv3_triton.serving.linking import load_linker
-SPLIT_PREFERENCE = ("test", "validation", "train")
+
 MATCHING_RULE = (
     "each OCR word (pixels) goes to the ground-truth word (0..1000 boxes scaled to pixels) with the largest "
     "intersection / OCR-word area, if >= min_cover; each ground-truth word takes the predicted tag of the first "
@@ -66,18 +62,7 @@ MATCHING_RULE = (
 )
 
 
-class EvaluationError(LayoutLMv3TritonError):
-    """The dataset cannot be read or is not in FUNSD's format."""
-
-
 # --- matching ------------------------------------------------------------------------------
-
-def gt_boxes_to_pixels(boxes: Sequence[Sequence[float]], width: int, height: int,
-                       scale: int = contract.BBOX_SCALE) -> np.ndarray:
-    """Ground-truth boxes in 0..``scale`` -> float pixel boxes of a ``width`` x ``height`` page."""
-    arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    return arr * np.array([width, height, width, height], dtype=np.float64) / scale
-
 
 def project_labels(assignment: Sequence[int], ocr_labels: Sequence[str], n_gt: int,
                    outside: str = "O") -> tuple[list[str], list[bool]]:
@@ -92,28 +77,6 @@ def project_labels(assignment: Sequence[int], ocr_labels: Sequence[str], n_gt: i
 
 
 # --- one page ------------------------------------------------------------------------------
-
-@dataclass
-class GroundTruth:
-    """One labelled page: words, boxes, tags and the image size in pixels.
-
-    Boxes are in 0..1000 (the HF datasets format), or in pixels when ``pixel_boxes``
-    (FUNSD's own layout)."""
-
-    id: str
-    words: list[str]
-    boxes: list[list[float]]
-    tags: list[str]
-    width: int
-    height: int
-    pixel_boxes: bool = False
-    layout: Any = None  # the funsd_layout.Page (entities, linking) when pairs can be scored
-
-    def boxes_in_pixels(self) -> np.ndarray:
-        if self.pixel_boxes:
-            return np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
-        return gt_boxes_to_pixels(self.boxes, self.width, self.height)
-
 
 @dataclass
 class PageEval:
@@ -185,104 +148,6 @@ def summarize(pages: Sequence[PageEval], strict: bool = False) -> dict:
     }
 
 
-# --- data ----------------------------------------------------------------------------------
-
-def load_pages(data: str | Path | None = None, dataset: str | None = None, split: str | None = None,
-               limit: int | None = None) -> tuple[Any, str | None, list[str]]:
-    """(dataset with undecoded images, split name, tag names) from a folder or a hub name.
-
-    ``data`` is a ``save_to_disk`` folder (``layoutlmv3-triton synth``); ``dataset`` a
-    ``datasets.load_dataset`` name such as ``nielsr/funsd-layoutlmv3``.  Without ``split``,
-    a DatasetDict gives its test, else validation, else train split.
-    """
-    import datasets
-
-    try:
-        ds = funsd.open_dataset(data=data, dataset=dataset)
-        ds, picked = funsd.pick_split(ds, (split,) if split else SPLIT_PREFERENCE, str(data or dataset))
-        if split and picked is None:
-            raise EvaluationError(f"{data or dataset} holds a single split; leave out --split")
-        split = picked
-        names = funsd.label_names(funsd.check_columns(ds))
-    except funsd.DatasetError as exc:
-        raise EvaluationError(str(exc)) from exc
-    if limit is not None:
-        ds = ds.select(range(min(max(0, limit), len(ds))))
-    ds = ds.cast_column("image", datasets.Image(decode=False))
-    return ds, split, names
-
-
-def png_bytes(image_cell: dict) -> tuple[bytes, tuple[int, int]]:
-    """The dataset's image re-encoded as PNG (RGB), and its (width, height)."""
-    from PIL import Image
-
-    raw = image_cell.get("bytes")
-    source = io.BytesIO(raw) if raw else image_cell.get("path")
-    if not source:
-        raise EvaluationError("image cell has neither bytes nor a path")
-    with Image.open(source) as image:
-        rgb = image.convert("RGB")
-    buf = io.BytesIO()
-    rgb.save(buf, format="PNG")
-    return buf.getvalue(), rgb.size
-
-
-Loader = Callable[[], bytes]
-
-
-def _hf_source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loader], str | None, list[str]]:
-    """Pages of a ``datasets`` folder or hub name: images re-encoded as PNG, boxes in 0..1000."""
-    ds, split, tag_names = load_pages(cfg.data, cfg.dataset, cfg.split, cfg.limit)
-    if not len(ds):
-        raise EvaluationError("the dataset has no pages")
-    cols = ds.select_columns([c for c in ("id", "tokens", "bboxes", "ner_tags") if c in ds.column_names])
-    truths = [GroundTruth(str(row.get("id", i)), list(row["tokens"]), [list(b) for b in row["bboxes"]],
-                          [tag_names[t] for t in row["ner_tags"]], 0, 0) for i, row in enumerate(cols)]
-    lock = threading.Lock()
-
-    def loader(i: int) -> Loader:
-        def load() -> bytes:
-            with lock:  # one Arrow read at a time; decoding and PNG encoding run in parallel
-                cell = ds[i]["image"]
-            data, (w, h) = png_bytes(cell)
-            truths[i].width, truths[i].height = w, h
-            return data
-        return load
-
-    return truths, [loader(i) for i in range(len(truths))], split, tag_names
-
-
-def _funsd_layout_source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loader], str | None, list[str]]:
-    """Pages of FUNSD's own layout: image files sent as they are, pixel boxes, tags from ``label``."""
-    try:
-        root = funsd_layout.find_root(cfg.data, cfg.split)  # type: ignore[arg-type]
-        pages = funsd_layout.read_pages(root, limit=cfg.limit)
-    except funsd_layout.FunsdLayoutError as exc:
-        raise EvaluationError(str(exc)) from exc
-    truths = []
-    for page in pages:
-        width, height = page.image_size()
-        truths.append(GroundTruth(page.id, list(page.words), [list(b) for b in page.boxes], list(page.tags),
-                                  width, height, pixel_boxes=True, layout=page))
-
-    def loader(path: Path) -> Loader:
-        return path.read_bytes
-
-    return truths, [loader(page.image_path) for page in pages], root.name, list(funsd_layout.LABELS)
-
-
-def _source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loader], str | None, list[str], str]:
-    """(truths, one image loader per page, split, tag names, format) of the data ``cfg`` names.
-
-    A ``--data`` folder in FUNSD's own layout (``annotations/`` + ``images/``, or a download
-    holding ``training_data/``/``testing_data/``) is read as such; anything else is a
-    ``datasets`` folder or hub name.
-    """
-    if cfg.data and funsd_layout.is_layout(cfg.data):
-        return (*_funsd_layout_source(cfg), "funsd-layout")
-    return (*_hf_source(cfg), "datasets")
-
-
 # --- the whole run -------------------------------------------------------------------------
 
 @dataclass
@@ -325,16 +190,38 @@ def evaluate(cfg: EvalConfig, client: Any = None,
     """
     from layoutlmv3_client import DocumentClient
 
-    truths, loaders, split, tag_names, layout = _source(cfg)
+    truths, loaders, split, tag_names, layout = read_source(cfg)
     own_client = client is None
     if own_client:
         client = DocumentClient(cfg.url, protocol=cfg.protocol, timeout_s=cfg.timeout_s)
-    results: list[PageEval | None] = [None] * len(truths)
-    model_labels: list[str] | None = None
     started = time.perf_counter()
-    bar = None
     try:
         client.check()
+        pages, model_labels = _score_pages(cfg, client, truths, loaders, on_page)
+    finally:
+        if own_client:
+            client.close()
+    seconds = time.perf_counter() - started
+    report = {
+        "model": contract.ENSEMBLE,
+        "url": cfg.url,
+        "protocol": cfg.protocol,
+        "data": str(cfg.data or cfg.dataset),
+        "format": layout,
+        "split": split,
+        **_report(cfg, truths, pages, tag_names, model_labels, seconds),
+    }
+    return EvalRun(report, pages)
+
+
+def _score_pages(cfg: EvalConfig, client: Any, truths: Sequence[GroundTruth], loaders: Sequence[Any],
+                 on_page: Callable[[PageEval], None] | None) -> tuple[list[PageEval], list[str] | None]:
+    """(each page's evaluation in the data's order, the model's tags): the pages sent with
+    ``cfg.concurrency`` requests in flight, with a progress bar when ``cfg.progress``."""
+    results: list[PageEval | None] = [None] * len(truths)
+    model_labels: list[str] | None = None
+    bar = None
+    try:
         if cfg.progress:
             from tqdm.auto import tqdm
 
@@ -356,19 +243,15 @@ def evaluate(cfg: EvalConfig, client: Any = None,
     finally:
         if bar is not None:
             bar.close()
-        if own_client:
-            client.close()
-    seconds = time.perf_counter() - started
-    pages = [p for p in results if p is not None]
-    summary = summarize(pages, strict=cfg.strict)
+    return [p for p in results if p is not None], model_labels
+
+
+def _report(cfg: EvalConfig, truths: Sequence[GroundTruth], pages: list[PageEval], tag_names: list[str],
+            model_labels: list[str] | None, seconds: float) -> dict:
+    """The report's scores, tags, rule, speed, errors and per-page lines (and pairs, when the
+    truth has linking)."""
     errors = [{"id": p.id, "error": p.error} for p in pages if p.error]
     report = {
-        "model": contract.ENSEMBLE,
-        "url": cfg.url,
-        "protocol": cfg.protocol,
-        "data": str(cfg.data or cfg.dataset),
-        "format": layout,
-        "split": split,
         "pages": len(pages),
         "pages_failed": len(errors),
         "dataset_labels": tag_names,
@@ -376,7 +259,7 @@ def evaluate(cfg: EvalConfig, client: Any = None,
         "scheme": "IOB2",
         "mode": "strict" if cfg.strict else "default",
         "matching": {"rule": MATCHING_RULE, "min_cover": cfg.min_cover},
-        **summary,
+        **summarize(pages, strict=cfg.strict),
         "seconds": round(seconds, 3),
         "pages_per_second": round(len(pages) / seconds, 3) if seconds > 0 else None,
         "concurrency": cfg.concurrency,
@@ -386,68 +269,7 @@ def evaluate(cfg: EvalConfig, client: Any = None,
     if any(t.layout is not None for t in truths):
         report["pairs"] = pair_report([t.layout for t in truths if t.layout is not None], [p.pairs for p in pages],
                                       load_linker(cfg.linker) if cfg.linker else None)
-    return EvalRun(report, pages)
-
-
-def label_mismatch(report: dict) -> str | None:
-    """A warning when the model's tags do not cover the dataset's (entities could never match)."""
-    model, data = report.get("model_labels"), report.get("dataset_labels") or []
-    if not model:
-        return None
-    missing = [t for t in data if t not in model]
-    if missing:
-        return f"the model has no tags {missing} of the dataset; those entities can never be found"
-    return None
-
-
-def format_table(report: dict) -> str:
-    """The per-label table plus overall (micro) and macro rows, as plain text."""
-    head = f"{'label':<12} {'precision':>9} {'recall':>7} {'f1':>7} {'gold':>6} {'pred':>6} {'correct':>7}"
-    lines = [head, "-" * len(head)]
-
-    def row(name: str, s: dict) -> str:
-        return (f"{name:<12} {s['precision']:>9.4f} {s['recall']:>7.4f} {s['f1']:>7.4f} "
-                f"{s['gold']:>6} {s['predicted']:>6} {s['correct']:>7}")
-
-    for name, s in report["per_label"].items():
-        lines.append(row(name, s))
-    lines.append("-" * len(head))
-    lines.append(row("overall", report["entity"]))
-    lines.append(f"{'macro f1':<12} {'':>9} {'':>7} {report['macro_f1']:>7.4f}")
-    lines.append("")
-    lines.append(f"pages {report['pages']} (failed {report['pages_failed']}), "
-                 f"{report['pages_per_second'] or 0:.2f} pages/s at concurrency {report['concurrency']}")
-    lines.append(f"OCR word recall by box {report['word_recall_box']:.4f}, by box and text "
-                 f"{report['word_recall_box_text']:.4f} ({report['matched_gt_words']} and "
-                 f"{report['text_matched_gt_words']} of {report['gt_words']} ground-truth words), "
-                 f"word accuracy {report['word_accuracy']:.4f}")
-    return "\n".join(lines)
-
-
-def format_per_page(report: dict) -> str:
-    """One line per page: word recalls and entity P/R/F1 (``evaluate --per-page``)."""
-    head = (f"{'page':<16} {'words':>5} {'box':>6} {'box+text':>8} {'precision':>9} {'recall':>7} {'f1':>7}  error")
-    lines = [head, "-" * len(head)]
-    for p in report["per_page"]:
-        def num(key: str, width: int) -> str:
-            value = p.get(key)
-            return f"{value:>{width}.4f}" if value is not None else f"{'-':>{width}}"
-        lines.append(f"{p['id'][:16]:<16} {p['gt_words']:>5} {num('word_recall_box', 6)} "
-                     f"{num('word_recall_box_text', 8)} {num('entity_precision', 9)} {num('entity_recall', 7)} "
-                     f"{num('entity_f1', 7)}  {p['error'] or ''}".rstrip())
-    return "\n".join(lines)
-
-
-def f1_line(report: dict) -> str:
-    """The last line of ``layoutlmv3-triton evaluate``: ``entity_f1=0.xxxx``."""
-    return f"entity_f1={report['entity']['f1']:.4f}"
-
-
-def write_report(report: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n")
-    return path
+    return report
 
 
 __all__ = [

@@ -85,10 +85,8 @@ def train(cfg: TrainConfig) -> dict:
     started = time.monotonic()
     import lightning as L
     import torch
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 
     from layoutlmv3_triton.training.data import FunsdDataModule, fingerprint, label_names
-    from layoutlmv3_triton.training.module import TokenClassifier
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -114,61 +112,17 @@ def train(cfg: TrainConfig) -> dict:
                          token_dropout=cfg.token_dropout, box_jitter=cfg.box_jitter, box_level=cfg.box_level)
     dm.setup("fit")
     steps_per_epoch = math.ceil(len(dm.train_items) / cfg.batch_size)
-    total_steps = cfg.max_steps if cfg.max_steps > 0 else steps_per_epoch * cfg.epochs
-    model.train()  # from_pretrained / init_model return eval mode; Lightning keeps submodule modes
-    module = TokenClassifier(model, labels, lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
-                             warmup_ratio=cfg.warmup_ratio, total_steps=total_steps)
+    module = _module(cfg, model, labels, steps_per_epoch)
 
     out.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out / ".checkpoints"
-    checkpoint = ModelCheckpoint(dirpath=str(ckpt_dir), filename="best", monitor="val_f1", mode="max",
-                                 save_top_k=1, save_weights_only=True)
-    callbacks: list[Any] = [checkpoint, EarlyStopping(monitor="val_f1", mode="max", patience=cfg.patience,
-                                                           check_on_train_epoch_end=False, strict=False)]
-    if cfg.progress:
-        callbacks.append(TQDMProgressBar(refresh_rate=5))
-    loggers = _loggers(out)
-    precision = resolve_precision(cfg.precision)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*number of training batches.*")
-    trainer = L.Trainer(
-        max_epochs=cfg.epochs if cfg.max_steps <= 0 else -1, max_steps=cfg.max_steps,
-        max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
-        accelerator="auto", devices=1, precision=precision, callbacks=callbacks, logger=loggers,
-        enable_progress_bar=cfg.progress, enable_model_summary=cfg.progress, num_sanity_val_steps=0,
-        log_every_n_steps=max(1, min(10, steps_per_epoch)), deterministic=False,
-    )
+    checkpoint, trainer, precision = _trainer(cfg, out, ckpt_dir, steps_per_epoch)
     trainer.fit(module, datamodule=dm)
+    best_f1, scores = _final_scores(cfg, module, checkpoint, trainer, dm)
 
-    if cfg.max_steps > 0:  # a fixed number of steps: the model is the last step's, whatever the machine
-        best_f1 = None
-    elif checkpoint.best_model_path and Path(checkpoint.best_model_path).exists():
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-        module.load_state_dict(state)
-        best_f1 = float(checkpoint.best_model_score)
-    else:  # stopped before any validation
-        best_f1 = None
-    trainer.validate(module, datamodule=dm, verbose=False)
-    scores = dict(module.last_scores)
-    best_f1 = scores["f1"] if best_f1 is None else best_f1
-
-    model = module.model.to("cpu").eval()
-    model.config.id2label = dict(enumerate(labels))
-    model.config.label2id = {name: i for i, name in enumerate(labels)}
-    from layoutlmv3_triton.serving.segments import BOX_LEVEL_KEY
-
-    setattr(model.config, BOX_LEVEL_KEY, cfg.box_level)  # build-repo serves the boxes the model was trained on
-    model.save_pretrained(out)
-    processor.save_pretrained(out)
+    model = _save(cfg, module, processor, labels, out)
     if not cfg.keep_checkpoints:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
-
-    import dataclasses
-
-    import lightning
-    import transformers
-
-    from layoutlmv3_triton import __version__
 
     summary = {
         "fingerprint": run_fp,
@@ -186,13 +140,93 @@ def train(cfg: TrainConfig) -> dict:
         "labels": labels,
         "dataset_fingerprints": fps,
         "model": cfg.model or f"from-scratch:{cfg.preset}",
+        **_environment(cfg, precision),
+        "skipped": False,
+    }
+    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return summary
+
+
+def _module(cfg: TrainConfig, model: Any, labels: list[str], steps_per_epoch: int) -> Any:
+    """The Lightning module around ``model``, its learning-rate schedule sized to the run."""
+    from layoutlmv3_triton.training.module import TokenClassifier
+
+    total_steps = cfg.max_steps if cfg.max_steps > 0 else steps_per_epoch * cfg.epochs
+    model.train()  # from_pretrained / init_model return eval mode; Lightning keeps submodule modes
+    return TokenClassifier(model, labels, lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
+                           warmup_ratio=cfg.warmup_ratio, total_steps=total_steps)
+
+
+def _trainer(cfg: TrainConfig, out: Path, ckpt_dir: Path, steps_per_epoch: int) -> tuple[Any, Any, str]:
+    """(best-checkpoint callback, Lightning Trainer, resolved precision) for this run."""
+    import lightning as L
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
+
+    checkpoint = ModelCheckpoint(dirpath=str(ckpt_dir), filename="best", monitor="val_f1", mode="max",
+                                 save_top_k=1, save_weights_only=True)
+    callbacks: list[Any] = [checkpoint, EarlyStopping(monitor="val_f1", mode="max", patience=cfg.patience,
+                                                           check_on_train_epoch_end=False, strict=False)]
+    if cfg.progress:
+        callbacks.append(TQDMProgressBar(refresh_rate=5))
+    loggers = _loggers(out)
+    precision = resolve_precision(cfg.precision)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*number of training batches.*")
+    trainer = L.Trainer(
+        max_epochs=cfg.epochs if cfg.max_steps <= 0 else -1, max_steps=cfg.max_steps,
+        max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
+        accelerator="auto", devices=1, precision=precision, callbacks=callbacks, logger=loggers,
+        enable_progress_bar=cfg.progress, enable_model_summary=cfg.progress, num_sanity_val_steps=0,
+        log_every_n_steps=max(1, min(10, steps_per_epoch)), deterministic=False,
+    )
+    return checkpoint, trainer, precision
+
+
+def _final_scores(cfg: TrainConfig, module: Any, checkpoint: Any, trainer: Any, dm: Any) -> tuple[float, dict]:
+    """(best validation F1, the kept model's validation scores), after loading the best checkpoint."""
+    import torch
+
+    if cfg.max_steps > 0:  # a fixed number of steps: the model is the last step's, whatever the machine
+        best_f1 = None
+    elif checkpoint.best_model_path and Path(checkpoint.best_model_path).exists():
+        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+        module.load_state_dict(state)
+        best_f1 = float(checkpoint.best_model_score)
+    else:  # stopped before any validation
+        best_f1 = None
+    trainer.validate(module, datamodule=dm, verbose=False)
+    scores = dict(module.last_scores)
+    return (scores["f1"] if best_f1 is None else best_f1), scores
+
+
+def _save(cfg: TrainConfig, module: Any, processor: Any, labels: list[str], out: Path) -> Any:
+    """Write the trained model and processor to ``out`` as a from_pretrained folder; return the model."""
+    model = module.model.to("cpu").eval()
+    model.config.id2label = dict(enumerate(labels))
+    model.config.label2id = {name: i for i, name in enumerate(labels)}
+    from layoutlmv3_triton.serving.segments import BOX_LEVEL_KEY
+
+    setattr(model.config, BOX_LEVEL_KEY, cfg.box_level)  # build-repo serves the boxes the model was trained on
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return model
+
+
+def _environment(cfg: TrainConfig, precision: str) -> dict:
+    """The summary's options, versions and machine: what a rerun needs to match."""
+    import dataclasses
+
+    import lightning
+    import torch
+    import transformers
+
+    from layoutlmv3_triton import __version__
+
+    return {
         "options": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"},
         "versions": {"layoutlmv3_triton": __version__, "torch": torch.__version__,
                      "transformers": transformers.__version__, "lightning": lightning.__version__},
         "precision": precision,
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
-        "skipped": False,
     }
-    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
-    return summary
