@@ -5,14 +5,19 @@ No cluster and no ``helm`` binary are needed:
 
 1. **Render.**  ``helm-python-sdk`` binds Helm's own Go library (``helm.sh/helm/v4``: the
    template engine, Sprig, ``values.schema.json`` validation, ``helm lint``) through a C ABI.
-   The chart is linted (strict) and rendered once per values set: the chart's defaults and
-   every ``ci/*-values.yaml``.  Each set is written to ``OUT/<set>.yaml`` the way
-   ``helm template`` prints it (``# Source:`` comments), its NOTES to ``OUT/<set>.NOTES.txt``.
+   The chart is linted (strict) and rendered per values set (the chart's defaults and every
+   ``ci/*-values.yaml``) and per Kubernetes minor, as ``helm template --kube-version`` would:
+   templates that test ``.Capabilities.KubeVersion`` differ between minors.  Each set is
+   written to ``OUT/<set>.yaml`` (rendered for the newest minor) the way ``helm template``
+   prints it (``# Source:`` comments), its NOTES to ``OUT/<set>.NOTES.txt``; minors whose
+   output differs get ``OUT/<set>.k8s-<first>-<last>.yaml``.
 2. **yamllint** on the rendered files, the chart's values files and the KServe example.
 3. **kubernetes-validate --strict** (Kubernetes' own OpenAPI schemas, bundled for 1.25 to
-   1.37; strict rejects unknown fields) for every Kubernetes minor the chart supports, from
-   the oldest (1.25) to the newest (1.37).  It only warns about kinds it has no schema for: those must be CRD kinds that
-   step 4 checks, anything else fails.
+   1.37; strict rejects unknown fields): each rendering against the minors it was rendered
+   for, every Kubernetes minor the chart supports, from the oldest (1.25) to the newest
+   (1.37); the KServe example's files too.  It only warns about kinds it has no schema for:
+   those must be CRD kinds that step 4 checks (or KServe's, not checked offline), anything
+   else fails.
 4. **ServiceMonitor / PodMonitor** against the Prometheus Operator's CRD schema, as modelled
    by ``cloudcoil.models.prometheus_operator`` (PyPI; generated from the operator's CRDs,
    v0.80.1): types, required fields, enums and patterns, plus the fields the API server
@@ -23,6 +28,7 @@ Exit status 0 when everything passes; 1 with the problems listed otherwise.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -41,6 +47,8 @@ NAMESPACE = "inference"
 KUBE_VERSIONS = tuple(f"1.{minor}" for minor in range(25, 38))
 # Kinds that kubernetes-validate has no schema for and that check_monitoring() validates.
 CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"), ("monitoring.coreos.com/v1", "PodMonitor")}
+# KServe's kinds in deploy/kserve: their CRD schemas are not available offline.
+KSERVE_KINDS = {("serving.kserve.io/v1alpha1", "ServingRuntime"), ("serving.kserve.io/v1beta1", "InferenceService")}
 # Rendered manifests carry long PromQL lines, in the adapter rule and the embedded dashboard JSON.
 YAMLLINT_CONFIG = """
 extends: default
@@ -100,8 +108,8 @@ def load_values(path: Path | None) -> dict[str, Any] | None:
 
 
 def render(name: str, values_file: Path | None, chart: Path = CHART, *, lint: bool = True,
-           values: dict[str, Any] | None = None) -> Rendered:
-    """Lint and render ``chart`` with one values set, as ``helm template`` would."""
+           values: dict[str, Any] | None = None, kube_version: str | None = None) -> Rendered:
+    """Lint and render ``chart`` with one values set, as ``helm template [--kube-version]`` would."""
     h = helm()
     if values is None:
         values = load_values(values_file)
@@ -115,7 +123,45 @@ def render(name: str, values_file: Path | None, chart: Path = CHART, *, lint: bo
         if problems:
             raise ValidationError(problems)
     with h.Chart.load(str(chart)) as loaded:
-        out = loaded.render(values=values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+        out = render_manifests(loaded, values, kube_version)
+    return _rendered(name, values_file, out)
+
+
+def render_manifests(loaded, values: dict[str, Any] | None, kube_version: str | None = None) -> dict[str, str]:
+    """Template path -> text for a loaded chart; ``kube_version`` ("1.27") sets
+    ``.Capabilities.KubeVersion`` as ``helm template --kube-version`` does."""
+    if kube_version is None:
+        return loaded.render(values=values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    # helm-python-sdk 0.2.2's Chart.render() does not pass kube_version on, but the engine's
+    # render call reads it from the same options object (as its lint call does).
+    from helm_python import _native
+    from helm_python.chart import _dumps
+
+    options = {"name": RELEASE, "namespace": NAMESPACE, "is_install": True,
+               "kube_version": f"v{kube_version}.0" if kube_version.count(".") == 1 else f"v{kube_version}"}
+    return json.loads(_native.call_string("helm_render", loaded._raw(), _dumps(values), json.dumps(options)))
+
+
+def render_versions(name: str, values_file: Path | None, versions: tuple[str, ...], chart: Path = CHART
+                    ) -> list[tuple[tuple[str, ...], Rendered]]:
+    """Lint once, render for each Kubernetes minor, and group the minors whose output is the
+    same; the group of the newest minor comes first."""
+    values = load_values(values_file)
+    render(name, values_file, chart, values=values)  # the lint, and a render error if any
+    groups: dict[str, tuple[list[str], Rendered]] = {}
+    with helm().Chart.load(str(chart)) as loaded:
+        for version in sorted(versions, key=_minor, reverse=True):
+            rendered = _rendered(name, values_file, render_manifests(loaded, values, version))
+            key = json.dumps(rendered.manifests)
+            groups.setdefault(key, ([], rendered))[0].append(version)
+    return [(tuple(sorted(vs, key=_minor)), r) for vs, r in groups.values()]
+
+
+def _minor(version: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in version.split("."))
+
+
+def _rendered(name: str, values_file: Path | None, out: dict[str, str]) -> Rendered:
     notes = ""
     manifests = []
     for source in sorted(out, key=_helm_order):
@@ -132,7 +178,8 @@ def _helm_order(source: str) -> tuple[int, str]:
     return (1 if "/templates/tests/" in source else 0, source)
 
 
-def write(rendered: Rendered, out: Path) -> Path:
+def write(rendered: Rendered, out: Path, suffix: str = "") -> Path:
+    """``OUT/<set><suffix>.yaml``, and the NOTES next to the main one (no suffix)."""
     import yaml
 
     out.mkdir(parents=True, exist_ok=True)
@@ -141,9 +188,10 @@ def write(rendered: Rendered, out: Path) -> Path:
         for doc in re.split(r"(?m)^---\s*$", text):
             if doc.strip():
                 chunks.append(f"---\n# Source: {source}\n{doc.strip(chr(10))}\n")
-    path = out / f"{rendered.name}.yaml"
+    path = out / f"{rendered.name}{suffix}.yaml"
     path.write_text("".join(chunks))
-    (out / f"{rendered.name}.NOTES.txt").write_text(rendered.notes)
+    if not suffix:
+        (out / f"{rendered.name}.NOTES.txt").write_text(rendered.notes)
     rendered.path = path
     rendered.docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
     return path
@@ -169,8 +217,10 @@ def check_yamllint(paths: list[Path]) -> list[str]:
 _WARN_KIND = re.compile(r"Couldn't find schema for kind (\S+) with api version (\S+)")
 
 
-def check_kubernetes(path: Path, versions: tuple[str, ...] = KUBE_VERSIONS) -> list[str]:
-    """``kubernetes-validate --strict`` for each version; its warnings count unless CRD kinds."""
+def check_kubernetes(path: Path, versions: tuple[str, ...] = KUBE_VERSIONS,
+                     unchecked_kinds: set[tuple[str, str]] = CRD_KINDS) -> list[str]:
+    """``kubernetes-validate --strict`` for each version; its warnings count unless about
+    ``unchecked_kinds`` ((apiVersion, kind) pairs: CRDs checked elsewhere, or not at all)."""
     cmd = [sys.executable, "-m", "kubernetes_validate", "--strict", "--quiet"]
     for version in versions:
         cmd += ["-k", f"{version}.0" if version.count(".") == 1 else version]
@@ -183,8 +233,8 @@ def check_kubernetes(path: Path, versions: tuple[str, ...] = KUBE_VERSIONS) -> l
             continue
         if line.startswith("WARN"):
             m = _WARN_KIND.search(line)
-            if m and (m.group(2), m.group(1)) in CRD_KINDS:
-                continue  # checked against the CRD by check_monitoring()
+            if m and (m.group(2), m.group(1)) in unchecked_kinds:
+                continue  # a CRD kind: check_monitoring() checks the operator's
         if line.startswith(("WARN", "ERROR", "FATAL")) or "Traceback" in line:
             problems.append(f"kubernetes-validate {_rel(path)}: {line}")
     if done.returncode != 0 and not problems:
@@ -242,6 +292,14 @@ def _missing(given: Any, kept: Any, path: str = "") -> list[str]:
 
 # --- driver -----------------------------------------------------------------------------------
 
+def _is_manifest(path: Path) -> bool:
+    """Kubernetes objects (apiVersion + kind), not a values file."""
+    import yaml
+
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return bool(docs) and all(isinstance(d, dict) and "apiVersion" in d and "kind" in d for d in docs)
+
+
 def _rel(path: Path) -> str:
     try:
         return str(path.resolve().relative_to(REPO))
@@ -260,29 +318,39 @@ def validate(out: Path = DEFAULT_OUT, *, chart: Path = CHART, only: list[str] | 
         sets = {k: v for k, v in sets.items() if k in only}
     problems: list[str] = []
     results: list[Rendered] = []
+    lint_paths: list[Path] = []
     for name, values_file in sets.items():
         try:
-            rendered = render(name, values_file, chart)
+            groups = render_versions(name, values_file, versions, chart)
         except ValidationError as exc:
             problems += exc.problems
             continue
         except Exception as exc:  # HelmRenderError, HelmValuesError, ...
             problems.append(f"render [{name}]: {type(exc).__name__}: {exc}")
             continue
-        path = write(rendered, out)
-        results.append(rendered)
-        kinds = ", ".join(f"{d['kind']}/{d['metadata']['name']}" for d in rendered.docs)
-        log(f"rendered [{name}] -> {_rel(path)}: {len(rendered.docs)} objects: {kinds}")
-        problems += check_kubernetes(path, versions)
-        problems += check_monitoring(rendered.docs, f"[{name}] ")
-    lint_paths = [r.path for r in results if r.path]
+        for i, (group, rendered) in enumerate(groups):
+            path = write(rendered, out, "" if i == 0 else f".k8s-{group[0]}-{group[-1]}")
+            lint_paths.append(path)
+            if i == 0:
+                results.append(rendered)
+                kinds = ", ".join(f"{d['kind']}/{d['metadata']['name']}" for d in rendered.docs)
+                log(f"rendered [{name}] -> {_rel(path)}: {len(rendered.docs)} objects: {kinds}")
+            else:
+                log(f"rendered [{name}] for Kubernetes {', '.join(group)} -> {_rel(path)}")
+            problems += check_kubernetes(path, group)
+            problems += check_monitoring(rendered.docs, f"[{name}] ")
     lint_paths += [chart / "values.yaml", chart / "Chart.yaml", *sorted((chart / "ci").glob("*.yaml"))]
-    lint_paths += sorted(KSERVE.glob("*.yaml")) if chart == CHART else []
+    if chart == CHART:
+        lint_paths += sorted(KSERVE.glob("*.yaml"))
+        for path in sorted(KSERVE.glob("*.yaml")):
+            if _is_manifest(path):
+                problems += check_kubernetes(path, versions, CRD_KINDS | KSERVE_KINDS)
     problems += check_yamllint(lint_paths)
     if problems:
         raise ValidationError(problems)
     log(f"ok: {len(results)} values set(s); helm lint --strict; yamllint; kubernetes-validate --strict "
-        f"for Kubernetes {', '.join(versions)}; ServiceMonitor/PodMonitor against the CRD schema")
+        f"for Kubernetes {', '.join(versions)} (each rendered for its own version); ServiceMonitor/PodMonitor "
+        f"against the CRD schema")
     return results
 
 

@@ -27,11 +27,23 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{- define "layoutlmv3-triton.labels" -}}
-helm.sh/chart: {{ include "layoutlmv3-triton.chart" . }}
 {{ include "layoutlmv3-triton.selectorLabels" . }}
+{{ include "layoutlmv3-triton.commonLabels" . }}
+{{- end }}
+
+{{/* Labels that select nothing: on every object, and alone on the `helm test` pod. */}}
+{{- define "layoutlmv3-triton.commonLabels" -}}
+helm.sh/chart: {{ include "layoutlmv3-triton.chart" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: layoutlmv3-triton
+{{- end }}
+
+{{/* The `helm test` pod's own name label: the Deployment's selector (and so the HPA, the
+topology spread and the Services) must not count it; the NetworkPolicy lets it in by it. */}}
+{{- define "layoutlmv3-triton.testSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "layoutlmv3-triton.name" . }}-test
+app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{- define "layoutlmv3-triton.serviceAccountName" -}}
@@ -87,4 +99,18 @@ app.kubernetes.io/part-of: layoutlmv3-triton
 {{- $_ := set $res "limits" $limits }}
 {{- end }}
 {{- toYaml $res }}
+{{- end }}
+
+{{/* The Triton release of the image, "YY.MM" as an integer YYMM (2611 for 26.11), or 0 when
+the tag is not an NGC release number. */}}
+{{- define "layoutlmv3-triton.imageRelease" -}}
+{{- $tag := toString (default .Chart.AppVersion .Values.image.tag) }}
+{{- $m := regexFind "^[0-9][0-9]\\.[0-9][0-9]" $tag }}
+{{- if $m }}{{ int (replace "." "" $m) }}{{ else }}0{{ end }}
+{{- end }}
+
+{{/* Seconds the startup probe allows before liveness takes over. */}}
+{{- define "layoutlmv3-triton.startupBudgetSeconds" -}}
+{{- $s := .Values.probes.startup }}
+{{- add (int ($s.initialDelaySeconds | default 0)) (mul (int $s.periodSeconds) (int $s.failureThreshold)) }}
 {{- end }}

@@ -5,8 +5,10 @@
   kubernetes-validate --strict for Kubernetes 1.25..1.37 and the ServiceMonitor/PodMonitor
   CRD check.  It runs here as CI does, and each checker is shown to catch a broken object.
 - The rendered objects are then checked for what matters in production: the security
-  context, the probes, whole-core CPU requests, GPUs, /dev/shm, the admin key from a Secret,
-  autoscaling/v2 on the adapter's queue-time metric, the PodDisruptionBudget, monitoring.
+  context, the probes (liveness that notices a dead python-backend stub), whole-core CPU
+  requests, GPUs, /dev/shm, the CUDA cache, the admin key from a Secret, autoscaling/v2 on the
+  adapter's metrics, the rollout deadline, the PodDisruptionBudget and shutdown, the
+  NetworkPolicy, the `helm test` pod, monitoring, and the KServe example.
 - Bad values fail at install time (values.schema.json and the templates' own checks).
 - The chart agrees with the compose stack (server flags, image wrapper) and its copy of the
   Grafana dashboard equals deploy/grafana's.
@@ -37,7 +39,9 @@ CHART = REPO / "deploy" / "helm" / "layoutlmv3-triton"
 SCRIPT = REPO / "scripts" / "k8s_validate.py"
 KSERVE = REPO / "deploy" / "kserve" / "layoutlmv3-inferenceservice.yaml"
 COMPOSE = REPO / "docker-compose.yml"
-SETS = ("default", "gpu-autoscaling", "cpu-podmonitor-gcs")
+SETS = ("default", "gpu-autoscaling", "cpu-podmonitor-gcs", "cpu-s3-irsa")
+KSERVE_HPA = REPO / "deploy" / "kserve" / "layoutlmv3-hpa.yaml"
+KSERVE_ADAPTER = REPO / "deploy" / "kserve" / "prometheus-adapter-values.yaml"
 
 
 def _load_script():
@@ -60,7 +64,7 @@ def validated(tmp_path_factory):
     done = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out)],
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "ok: 3 values set(s)" in done.stdout
+    assert "ok: 4 values set(s)" in done.stdout
     return out, done.stdout
 
 
@@ -122,10 +126,13 @@ def test_rendered_objects(rendered):
         ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod"])
     assert kinds["gpu-autoscaling"] == sorted(
         ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod",
-         "HorizontalPodAutoscaler", "ConfigMap", "ConfigMap", "Ingress", "ServiceMonitor"])
+         "HorizontalPodAutoscaler", "ConfigMap", "ConfigMap", "Ingress", "ServiceMonitor", "NetworkPolicy"])
     assert kinds["cpu-podmonitor-gcs"] == sorted(
         ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod",
          "HorizontalPodAutoscaler", "ConfigMap", "PodMonitor"])
+    assert kinds["cpu-s3-irsa"] == sorted(
+        ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod",
+         "HorizontalPodAutoscaler", "ConfigMap", "NetworkPolicy"])
     assert not any(d["kind"] in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
                    for docs in rendered.values() for d in docs)
 
@@ -200,14 +207,22 @@ def test_probes_on_triton_health_endpoints(rendered, name):
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports == {"http": 8000, "grpc": 8001, "metrics": 8002}
     assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
-    assert container["livenessProbe"]["httpGet"] == {"path": "/v2/health/live", "port": "http"}
     startup = container["startupProbe"]
     assert startup["httpGet"]["path"] == "/v2/health/ready"
     # Long enough for model load and warm-up: at least the compose health check's 600 s.
     assert startup["periodSeconds"] * startup["failureThreshold"] >= 600
-    # Liveness gives a busy server (a 60 s queue timeout) time before a restart.
+    # Liveness must notice a dead python-backend stub, which /v2/health/live never does:
+    # strict readiness (Triton 26.04+) or the command check (tests/functional/test_probes.py).
     live = container["livenessProbe"]
+    if name == "cpu-s3-irsa":
+        assert live["exec"]["command"][:2] == ["python3", "-c"] and "httpGet" not in live
+    else:
+        assert live["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+    # ...with a wider window than readiness, which gives a busy server (a 60 s queue
+    # timeout) time before a restart.
+    ready = container["readinessProbe"]
     assert live["periodSeconds"] * live["failureThreshold"] >= 60
+    assert live["periodSeconds"] * live["failureThreshold"] > ready["periodSeconds"] * ready["failureThreshold"]
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -277,11 +292,25 @@ def test_model_repository_sources(rendered):
     (repo,) = [v for v in pod["volumes"] if v["name"] == "model-repository"]
     assert "emptyDir" in repo
 
+    # GCS through Workload Identity: no key file that would win over the annotation.
     pod, container = server(rendered["cpu-podmonitor-gcs"])
     env = {e["name"]: e for e in container["env"]}
+    assert "GOOGLE_APPLICATION_CREDENTIALS" not in env
+    assert not [v for v in pod["volumes"] if v["name"] == "gcs-credentials"]
+    account = one(rendered["cpu-podmonitor-gcs"], "ServiceAccount")
+    assert "iam.gke.io/gcp-service-account" in account["metadata"]["annotations"]
+    # GCS with a key Secret (and no Workload Identity): the key file is mounted and named.
+    deployment = _deployment(_render({"modelRepository": {"source": "gcs", "gcs": {
+        "url": "gs://b/r", "credentialsSecret": "layoutlmv3-gcs-key"}}}))
+    pod = deployment["spec"]["template"]["spec"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert env["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == "/var/run/secrets/gcs/credentials.json"
     (secret,) = [v for v in pod["volumes"] if v["name"] == "gcs-credentials"]
     assert secret["secret"]["secretName"] == "layoutlmv3-gcs-key"
+    # S3 through IRSA: no keys, the region set.
+    _, container = server(rendered["cpu-s3-irsa"])
+    env = {e["name"]: e for e in container["env"]}
+    assert env["AWS_DEFAULT_REGION"]["value"] == "eu-central-1" and "AWS_ACCESS_KEY_ID" not in env
     assert not any("value" in e and "SECRET" in e["name"] for docs in rendered.values()
                    for e in server(docs)[1]["env"])  # no secret inline
 
@@ -393,8 +422,7 @@ def test_trt_engine_cache_has_a_writable_volume(rendered, name):
 
 
 def test_trt_engine_cache_on_a_claim():
-    out = _render({"trtEngineCache": {"existingClaim": "trt-engines"}})
-    (deployment,) = [d for d in yaml.safe_load_all(out["layoutlmv3-triton/templates/deployment.yaml"]) if d]
+    deployment = _deployment(_render({"trtEngineCache": {"existingClaim": "trt-engines"}}))
     (cache,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == "trt-engine-cache"]
     assert cache == {"name": "trt-engine-cache", "persistentVolumeClaim": {"claimName": "trt-engines"}}
 
@@ -414,17 +442,23 @@ def test_hpa_on_the_adapter_queue_metric(rendered):
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
                                              "name": one(docs, "Deployment")["metadata"]["name"]}
-    (metric,) = hpa["spec"]["metrics"]
-    assert metric["type"] == "Pods"
-    assert metric["pods"]["metric"]["name"] == "layoutlmv3_queue_ms_per_document"
-    assert metric["pods"]["target"] == {"type": "AverageValue", "averageValue": "200"}
+    queue, pending = hpa["spec"]["metrics"]
+    assert queue["type"] == pending["type"] == "Pods"
+    assert queue["pods"]["metric"]["name"] == "layoutlmv3_queue_ms_per_document"
+    assert queue["pods"]["target"] == {"type": "AverageValue", "averageValue": "200"}
+    # The faster second signal: requests waiting in the steps' queues.
+    assert pending["pods"]["metric"]["name"] == "layoutlmv3_pending_requests"
+    assert pending["pods"]["target"] == {"type": "AverageValue", "averageValue": "4"}
     assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] >= 300
     # The HPA owns the replica count.
     assert "replicas" not in one(docs, "Deployment")["spec"]
     assert one(rendered["default"], "Deployment")["spec"]["replicas"] == 2
 
     cpu_hpa = one(rendered["cpu-podmonitor-gcs"], "HorizontalPodAutoscaler")
-    assert [m["type"] for m in cpu_hpa["spec"]["metrics"]] == ["Pods", "Resource"]
+    assert [m["type"] for m in cpu_hpa["spec"]["metrics"]] == ["Pods", "Pods", "Resource"]
+    # null turns the second signal off.
+    off = _docs(_render({"autoscaling": {"enabled": True, "targetPendingRequests": None}}), "hpa.yaml")
+    assert [m["pods"]["metric"]["name"] for m in off[0]["spec"]["metrics"]] == ["layoutlmv3_queue_ms_per_document"]
 
 
 def _adapter_rules(docs):
@@ -437,33 +471,42 @@ def _adapter_rules(docs):
 
 def test_adapter_rule_serves_the_hpa_metric(rendered):
     docs = rendered["gpu-autoscaling"]
-    (rule,) = _adapter_rules(docs)
+    rule, pending = _adapter_rules(docs)
     hpa = one(docs, "HorizontalPodAutoscaler")
-    assert rule["name"]["as"] == hpa["spec"]["metrics"][0]["pods"]["metric"]["name"]
+    assert [rule["name"]["as"], pending["name"]["as"]] == [m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"]]
     assert re.fullmatch(rule["name"]["matches"], "nv_inference_request_success")
     assert rule["resources"]["overrides"] == {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}
     query = rule["metricsQuery"]
     for placeholder in ("<<.LabelMatchers>>", "<<.GroupBy>>"):
         assert placeholder in query
     # The queue builds up in front of the steps (the ensemble itself has none), per document.
-    assert "rate(nv_inference_queue_duration_us{" in query and "rate(nv_inference_request_success{" in query
+    assert "rate(nv_inference_queue_duration_us{" in query
     assert "delta(" not in query  # counters: rate() handles restarts
     steps = re.search(r'model=~"layoutlmv3_\(([a-z|]+)\)"', query).group(1).split("|")
     assert {f"layoutlmv3_{s}" for s in steps} == {contract.PREPROCESS, contract.MODEL, contract.POSTPROCESS}
     assert f'model="{contract.ENSEMBLE}"' in query and f'model="{contract.ENSEMBLE}"' in rule["seriesQuery"]
-    # Counters of Triton's /metrics (docs/user_guide/metrics.md; both per model, per request).
+    # Per finished document, success or failure: a step adds its queue time only when it
+    # succeeds, so with successes alone a failing later step would blow the ratio up.  One
+    # selector for both counters: a missing failure series must not empty the sum.
+    assert '{__name__=~"nv_inference_request_(success|failure)",' in query
+    # Counters and the gauge of Triton's /metrics (docs/user_guide/metrics.md; per model, per request).
     names = set(re.findall(r"\b(nv_[a-z_]+)\{", rule["seriesQuery"] + " " + query))
     assert names == {"nv_inference_queue_duration_us", "nv_inference_request_success"}
+    # The second rule: the steps' pending requests, averaged over two scrapes.
+    assert re.fullmatch(pending["name"]["matches"], "nv_inference_pending_request_count")
+    assert pending["resources"] == rule["resources"]
+    assert "avg_over_time(nv_inference_pending_request_count{<<.LabelMatchers>>," in pending["metricsQuery"]
+    assert steps == re.search(r'model=~"layoutlmv3_\(([a-z|]+)\)"', pending["metricsQuery"]).group(1).split("|")
 
 
 def test_adapter_rule_is_valid_promql(rendered):
     promql = pytest.importorskip("promql_parser")
-    (rule,) = _adapter_rules(rendered["gpu-autoscaling"])
-    # What prometheus-adapter substitutes for one HPA query over two pods.
-    query = (rule["metricsQuery"].replace("<<.LabelMatchers>>", 'namespace="inference",pod=~"a|b"')
-             .replace("<<.GroupBy>>", "pod"))
-    promql.parse(query)
-    promql.parse(rule["seriesQuery"])
+    for rule in _adapter_rules(rendered["gpu-autoscaling"]):
+        # What prometheus-adapter substitutes for one HPA query over two pods.
+        query = (rule["metricsQuery"].replace("<<.LabelMatchers>>", 'namespace="inference",pod=~"a|b"')
+                 .replace("<<.GroupBy>>", "pod"))
+        promql.parse(query)
+        promql.parse(rule["seriesQuery"])
 
 
 def test_pod_disruption_budget(rendered):
@@ -473,7 +516,8 @@ def test_pod_disruption_budget(rendered):
         labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
         assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert one(rendered["default"], "PodDisruptionBudget")["spec"] == {
-        "maxUnavailable": 1, "selector": one(rendered["default"], "PodDisruptionBudget")["spec"]["selector"]}
+        "maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        "selector": one(rendered["default"], "PodDisruptionBudget")["spec"]["selector"]}
     assert one(rendered["cpu-podmonitor-gcs"], "PodDisruptionBudget")["spec"]["minAvailable"] == 2
 
 
@@ -517,9 +561,18 @@ def test_chart_dashboard_is_a_copy_of_the_compose_one():
 
 # --- bad values fail at install time ------------------------------------------------------------
 
-def _render(values):
+def _render(values, kube_version=None):
     with helm_python.Chart.load(str(CHART)) as chart:
-        return chart.render(values=values, name="t", namespace="t", is_install=True)
+        return kv.render_manifests(chart, values, kube_version)
+
+
+def _docs(out, template):
+    return [d for d in yaml.safe_load_all(out.get(f"layoutlmv3-triton/templates/{template}", "")) if d]
+
+
+def _deployment(out):
+    (deployment,) = _docs(out, "deployment.yaml")
+    return deployment
 
 
 @pytest.mark.parametrize("values, message", [
@@ -532,6 +585,10 @@ def _render(values):
     ({"modelRepository": {"source": "s3", "s3": {"url": "https://bucket/path"}}}, "url"),
     ({"modelRepository": {"source": "nfs"}}, "source"),
     ({"probes": {"readiness": {"httpGet": {"path": "/healthz", "port": "http"}}}}, "path"),
+    # Liveness is chosen by `check`, never a raw probe (/v2/health/live misses dead stubs).
+    ({"probes": {"liveness": {"check": "live"}}}, "check"),
+    ({"probes": {"liveness": {"httpGet": {"path": "/v2/health/live", "port": "http"}}}}, "httpGet"),
+    ({"networkPolicy": {"clients": [{}]}}, "clients"),
     ({"securityContext": {"allowPrivilegeEscalation": True}}, "allowPrivilegeEscalation"),
     ({"podSecurityContext": {"runAsNonRoot": False}}, "runAsNonRoot"),
 ])
@@ -543,6 +600,31 @@ def test_schema_rejects_bad_values(values, message):
 
 @pytest.mark.parametrize("values, message", [
     ({"server": {"extraArgs": ["--model-control-mode=explicit"]}}, "--model-control-mode is set by the chart"),
+    # The wrapper's python-backend shared memory, the chart's metrics flags.
+    ({"server": {"extraArgs": ["--backend-config=python,shm-default-byte-size=1"]}}, "--backend-config is set by the chart"),
+    ({"server": {"extraArgs": ["--allow-gpu-metrics=true"]}}, "--allow-gpu-metrics is set by the chart"),
+    ({"server": {"extraArgs": ["--metrics-interval-ms=500"]}}, "--metrics-interval-ms is set by the chart"),
+    ({"server": {"extraArgs": ["--grpc-max-connection-age=1"]}}, "--grpc-max-connection-age is set by the chart"),
+    # Shutdown: the exit timeout covers the steps' queue timeout, the grace period covers both waits.
+    ({"server": {"exitTimeoutSeconds": 30}, "terminationGracePeriodSeconds": 90},
+     "server.exitTimeoutSeconds (30) must cover server.stepQueueTimeoutSeconds (60)"),
+    ({"terminationGracePeriodSeconds": 60}, "terminationGracePeriodSeconds (60) must be at least preStopSleepSeconds"),
+    # A PDB that blocks every drain.
+    ({"podDisruptionBudget": {"maxUnavailable": "", "minAvailable": 2}}, "minAvailable (2) must be below replicaCount (2)"),
+    ({"podDisruptionBudget": {"maxUnavailable": "", "minAvailable": 3}, "autoscaling": {"enabled": True, "minReplicas": 3}},
+     "minAvailable (3) must be below autoscaling.minReplicas (3)"),
+    ({"podDisruptionBudget": {"maxUnavailable": "", "minAvailable": "100%"}}, "100% would block every node drain"),
+    # Credentials: one source each; keyless S3 needs the region.
+    ({"modelRepository": {"source": "gcs", "gcs": {"url": "gs://b/r", "credentialsSecret": "key"}},
+      "serviceAccount": {"annotations": {"iam.gke.io/gcp-service-account": "a@p.iam.gserviceaccount.com"}}},
+     "the key file would win"),
+    ({"modelRepository": {"source": "s3", "s3": {"url": "s3://b/r"}}}, "modelRepository.s3.region is required"),
+    # Liveness on strict readiness needs a release that reports dead stubs there.
+    ({"image": {"tag": "25.10"}}, "probes.liveness.check=ready needs Triton 26.04 or later"),
+    ({"autoscaling": {"enabled": True, "pendingMetricName": "nope"}}, "autoscaling.pendingMetricName"),
+    ({"networkPolicy": {"enabled": True, "objectStore": []},
+      "modelRepository": {"source": "s3", "s3": {"url": "s3://b/r", "region": "eu-west-1"}}},
+     "networkPolicy.objectStore is empty"),
     ({"resources": {"requests": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": 1}}}, "gpu.count"),
     ({"podDisruptionBudget": {"maxUnavailable": 1, "minAvailable": 1}}, "not both"),
     ({"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}, "minReplicas"),
@@ -594,3 +676,221 @@ def test_kserve_example():
     assert model["runtime"] == runtime["metadata"]["name"]
     assert model["modelFormat"]["name"] == runtime["spec"]["supportedModelFormats"][0]["name"]
     assert model["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    # Liveness on strict readiness (26.04+ reports a dead python-backend stub there; the image
+    # is 26.11), with a wider window than readiness.
+    live, ready = container["livenessProbe"], container["readinessProbe"]
+    assert live["httpGet"] == {"path": "/v2/health/ready", "port": 8080}
+    assert live["periodSeconds"] * live["failureThreshold"] > ready["periodSeconds"] * ready["failureThreshold"]
+    # gRPC on 9000 is a declared port: KServe's raw-mode Service gets one port per container
+    # port, appProtocol h2c for names containing "grpc".
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert ports == {"http": 8080, "grpc": 9000}
+    assert "--grpc-port=9000" in container["args"] and "--http-port=8080" in container["args"]
+    # Shutdown as the chart requires it.
+    assert "--exit-timeout-secs=75" in container["args"]
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "10"]
+    assert isvc["spec"]["predictor"]["terminationGracePeriodSeconds"] >= 10 + 75
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/autoscalerClass"] == "external"
+
+
+def test_kserve_hpa_is_the_charts_with_its_scale_target():
+    """deploy/kserve ships the chart's HPA aimed at KServe's predictor Deployment, and the
+    chart's adapter rules: one source, no drift."""
+    (_, isvc), (hpa,) = ([d for d in yaml.safe_load_all(path.read_text()) if d] for path in (KSERVE, KSERVE_HPA))
+    predictor = isvc["spec"]["predictor"]
+    values = {"autoscaling": {"enabled": True, "minReplicas": predictor["minReplicas"],
+                              "maxReplicas": predictor["maxReplicas"],
+                              "scaleTargetRef": {"name": f"{isvc['metadata']['name']}-predictor"}}}
+    (chart_hpa,) = _docs(_render(values), "hpa.yaml")
+    assert hpa["spec"] == chart_hpa["spec"]
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "layoutlmv3-predictor"}
+    chart_rules = yaml.safe_load((CHART / "values.yaml").read_text())["autoscaling"]["prometheusAdapter"]["rules"]
+    assert yaml.safe_load(KSERVE_ADAPTER.read_text()) == {"rules": {"custom": chart_rules}}
+
+
+def test_kserve_hpa_passes_kubernetes_validate():
+    assert kv.check_kubernetes(KSERVE_HPA, ("1.25", "1.37")) == []
+
+
+# --- issue #26, item by item: the rendered objects ---------------------------------------------
+
+@pytest.mark.parametrize("name", SETS)
+def test_progress_deadline_covers_the_startup_budget(rendered, name):
+    """2. A rollout is not marked failed while a pod is still inside its startup budget."""
+    deployment = one(rendered[name], "Deployment")
+    startup = deployment["spec"]["template"]["spec"]["containers"][0]["startupProbe"]
+    budget = startup.get("initialDelaySeconds", 0) + startup["periodSeconds"] * startup["failureThreshold"]
+    margin = yaml.safe_load((CHART / "values.yaml").read_text())["progressDeadlineMarginSeconds"]
+    assert deployment["spec"]["progressDeadlineSeconds"] == budget + margin
+    assert deployment["spec"]["progressDeadlineSeconds"] > 600  # Kubernetes' default would fail the rollout
+
+
+def test_progress_deadline_follows_the_gpu_startup_budget(rendered, validated):
+    out, _ = validated
+    deployment = one(rendered["gpu-autoscaling"], "Deployment")
+    assert deployment["spec"]["progressDeadlineSeconds"] == 90 * 10 + 600
+    # NOTES waits as long as the Deployment does.
+    assert "rollout status deployment/layoutlmv3-triton --timeout=1500s" in (out / "gpu-autoscaling.NOTES.txt").read_text()
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_test_pod_needs_no_gpu_and_is_not_selected(rendered, name):
+    """3. `helm test` schedules on any node (no GPU selector without its toleration), and no
+    selector of the release counts it."""
+    test_pod = one(rendered[name], "Pod")
+    spec = test_pod["spec"]
+    assert "nodeSelector" not in spec and "tolerations" not in spec and "affinity" not in spec
+    assert "nvidia.com/gpu" not in json.dumps(spec["containers"][0]["resources"])
+    labels = test_pod["metadata"]["labels"]
+    deployment = one(rendered[name], "Deployment")
+    selectors = [deployment["spec"]["selector"]["matchLabels"], one(rendered[name], "PodDisruptionBudget")["spec"]["selector"]["matchLabels"]]
+    selectors += [s["spec"]["selector"] for s in rendered[name] if s["kind"] == "Service"]
+    selectors += [c["labelSelector"]["matchLabels"] for c in deployment["spec"]["template"]["spec"].get("topologySpreadConstraints", [])]
+    for selector in selectors:
+        assert not selector.items() <= labels.items(), selector
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_gpu_test_pod_keeps_off_the_server_placement(rendered):
+    pod, _ = server(rendered["gpu-autoscaling"])
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}  # the server keeps it
+    # Placement and image of the test pod are its own values.
+    (test_pod,) = _docs(_render({"tests": {"image": "python:3.12-slim", "nodeSelector": {"pool": "cpu"},
+                                           "tolerations": [{"key": "dedicated", "operator": "Exists"}]},
+                                 "nodeSelector": {"nvidia.com/gpu.present": "true"}}), "tests/test-ready.yaml")
+    assert test_pod["spec"]["nodeSelector"] == {"pool": "cpu"}
+    assert test_pod["spec"]["tolerations"] == [{"key": "dedicated", "operator": "Exists"}]
+    assert test_pod["spec"]["containers"][0]["image"] == "python:3.12-slim"
+
+
+def test_hpa_scale_target_override():
+    """4. The chart's HPA can scale another workload (KServe's predictor)."""
+    (hpa,) = _docs(_render({"autoscaling": {"enabled": True, "scaleTargetRef": {
+        "apiVersion": "apps/v1", "kind": "Deployment", "name": "layoutlmv3-predictor"}}}), "hpa.yaml")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "layoutlmv3-predictor"
+
+
+def test_network_policy(rendered):
+    """5. Inference from the allowed clients, the ingress controller and `helm test`;
+    metrics from monitoring; egress to DNS and the bucket only."""
+    docs = rendered["gpu-autoscaling"]
+    policy = one(docs, "NetworkPolicy")["spec"]
+    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    inference, metrics = policy["ingress"]
+    assert inference["ports"] == [{"port": "http", "protocol": "TCP"}, {"port": "grpc", "protocol": "TCP"}]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "document-pipeline"}}} in inference["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in inference["from"]
+    test_labels = one(docs, "Pod")["metadata"]["labels"]
+    (test_peer,) = [p for p in inference["from"] if "podSelector" in p and "namespaceSelector" not in p]
+    assert test_peer["podSelector"]["matchLabels"].items() <= test_labels.items()
+    assert metrics == {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                       "ports": [{"port": "metrics", "protocol": "TCP"}]}
+    dns, store = policy["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53} and {p["protocol"] for p in dns["ports"]} == {"UDP", "TCP"}
+    assert store["ports"] == [{"port": 443, "protocol": "TCP"}]  # the repository is on S3
+    # Named ports exist on the container.
+    _, container = server(docs)
+    assert {"http", "grpc", "metrics"} <= {p["name"] for p in container["ports"]}
+    # Without ingress the controller is not let in; a PVC repository needs no egress but DNS.
+    irsa = one(rendered["cpu-s3-irsa"], "NetworkPolicy")["spec"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} not in irsa["ingress"][0]["from"]
+    (pvc,) = _docs(_render({"networkPolicy": {"enabled": True}}), "networkpolicy.yaml")
+    assert [rule["ports"][0]["port"] for rule in pvc["spec"]["egress"]] == [53]
+    assert not [d for d in rendered["default"] if d["kind"] == "NetworkPolicy"]  # optional
+
+
+def test_network_policy_port_of_an_s3_compatible_store():
+    (policy,) = _docs(_render({"networkPolicy": {"enabled": True, "objectStore": [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "storage"}}}]},
+        "modelRepository": {"source": "s3", "s3": {"url": "s3://https://minio.storage.svc:9000/models/repo",
+                                                   "credentialsSecret": "minio"}}}), "networkpolicy.yaml")
+    store = policy["spec"]["egress"][1]
+    assert store["ports"] == [{"port": 9000, "protocol": "TCP"}]
+    assert store["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "storage"}}}]
+
+
+def test_network_policy_empty_lists_allow_nothing():
+    """An empty peer list must drop its rule: a rule with no `from`/`to` would allow everyone."""
+    (policy,) = _docs(_render({"networkPolicy": {"enabled": True, "clients": [], "monitoring": [], "dns": []},
+                               "tests": {"enabled": False}}), "networkpolicy.yaml")
+    assert policy["spec"]["ingress"] == [] and policy["spec"]["egress"] == []
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_grpc_connections_are_rebalanced(rendered, name):
+    """6. Pinned gRPC connections: Triton closes connections older than two minutes (in-flight
+    calls get the exit timeout), so clients reconnect through the Service and reach new
+    replicas (tests/functional/test_probes.py shows the reconnect on a real server)."""
+    _, container = server(rendered[name])
+    assert "--grpc-max-connection-age=120000" in container["args"]
+    assert "--grpc-max-connection-age-grace=75000" in container["args"]
+    off = _deployment(_render({"server": {"grpcMaxConnectionAgeSeconds": 0}}))
+    assert not [a for a in off["spec"]["template"]["spec"]["containers"][0]["args"] if "max-connection-age" in a]
+
+
+def test_pdb_unhealthy_pod_eviction_policy_by_kube_version(tmp_path):
+    """7. AlwaysAllow only where the API server knows the field (1.27+), which Kubernetes 1.25's
+    schema would reject."""
+    old = _docs(_render(None, "1.26"), "pdb.yaml")[0]
+    new = _docs(_render(None, "1.27"), "pdb.yaml")[0]
+    assert "unhealthyPodEvictionPolicy" not in old["spec"]
+    assert new["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    bad = tmp_path / "pdb.yaml"
+    bad.write_text(yaml.safe_dump(new))
+    assert any("unhealthyPodEvictionPolicy" in p for p in kv.check_kubernetes(bad, ("1.25",)))
+    assert kv.check_kubernetes(bad, ("1.27", "1.37")) == []
+    unset = _docs(_render({"podDisruptionBudget": {"unhealthyPodEvictionPolicy": ""}}, "1.30"), "pdb.yaml")[0]
+    assert "unhealthyPodEvictionPolicy" not in unset["spec"]
+
+
+def test_older_kubernetes_renderings_are_validated(validated):
+    out, log = validated
+    for name in SETS:
+        assert f"rendered [{name}] for Kubernetes 1.25, 1.26 -> " in log
+        older = [d for d in yaml.safe_load_all((out / f"{name}.k8s-1.25-1.26.yaml").read_text()) if d]
+        assert "unhealthyPodEvictionPolicy" not in one(older, "PodDisruptionBudget")["spec"]
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_shutdown_waits_cover_each_other(rendered, name):
+    """7. Grace period >= preStop sleep + Triton's exit timeout >= the steps' queue timeout."""
+    pod, container = server(rendered[name])
+    sleep = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    exit_timeout = int(next(a for a in container["args"] if a.startswith("--exit-timeout-secs=")).split("=")[1])
+    assert pod["terminationGracePeriodSeconds"] >= sleep + exit_timeout
+    assert exit_timeout >= ServingOptions().queue_timeout_us / 1e6
+
+
+def test_step_queue_timeout_value_is_build_repos():
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["server"]["stepQueueTimeoutSeconds"] * 1_000_000 == ServingOptions().queue_timeout_us
+
+
+def test_cuda_cache_on_its_own_sized_volume(rendered):
+    """8. CUDA's JIT cache, capped, on an emptyDir larger than the cap (not the 256Mi home)."""
+    pod, container = server(rendered["gpu-autoscaling"])
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["CUDA_CACHE_PATH"] == "/var/cache/layoutlmv3/cuda"
+    assert {"name": "cuda-cache", "mountPath": env["CUDA_CACHE_PATH"]} in container["volumeMounts"]
+    (cache,) = [v for v in pod["volumes"] if v["name"] == "cuda-cache"]
+    assert _quantity_bytes(cache["emptyDir"]["sizeLimit"]) > int(env["CUDA_CACHE_MAXSIZE"]) == 1 << 30
+    (home,) = [v for v in pod["volumes"] if v["name"] == "home"]
+    assert _quantity_bytes(home["emptyDir"]["sizeLimit"]) < int(env["CUDA_CACHE_MAXSIZE"])
+    _, cpu = server(rendered["default"])
+    assert not [e for e in cpu["env"] if e["name"].startswith("CUDA_CACHE")]
+
+
+def test_liveness_check_models_command():
+    """1. The command check for images before 26.04: python3 with the stdlib, the chart's HTTP
+    port and every model of the contract (tests/functional/test_probes.py runs it)."""
+    deployment = _deployment(_render({"probes": {"liveness": {"check": "models"}}, "image": {"tag": "25.10"}}))
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    command = container["livenessProbe"]["exec"]["command"]
+    assert command[:2] == ["python3", "-c"]
+    assert command[3] == "8000" and "--http-port=8000" in container["args"]
+    assert tuple(command[4:]) == contract.ALL_MODELS
+    assert "import layoutlmv3_triton" not in command[2]  # any image: the standard library only
+    compile(command[2], "liveness", "exec")
