@@ -156,8 +156,8 @@ RUN client="$(find /tmp/sdk-python -maxdepth 1 -name 'tritonclient-*-py3-none-an
         "https://github.com/triton-inference-server/model_analyzer/archive/refs/heads/r${TRITON_RELEASE}.tar.gz" \
     && rm -rf /tmp/sdk-python /tmp/perf-analyzer.txt \
     && version="$(perf_analyzer --version 2>&1)" \
-    && if [[ "${version}" != *"Perf Analyzer Version"* ]]; then \
-        echo "perf_analyzer does not run on this image: ${version}" >&2; exit 1; fi \
+    && case "${version}" in *"Perf Analyzer Version"*) ;; \
+        *) echo "perf_analyzer does not run on this image: ${version}" >&2; exit 1 ;; esac \
     && model-analyzer --help > /dev/null
 # Reports land in a host folder: run as the host user that owns it (./build.sh passes its uid).
 # The tritonservers it launches build the onnxruntime-trt variant's engines into the cache folder,

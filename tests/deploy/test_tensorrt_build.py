@@ -429,7 +429,7 @@ def test_fp16_graph_matches_fp32_on_onnxruntime_cpu(tiny_onnx, tmp_path):
     """The rewrite passes the FP16 parity of every target (export/parity.py) on ONNX Runtime's
     CPU provider, at the shapes the ONNX export is checked at."""
     out = tmp_path / "model.fp16.onnx"
-    report = half.write_fp16_onnx(tiny_onnx, out)
+    report = half.write_fp16_onnx(tiny_onnx, out, VOCAB * 2)
     assert report.ok and (report.atol, report.rtol) == tb.TOLERANCES["fp16"]
     assert [tuple(p) for p in report.points] == list(half.PARITY_SHAPES)
     assert min(report.label_agreement) == 1.0
@@ -460,10 +460,10 @@ def test_a_drifting_fp16_graph_is_refused_and_not_written(tmp_path):
     onnx.save(_scaled_embedding(1e6), str(src))  # 1e6 becomes 65504 in FP16: logits shrink ~15x
     out = tmp_path / "scaled.fp16.onnx"
     with pytest.raises(ParityError, match="refusing to write the FP16 graph"):
-        half.write_fp16_onnx(src, out)
+        half.write_fp16_onnx(src, out, VOCAB)
     assert not out.exists() and not list(tmp_path.glob("*.partial"))
     onnx.save(_scaled_embedding(100.0), str(src))
-    assert half.write_fp16_onnx(src, out).ok and out.is_file()
+    assert half.write_fp16_onnx(src, out, VOCAB).ok and out.is_file()
 
 
 def test_index_arithmetic_stays_fp32():

@@ -51,9 +51,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import onnx
+
     from layoutlmv3_triton.errors import ParityError
     from layoutlmv3_triton.export.fp16 import Fp16ConversionError, write_fp16_onnx
-    from layoutlmv3_triton.export.tensorrt import TensorRTBuildError, build_engine, write_int32_onnx
+    from layoutlmv3_triton.export.tensorrt import (TensorRTBuildError, build_engine, infer_vocab_size,
+                                                   write_int32_onnx)
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     version_dir = args.repository / contract.MODEL / "1"
@@ -63,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     try:
         if args.fp16_onnx:
-            print(f"wrote {args.fp16_onnx}\n{write_fp16_onnx(onnx_path, args.fp16_onnx, args.vocab_size)}")
+            vocab_size = args.vocab_size or infer_vocab_size(onnx.load(str(onnx_path)))
+            if not vocab_size:
+                raise TensorRTBuildError("cannot find the word-embedding table in the ONNX graph: pass --vocab-size")
+            print(f"wrote {args.fp16_onnx}\n{write_fp16_onnx(onnx_path, args.fp16_onnx, vocab_size)}")
             return 0
         result = build_engine(
             onnx_path, args.output or version_dir / contract.PLAN_FILE, fp16=args.fp16,

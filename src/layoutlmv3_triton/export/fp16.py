@@ -21,6 +21,7 @@ from typing import Iterable
 
 import numpy as np
 
+from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton.export.parity import PARITY_SHAPES, TOLERANCES, ParityReport, compare
 
 KEEP_FP32_OPS = ("LayerNormalization", "Softmax")
@@ -28,7 +29,7 @@ FP16_MAX = float(np.finfo(np.float16).max)  # 65504
 _UP, _DOWN = "__fp32", "__fp16"  # suffixes of the Cast outputs this module inserts
 
 
-class Fp16ConversionError(ValueError):
+class Fp16ConversionError(LayoutLMv3TritonError):
     """The graph has something this rewrite does not handle (control flow over floats)."""
 
 
@@ -92,17 +93,13 @@ def convert_to_fp16(model, keep_ops: Iterable[str] = KEEP_FP32_OPS):
     return model
 
 
-def write_fp16_onnx(src: str | Path, dst: str | Path, vocab_size: int | None = None) -> ParityReport:
+def write_fp16_onnx(src: str | Path, dst: str | Path, vocab_size: int) -> ParityReport:
     """Write the FP16 graph of the ONNX model ``src`` to ``dst``, checked first against ``src``
-    on ONNX Runtime's CPU provider (:func:`check_fp16_onnx`): a drifting graph is not written."""
+    on ONNX Runtime's CPU provider (:func:`check_fp16_onnx`): a drifting graph is not written.
+    ``vocab_size``: of the check's random token ids."""
     import onnx
 
-    from layoutlmv3_triton.export.tensorrt import infer_vocab_size
-
     model = onnx.load(str(src))
-    vocab_size = vocab_size or infer_vocab_size(model)
-    if not vocab_size:
-        raise Fp16ConversionError("cannot find the word-embedding table in the ONNX graph: pass --vocab-size")
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     partial = dst.with_name(dst.name + ".partial")
