@@ -666,21 +666,24 @@ def test_launcher_refuses_the_committed_local_repository_before_tritonserver(tmp
     ("local", None, "`local` variant"),
     ("onnxruntime-gpu", contract.ONNX_FILE, "neither model.onnx nor model.plan"),
     ("tensorrt-plan", None, "run `layoutlmv3-triton build-trt`"),
-    ("onnxruntime-gpu", "build_manifest.json", "was never built"),
+    ("onnxruntime-gpu", "processor", "processor is missing"),
 ])
 def test_launcher_names_what_is_missing(tmp_path, variant, remove, message):
     repository = built_repository(tmp_path, variant)
     if remove == contract.ONNX_FILE:
         (repository / contract.MODEL / "1" / remove).unlink()
     elif remove:
-        (repository / remove).unlink()
+        shutil.rmtree(repository / contract.PREPROCESS / "1" / remove)
     done, calls = run_launcher(tmp_path, repository)
     assert done.returncode == 78 and calls == [] and message in done.stderr, done.stderr
 
 
-@pytest.mark.parametrize("variant", ["onnxruntime-gpu", "onnxruntime-trt", "onnxruntime-cpu"])
+@pytest.mark.parametrize("variant", ["onnxruntime-gpu", "onnxruntime-trt", "onnxruntime-cpu", "no manifest"])
 def test_launcher_starts_tritonserver_on_a_servable_repository(tmp_path, variant):
-    repository = built_repository(tmp_path, variant)
+    """A copy synced without build_manifest.json still serves: the config says what loads."""
+    repository = built_repository(tmp_path, "onnxruntime-gpu" if variant == "no manifest" else variant)
+    if variant == "no manifest":
+        (repository / "build_manifest.json").unlink()
     done, calls = run_launcher(tmp_path, repository, "--strict-readiness=true")
     assert done.returncode == 0, done.stderr
     assert f"--model-repository={repository}" in calls and "--strict-readiness=true" in calls

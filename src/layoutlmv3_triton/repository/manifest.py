@@ -1,9 +1,10 @@
 """Is a model repository ready, and ready for the server it is about to be served by?
 
-``build-repo`` records what it built in ``build_manifest.json`` (the variant above all).  The
-server image's launcher (docker/layoutlmv3-tritonserver.sh) runs :func:`main` before
-tritonserver: a repository that the image cannot serve stops the container at once, with
-the command that fixes it, instead of a model that fails to load minutes later.
+``build-repo`` records what it built in ``build_manifest.json``; the model step's config.pbtxt
+shows which variant tritonserver would load.  The server image's launcher
+(docker/layoutlmv3-tritonserver.sh) runs :func:`main` before tritonserver: a repository that
+the image cannot serve stops the container at once, with the command that fixes it, instead
+of a model that fails to load minutes later.
 
 This module needs only the standard library: the server image has no tritonclient, so the
 rest of :mod:`layoutlmv3_triton.repository` does not import there.
@@ -31,6 +32,7 @@ NOT_IN_SERVER_IMAGE = {
 FIX = ("run `layoutlmv3-triton build-repo --variant onnxruntime-gpu` (or onnxruntime-trt, tensorrt-plan, "
        "onnxruntime-cpu) into it first (docs/production.md)")
 _PYTHON_BACKEND = re.compile(r'^backend:\s*"python"', re.M)
+_TENSORRT_PLAN = re.compile(r'^platform:\s*"tensorrt_plan"', re.M)
 
 
 def check_repository(repository: str | Path) -> list[str]:
@@ -58,10 +60,14 @@ def read_manifest(repository: str | Path) -> dict | None:
 
 
 def served_variant(repository: Path) -> str | None:
-    """The model step's variant: the manifest's, or ``local`` when the config says python backend."""
+    """The model step's variant as its config.pbtxt shows it (what tritonserver would load,
+    whatever a stale manifest says): ``local``, ``tensorrt-plan``, or the manifest's variant."""
     config = repository / contract.MODEL / "config.pbtxt"
-    if config.is_file() and _PYTHON_BACKEND.search(config.read_text()):
-        return "local"  # what tritonserver would load, whatever a stale manifest says
+    text = config.read_text() if config.is_file() else ""
+    if _PYTHON_BACKEND.search(text):
+        return "local"
+    if _TENSORRT_PLAN.search(text):
+        return "tensorrt-plan"
     manifest = read_manifest(repository)
     return manifest.get("variant") if manifest else None
 
@@ -70,8 +76,8 @@ def server_image_problems(repository: str | Path) -> list[str]:
     """Why the server image cannot serve ``repository`` (empty: it can, or it is not ours).
 
     A repository without this project's model step (another repository, an empty one) is left
-    to tritonserver; one with it must have been built by ``build-repo`` for a variant the
-    image serves, with every file in place.
+    to tritonserver; one with it must hold a variant the image serves, every file in place.
+    The manifest is not required: a copy synced to a volume or a bucket may leave it behind.
     """
     repository = Path(repository)
     if not (repository / contract.MODEL).is_dir():
@@ -80,8 +86,6 @@ def server_image_problems(repository: str | Path) -> list[str]:
     if variant in NOT_IN_SERVER_IMAGE:
         return [f"{repository} holds the `{variant}` variant (the one committed for the local CPU server): "
                 f"{NOT_IN_SERVER_IMAGE[variant]}"]
-    if read_manifest(repository) is None:
-        return [f"{repository} was never built: it has no {MANIFEST}"]
     problems = check_repository(repository)
     if variant == "tensorrt-plan" and not (repository / contract.MODEL / "1" / contract.PLAN_FILE).is_file():
         problems.append(f"{contract.MODEL}/1/{contract.PLAN_FILE} is missing: run `layoutlmv3-triton build-trt`")
