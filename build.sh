@@ -24,9 +24,10 @@ Options:
   -h, --help        show this help
 
 Then:
+  docker compose run --rm layoutlmv3-pytorch layoutlmv3-triton build-repo --tiny --variant onnxruntime-gpu
   docker compose up layoutlmv3-triton-server
   docker compose up layoutlmv3-triton-client
-See docs/production.md.
+See docs/production.md.  The server starts only on a repository built for it (build-repo).
 EOF
 }
 
@@ -135,4 +136,4 @@ fi
 
 say "release ${TRITON_RELEASE:-$(sed -n 's/^TRITON_RELEASE=//p' .env 2> /dev/null)}, Tesseract OpenCL $([[ ${opencl} == 1 ]] && echo on || echo off), uid ${uid}"
 run docker compose --profile workflow --profile profiling --profile client build "${services[@]}"
-say "done. Next: docker compose up layoutlmv3-triton-server (docs/production.md)"
+say "done. Next: build-repo into ./model_repository, then docker compose up layoutlmv3-triton-server (docs/production.md)"

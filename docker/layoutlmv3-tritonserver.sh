@@ -15,7 +15,15 @@
 # One preprocess response can carry 64 windows of pixel values (about 40 MB; computed in
 # layoutlmv3_triton/repository/python_backend.py), so the region starts at 64 MiB and grows by
 # 64 MiB instead of the backend's 1 MB steps.
+#
+# Repository check: the repository committed in git is the local CPU variant (its model step
+# imports onnxruntime, which this image lacks) without model.onnx.  Served as it is, every
+# load fails and a restart policy loops.  So before tritonserver starts, a repository of this
+# project must have been built for a variant this image serves; otherwise the launcher says
+# which build-repo command to run and exits 78 (layoutlmv3_triton/repository/manifest.py).
 set -eu
+
+python3 -m layoutlmv3_triton.repository.manifest "$@"
 
 header="${TRITON_ADMIN_HEADER:-admin-key}"
 key="${TRITON_ADMIN_KEY:-}"

@@ -3,13 +3,19 @@
 # extra (what the python-backend steps need: no torch, no CPU onnxruntime, no second
 # tritonserver) + Tesseract built from source.
 # Targets: `server` (docker compose service layoutlmv3-triton-server) and `model-analyzer`
-# (the same server plus the SDK image's Model Analyzer and perf_analyzer of the same release).
+# (the same server plus Model Analyzer, tritonclient and perf_analyzer as the SDK image of the
+# same release has them).
 # Build with ./build.sh; the release pin lives in .env (TRITON_RELEASE).
 ARG TRITON_RELEASE=26.11
 # 0: current Tesseract, CPU only (default).  1: Tesseract 5.3.4 with OpenCL (docs/production.md).
 ARG TESSERACT_OPENCL=0
 
 FROM nvcr.io/nvidia/tritonserver:${TRITON_RELEASE}-py3-sdk AS sdk
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# Since 25.10 the SDK image installs perf_analyzer from PyPI (package perf-analyzer, which
+# tritonclient[all] pulls in; server commit eb9599214) instead of building it: there is no
+# /workspace/install/bin/perf_analyzer any more.  Its version here pins ours.
+RUN python3 -m pip list --format=freeze | grep -iE '^perf[-_]analyzer==' > /workspace/perf-analyzer.txt
 
 # --- Tesseract from source, and a tesserocr wheel linked against it ------------------------
 # Built on the server image itself so that glibc, Python and the libraries match.
@@ -35,9 +41,11 @@ WORKDIR /src/tesseract
 # the one the test suite ran with (the Tesseract inside the tesserocr wheel of the venv).
 # OpenMP is off: several preprocess instances each run one engine, and OpenMP threads
 # would only oversubscribe the cores (the server also sets OMP_THREAD_LIMIT=1).
+# The version is a tag of tesseract-ocr/tesseract: 5.5.3 (db0ec62f8) is the newest one there.
+# The tested tesserocr wheel bundles 5.5.4, a version upstream has not tagged: move to it once it is.
 FROM tesseract-build AS tesseract-opencl-0
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-ARG TESSERACT_VERSION=5.5.4
+ARG TESSERACT_VERSION=5.5.3
 RUN curl -fsSL "https://github.com/tesseract-ocr/tesseract/archive/refs/tags/${TESSERACT_VERSION}.tar.gz" \
         | tar -xz --strip-components=1 \
     && ./autogen.sh \
@@ -127,25 +135,35 @@ USER root
 ARG TRITON_RELEASE=26.11
 ARG USER_UID=1000
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# perf_analyzer and the tritonclient wheel from the SDK image of the same release; Model
-# Analyzer from its release branch r<YY.MM>, which is what the SDK image installs.
-COPY --from=sdk /workspace/install/bin/perf_analyzer /usr/local/bin/perf_analyzer
+# tritonclient from the SDK image's own wheel: since 26.05 that is only
+# tritonclient-<version>-py3-none-any.whl (server commit 18aae79b6; r26.08's Dockerfile.sdk
+# installs "tritonclient-*any*.whl"[all]).  [all] pulls perf_analyzer from PyPI, pinned to the
+# SDK image's version.  Model Analyzer from its release branch r<YY.MM>, as the SDK image has it.
+# The client libraries on LD_LIBRARY_PATH as in the SDK image (ENV in its Dockerfile.sdk).
 COPY --from=sdk /workspace/install/lib/ /opt/triton-sdk/lib/
 COPY --from=sdk /workspace/install/python/ /tmp/sdk-python/
+COPY --from=sdk /workspace/perf-analyzer.txt /tmp/perf-analyzer.txt
 ENV LD_LIBRARY_PATH=/opt/triton-sdk/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:${LD_LIBRARY_PATH}}
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libb64-0d \
     && rm -rf /var/lib/apt/lists/*
-RUN client="$(find /tmp/sdk-python -maxdepth 1 -name 'tritonclient-*linux*.whl' | head -n 1)" \
+# perf_analyzer is a Python console script that runs the bundled binary and always exits 0
+# (perf_analyzer's src/perf_analyzer/cli.py), and the binary has no --help option: the check
+# is that `--version` prints the binary's version line, which it cannot if a library is missing.
+RUN client="$(find /tmp/sdk-python -maxdepth 1 -name 'tritonclient-*-py3-none-any.whl' | head -n 1)" \
     && [ -n "${client}" ] \
-    && python3 -m pip install --no-cache-dir "${client}[all]" \
+    && PIP_CONSTRAINT=/tmp/perf-analyzer.txt python3 -m pip install --no-cache-dir "${client}[all]" \
         "https://github.com/triton-inference-server/model_analyzer/archive/refs/heads/r${TRITON_RELEASE}.tar.gz" \
-    && rm -rf /tmp/sdk-python \
-    && if ldd /usr/local/bin/perf_analyzer | grep "not found"; then \
-        echo "perf_analyzer of ${TRITON_RELEASE} misses libraries on this base image" >&2; exit 1; fi \
+    && rm -rf /tmp/sdk-python /tmp/perf-analyzer.txt \
+    && version="$(perf_analyzer --version 2>&1)" \
+    && case "${version}" in *"Perf Analyzer Version"*) ;; \
+        *) echo "perf_analyzer does not run on this image: ${version}" >&2; exit 1 ;; esac \
     && model-analyzer --help > /dev/null
 # Reports land in a host folder: run as the host user that owns it (./build.sh passes its uid).
-RUN if ! getent passwd "${USER_UID}" > /dev/null; then useradd --uid "${USER_UID}" --create-home analyzer; fi
+# The tritonservers it launches build the onnxruntime-trt variant's engines into the cache folder,
+# which the server stage gave to triton-server (uid 1000): give it to the user that runs here.
+RUN if ! getent passwd "${USER_UID}" > /dev/null; then useradd --uid "${USER_UID}" --create-home analyzer; fi \
+    && chown "${USER_UID}" /var/cache/layoutlmv3/trt
 ENV HOME=/tmp MPLCONFIGDIR=/tmp/matplotlib
 WORKDIR /tmp
 USER ${USER_UID}

@@ -14,7 +14,8 @@ COPY src/ src/
 COPY client/ client/
 COPY docker/constraints.txt docker/constraints.txt
 # Keep NVIDIA's CUDA build of torch: a constraint on the installed version stops any
-# requirement from swapping it for a PyPI wheel.  NGC's own constraints (/etc/pip/constraint.txt
+# requirement from swapping it for a PyPI wheel.  That version is a pre-release of the next
+# torch (2.14.0a0+<commit>.nv26.11), so pyproject.toml's torch range has no upper bound.  NGC's own constraints (/etc/pip/constraint.txt
 # since 25.03) are kept: setting PIP_CONSTRAINT would otherwise replace them.
 # The tested versions (docker/constraints.txt) pin the rest, less what the image already ships.
 # Then the image check: transformers must see this torch (transformers 5 disables torch below

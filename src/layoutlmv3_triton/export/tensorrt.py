@@ -9,7 +9,12 @@ server image (``.env``: TRITON_RELEASE), on the serving GPU.
    no INT64 I/O, and the ``tensorrt-plan`` model config declares INT32 for every release.
 2. Optimisation profiles over (batch, seq) come from the contract: the preprocess step
    pads every page to one of ``SEQ_BUCKETS``, so sequences are 64..512 tokens.
-3. ``--fp16`` keeps LayerNorm in FP32: FP16 LayerNorm overflows and the logits drift.
+3. ``--fp16`` keeps LayerNorm (and, on TensorRT >= 11, softmax) in FP32: FP16 LayerNorm
+   overflows and the logits drift.  TensorRT 11 removed weak typing (``BuilderFlag.FP16``,
+   ``OBEY_PRECISION_CONSTRAINTS``, per-layer precision, ``trtexec --fp16``: NVIDIA's
+   "Migrating from TensorRT 10.x to 11.x" guide; TensorRT 11.1's ``python/src/infer/pyCore.cpp``
+   binds none of them).  From 11 on the engine is built from an FP16 ONNX graph
+   (:mod:`.fp16`); below 11, from builder flags with the LayerNorm layers pinned to FP32.
 4. The engine runs next to ONNX Runtime (CPU, FP32) on the same inputs; an engine whose
    logits drift past the tolerance is refused (:class:`EngineParityError`), never written.
 """
@@ -29,17 +34,18 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.export.parity import ParityReport, compare
+from layoutlmv3_triton.export.fp16 import convert_to_fp16
+from layoutlmv3_triton.export.parity import TOLERANCES, ParityReport, compare
 from layoutlmv3_triton.errors import LayoutLMv3TritonError, ParityError
 
 log = logging.getLogger(__name__)
 
 CAST_SUFFIX = "__int64"  # the Cast output that replaces an int32 graph input downstream
-# |trt - ort| <= atol + rtol * |ort| on every attended token; padded positions carry no meaning.
-TOLERANCES = {"fp32": (1e-3, 1e-3), "fp16": (5e-2, 5e-2)}
 DEFAULT_WORKSPACE_GIB = 4
 TRTEXEC_CANDIDATES = ("trtexec", "/usr/src/tensorrt/bin/trtexec")
 _LAYERNORM_NAME = re.compile(r"layer_?norm", re.IGNORECASE)
+STRONGLY_TYPED_SINCE = 11  # the TensorRT major that builds only strongly typed networks
+_TRTEXEC_VERSION = re.compile(r"\[TensorRT v(\d+)\]")  # trtexec's banner: NV_TENSORRT_VERSION, 110100 = 11.1.0
 
 
 class TensorRTBuildError(LayoutLMv3TritonError):
@@ -183,15 +189,22 @@ def optimization_profiles(max_batch: int = contract.DEFAULT_MAX_WINDOWS, strateg
 ORT_TRT_ENGINE_CACHE = "/var/cache/layoutlmv3/trt"
 
 
-def onnxruntime_trt_parameters(max_batch: int, fp16: bool = True, workspace_gib: float = 2) -> dict[str, str]:
+def onnxruntime_trt_parameters(max_batch: int, workspace_gib: float = 2) -> dict[str, str]:
     """The TensorRT accelerator's parameters for the onnxruntime backend, with the profile
-    ``build-trt`` builds for a model step of ``max_batch`` sequences.  Without explicit profiles, onnxruntime builds a new engine for
-    every unseen input shape inside the request that brings it (minutes for a base model).
-    LayerNorm stays FP32 in FP16 engines: it overflows in FP16 (``build-trt``'s parity gate
-    exists for that reason)."""
+    ``build-trt`` builds for a model step of ``max_batch`` sequences.  Without explicit
+    profiles, onnxruntime builds a new engine for every unseen input shape inside the request
+    that brings it (minutes for a base model).
+
+    The engine computes in the precision of ``model.onnx``.  ``precision_mode: FP16`` (the
+    backend's ``trt_fp16_enable``) and ``trt_layer_norm_fp32_fallback`` are builder flags and
+    per-layer precisions, which TensorRT 11 removed: ONNX Runtime's TensorRT provider takes
+    precision from the graph there (onnxruntime ``core/providers/tensorrt/nv_includes.h``:
+    "legacy FP16/BF16/INT8 builder modes are disabled").  So the config asks for FP32, which
+    every release honours, and an FP16 engine comes from an FP16 ``model.onnx``
+    (``build-trt --fp16-onnx``)."""
     (profile,) = optimization_profiles(max_batch, "single")
     return {
-        "precision_mode": "FP16" if fp16 else "FP32",
+        "precision_mode": "FP32",
         "max_workspace_size_bytes": str(int(workspace_gib * (1 << 30))),
         "trt_engine_cache_enable": "1",
         "trt_engine_cache_path": ORT_TRT_ENGINE_CACHE,
@@ -199,7 +212,6 @@ def onnxruntime_trt_parameters(max_batch: int, fp16: bool = True, workspace_gib:
         "trt_profile_min_shapes": _shape_spec(profile.min),
         "trt_profile_opt_shapes": _shape_spec(profile.opt),
         "trt_profile_max_shapes": _shape_spec(profile.max),
-        "trt_layer_norm_fp32_fallback": "1" if fp16 else "0",
     }
 
 
@@ -213,6 +225,13 @@ def profile_for(profiles: Sequence[Profile], batch: int, seq: int) -> int:
 
 
 # --- precision ---------------------------------------------------------------------------
+
+def fp16_method(trt_major: int) -> str:
+    """How this TensorRT makes an FP16 engine: ``"graph"`` (strongly typed, from an FP16 ONNX
+    graph; TensorRT >= 11) or ``"flags"`` (``BuilderFlag.FP16`` with the LayerNorm layers pinned
+    to FP32; TensorRT < 11, where the graph stays FP32)."""
+    return "graph" if trt_major >= STRONGLY_TYPED_SINCE else "flags"
+
 
 def fp32_layer_indices(layers: Sequence[tuple[str, str]]) -> list[int]:
     """Layers to pin to FP32 in an FP16 engine, from (layer name, layer type name) pairs:
@@ -276,14 +295,22 @@ def find_trtexec() -> str | None:
     return None
 
 
-def build_with_python_api(onnx_path: Path, profiles: Sequence[Profile], fp16: bool,
+def tensorrt_major() -> int:
+    import tensorrt as trt
+
+    return int(trt.__version__.split(".")[0])
+
+
+def build_with_python_api(onnx_path: Path, profiles: Sequence[Profile], fp16_flags: bool,
                           workspace_gib: float = DEFAULT_WORKSPACE_GIB) -> bytes:
+    """``fp16_flags``: TensorRT < 11's FP16 (builder flag, LayerNorm pinned to FP32).  On 11 an
+    FP16 engine needs no flag: ``onnx_path`` is then the FP16 graph (:func:`fp16_method`)."""
     import tensorrt as trt
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     flags = 0
-    if int(trt.__version__.split(".")[0]) < 10:  # explicit batch is the only mode from 10 on
+    if tensorrt_major() < 10:  # explicit batch is the only mode from 10 on (and the flag is gone in 11)
         flags = 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, logger)
@@ -292,26 +319,13 @@ def build_with_python_api(onnx_path: Path, profiles: Sequence[Profile], fp16: bo
         raise TensorRTBuildError(f"TensorRT cannot parse {onnx_path}: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
-    config.clear_flag(trt.BuilderFlag.TF32)  # TF32 matmuls alone drift past the FP32 tolerance
-    if fp16:
-        if not hasattr(trt.BuilderFlag, "OBEY_PRECISION_CONSTRAINTS"):  # gone with weak typing (TensorRT 11)
-            raise TensorRTBuildError(f"TensorRT {trt.__version__} builds only strongly typed networks: "
-                                     "--fp16 needs an FP16 ONNX export; build FP32 or use the onnxruntime-trt variant")
+    config.clear_flag(trt.BuilderFlag.TF32)  # TF32 matmuls alone drift past the FP32 tolerance (still in 11)
+    if fp16_flags:
+        if fp16_method(tensorrt_major()) != "flags":
+            raise TensorRTBuildError(f"TensorRT {trt.__version__} has no FP16 builder flag: build from the FP16 graph")
         config.set_flag(trt.BuilderFlag.FP16)
         config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
-        layers = [network.get_layer(i) for i in range(network.num_layers)]
-        floats = (trt.float32, trt.float16)
-        pinned = [i for i in fp32_layer_indices([(layer.name, layer.type.name) for layer in layers])
-                  # a helper layer of the same ONNX node may compute shapes or axes: leave those be
-                  if all(layers[i].get_output(j).dtype in floats for j in range(layers[i].num_outputs))]
-        for i in pinned:
-            layer = layers[i]
-            layer.precision = trt.float32
-            for j in range(layer.num_outputs):
-                layer.set_output_type(j, trt.float32)
-            if hasattr(layer, "compute_precision"):  # INormalizationLayer, TensorRT >= 8.6
-                layer.compute_precision = trt.float32
-        log.info("FP16 engine; %d LayerNorm layer(s) kept in FP32", len(pinned))
+        log.info("FP16 engine; %d LayerNorm layer(s) kept in FP32", _pin_layernorms_fp32(network, trt))
     for profile in profiles:
         p = builder.create_optimization_profile()
         for name in profile.min:
@@ -321,6 +335,26 @@ def build_with_python_api(onnx_path: Path, profiles: Sequence[Profile], fp16: bo
     if plan is None:
         raise TensorRTBuildError("TensorRT failed to build the engine (see the log above)")
     return bytes(plan)
+
+
+def _pin_layernorms_fp32(network, trt) -> int:
+    """TensorRT < 11: LayerNorm layers compute and output FP32 inside an FP16 engine."""
+    layers = [network.get_layer(i) for i in range(network.num_layers)]
+    floats = (trt.float32, trt.float16)
+    pinned = [i for i in fp32_layer_indices([(layer.name, layer.type.name) for layer in layers])
+              # a helper layer of the same ONNX node may compute shapes or axes: leave those be
+              if all(layers[i].get_output(j).dtype in floats for j in range(layers[i].num_outputs))]
+    for i in pinned:
+        layer = layers[i]
+        layer.precision = trt.float32
+        for j in range(layer.num_outputs):
+            layer.set_output_type(j, trt.float32)
+        if layer.type == trt.LayerType.NORMALIZATION:
+            # get_layer() hands out the ILayer base class, which has no compute_precision:
+            # cast it to its own class first, as Polygraphy does (backend/trt/util.py).
+            layer.__class__ = trt.INormalizationLayer
+            layer.compute_precision = trt.float32
+    return len(pinned)
 
 
 class TensorRTRunner:
@@ -368,16 +402,27 @@ def _shape_spec(shapes: dict[str, Shape]) -> str:
     return ",".join(f"{name}:{'x'.join(map(str, shape))}" for name, shape in shapes.items())
 
 
+def trtexec_major(trtexec: str) -> int:
+    """The TensorRT major of ``trtexec``, from the version in its banner ("[TensorRT v110100]")."""
+    done = subprocess.run([trtexec, "--help"], capture_output=True, text=True)
+    found = _TRTEXEC_VERSION.search(done.stdout + done.stderr)
+    if not found:
+        raise TensorRTBuildError(f"{trtexec} --help names no TensorRT version")
+    return int(found.group(1)) // 10000
+
+
 def trtexec_build_command(trtexec: str, onnx_path: Path, plan_path: Path, profiles: Sequence[Profile],
-                          fp16: bool, fp32_layers: Sequence[str] = (),
+                          fp16_flags: bool, fp32_layers: Sequence[str] = (),
                           workspace_gib: float = DEFAULT_WORKSPACE_GIB) -> list[str]:
-    """trtexec arguments equivalent to :func:`build_with_python_api` (one triplet per profile)."""
+    """trtexec arguments equivalent to :func:`build_with_python_api` (one triplet per profile).
+    ``fp16_flags``: TensorRT < 11's ``--fp16`` with FP32 LayerNorm layers; trtexec 11 has no
+    precision flags (strongly typed: an FP16 engine comes from an FP16 ``onnx_path``)."""
     cmd = [trtexec, f"--onnx={onnx_path}", f"--saveEngine={plan_path}", "--noTF32", "--skipInference",
            f"--memPoolSize=workspace:{int(workspace_gib * 1024)}"]  # MiB
     for p in profiles:
         cmd += [f"--minShapes={_shape_spec(p.min)}", f"--optShapes={_shape_spec(p.opt)}",
                 f"--maxShapes={_shape_spec(p.max)}"]
-    if fp16:
+    if fp16_flags:
         cmd.append("--fp16")
         if fp32_layers:
             spec = ",".join(f"{name}:fp32" for name in fp32_layers)
@@ -434,6 +479,7 @@ class BuildResult:
     tool: str
     profiles: list[Profile]
     parity: ParityReport
+    fp16_method: str | None = None  # "graph" (TensorRT >= 11) or "flags"; None for FP32
 
 
 def build_engine(onnx_path: str | Path, plan_path: str | Path, *, fp16: bool = False,
@@ -456,17 +502,20 @@ def build_engine(onnx_path: str | Path, plan_path: str | Path, *, fp16: bool = F
     int32_model = cast_inputs_to_int32(original)
     _lower_ir_version(int32_model)
     precision = "fp16" if fp16 else "fp32"
+    trtexec = find_trtexec() if tool == "trtexec" else None
+    method = fp16_method(tensorrt_major() if tool == "python" else trtexec_major(trtexec)) if fp16 else None
+    if method == "graph":  # strongly typed: the graph carries the FP16 (LayerNorm, softmax stay FP32)
+        int32_model = convert_to_fp16(int32_model)
     with tempfile.TemporaryDirectory(prefix="trt-build-") as tmp:
         tmp = Path(tmp)
         int32_path = tmp / "model.int32.onnx"
         onnx.save(int32_model, str(int32_path))
         staged = tmp / "model.plan"
         if tool == "python":
-            staged.write_bytes(build_with_python_api(int32_path, profiles, fp16, workspace_gib))
+            staged.write_bytes(build_with_python_api(int32_path, profiles, method == "flags", workspace_gib))
             runner = TensorRTRunner(staged.read_bytes())
         else:
-            trtexec = find_trtexec()
-            _run(trtexec_build_command(trtexec, int32_path, staged, profiles, fp16,
+            _run(trtexec_build_command(trtexec, int32_path, staged, profiles, method == "flags",
                                        layernorm_node_names(int32_model), workspace_gib))
             runner = TrtexecRunner(trtexec, staged, tmp)
         report = check_parity(runner, onnxruntime_reference(onnx_path), profiles, vocab_size, precision, atol, rtol)
@@ -475,7 +524,7 @@ def build_engine(onnx_path: str | Path, plan_path: str | Path, *, fp16: bool = F
         partial = plan_path.with_name(plan_path.name + ".partial")
         shutil.copyfile(staged, partial)
         os.replace(partial, plan_path)  # a reader never sees half an engine
-    return BuildResult(plan_path, tool, profiles, report)
+    return BuildResult(plan_path, tool, profiles, report, method)
 
 
 def _pick_tool(tool: str) -> str:

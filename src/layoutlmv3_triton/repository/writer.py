@@ -20,6 +20,7 @@ from layoutlmv3_triton import contract
 
 from layoutlmv3_triton.repository import configs
 from layoutlmv3_triton.repository.configs import ServingOptions
+from layoutlmv3_triton.repository.manifest import MANIFEST, check_repository  # noqa: F401  (the callers' import)
 from layoutlmv3_triton.errors import RepositoryError
 from layoutlmv3_triton.serving.segments import read_box_level
 
@@ -45,7 +46,6 @@ sys.path[:0] = [p for p in os.environ.get("{env}", "").split(os.pathsep) if p an
 
 from {module} import TritonPythonModel  # noqa: E402,F401
 '''
-MANIFEST = "build_manifest.json"
 
 
 def model_py_source(model_name: str) -> str:
@@ -190,20 +190,3 @@ def write_linker(repository: str | Path, source: str | Path | None = None) -> Pa
         raise RepositoryError(f"linker {source} does not exist")
     linker = load_linker(source) if source is not None else GeometricLinker()
     return save_linker(linker, Path(repository) / contract.POSTPROCESS / "1" / LINKER_FILE)
-
-
-def check_repository(repository: str | Path) -> list[str]:
-    """Problems that would stop the ensemble from loading (empty list: ready to serve)."""
-    repository = Path(repository)
-    problems = []
-    for name in contract.ALL_MODELS:
-        if not (repository / name / "config.pbtxt").is_file():
-            problems.append(f"{name}/config.pbtxt is missing")
-    if not (repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR / "tokenizer_config.json").is_file():
-        problems.append(f"{contract.PREPROCESS}/1/{contract.PROCESSOR_DIR} is missing")
-    if not (repository / contract.POSTPROCESS / "1" / contract.MODEL_CONFIG_FILE).is_file():
-        problems.append(f"{contract.POSTPROCESS}/1/{contract.MODEL_CONFIG_FILE} is missing")
-    version = repository / contract.MODEL / "1"
-    if not any((version / f).is_file() for f in (contract.ONNX_FILE, contract.PLAN_FILE)):
-        problems.append(f"{contract.MODEL}/1 has neither {contract.ONNX_FILE} nor {contract.PLAN_FILE}")
-    return problems

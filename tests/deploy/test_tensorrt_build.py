@@ -2,7 +2,9 @@
 
 The trtexec path is driven end to end by a fake ``trtexec`` that "builds" by copying the
 INT32 ONNX and "runs" it in ONNX Runtime, so casting, profiles, the parity check and the
-refusal to write a drifting engine are all exercised without a GPU.
+refusal to write a drifting engine are all exercised without a GPU.  The fake reports the
+TensorRT version it is told to: below 11 an FP16 build uses the builder flags, from 11 on
+(strongly typed only) the FP16 graph of export/fp16.py, which the fake then runs on the CPU.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from onnx import TensorProto, helper  # noqa: E402
 
 from layoutlmv3_triton import contract  # noqa: E402
 
-from layoutlmv3_triton.export import tensorrt as tb
+from layoutlmv3_triton.export import fp16 as half  # noqa: E402
+from layoutlmv3_triton.export import tensorrt as tb  # noqa: E402
 from layoutlmv3_triton.errors import ParityError  # noqa: E402
 
 VOCAB = 50
@@ -251,6 +254,9 @@ FAKE_TRTEXEC = '''\
 import json, os, shutil, sys
 import numpy as np
 import onnxruntime as ort
+if sys.argv[1:] == ["--help"]:  # trtexec's banner carries NV_TENSORRT_VERSION
+    print("&&&& RUNNING TensorRT.trtexec [TensorRT v%s] [b1] # trtexec --help" % os.environ["FAKE_TRTEXEC_VERSION"])
+    sys.exit(0)
 args = dict(a[2:].split("=", 1) for a in sys.argv[1:] if "=" in a)
 with open(os.environ["FAKE_TRTEXEC_LOG"], "a") as f:
     f.write(json.dumps(sys.argv[1:]) + "\\n")
@@ -282,20 +288,47 @@ def fake_trtexec(tmp_path, monkeypatch):
     log = tmp_path / "trtexec.log"
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("FAKE_TRTEXEC_LOG", str(log))
+    monkeypatch.setenv("FAKE_TRTEXEC_VERSION", "101600")  # TensorRT 10.16; tests of 11 set their own
     monkeypatch.setattr(tb, "tensorrt_available", lambda: False)
     return log
 
 
+def test_fp16_method_follows_the_tensorrt_major():
+    """TensorRT 11 removed BuilderFlag.FP16 and per-layer precision: FP16 comes from the graph."""
+    assert [tb.fp16_method(major) for major in (8, 9, 10, 11, 12)] == ["flags"] * 3 + ["graph"] * 2
+
+
+@pytest.mark.parametrize("banner, major", [("[TensorRT v101600]", 10), ("[TensorRT v110100]", 11), ("", None)])
+def test_trtexec_major_reads_the_banner(tmp_path, banner, major):
+    exe = tmp_path / "trtexec"
+    exe.write_text(f"#!/bin/sh\necho '&&&& RUNNING TensorRT.trtexec {banner} # trtexec --help'\n")
+    exe.chmod(0o755)
+    if major is None:
+        with pytest.raises(tb.TensorRTBuildError, match="no TensorRT version"):
+            tb.trtexec_major(str(exe))
+    else:
+        assert tb.trtexec_major(str(exe)) == major
+
+
+def test_trtexec_11_gets_no_precision_flags():
+    """trtexec 11 has no --fp16 and no per-layer precisions: the FP16 is in the ONNX it builds."""
+    cmd = tb.trtexec_build_command("trtexec", Path("m.fp16.onnx"), Path("m.plan"), tb.optimization_profiles(),
+                                   fp16_flags=False, fp32_layers=["node_layer_norm"])
+    assert not {a.split("=")[0] for a in cmd} & {"--fp16", "--precisionConstraints", "--layerPrecisions",
+                                                  "--layerOutputTypes"}
+    assert "--noTF32" in cmd and "--onnx=m.fp16.onnx" in cmd
+
+
 def test_trtexec_build_command_has_profiles_and_fp32_layernorm():
     profiles = tb.optimization_profiles(strategy="per-bucket")
-    cmd = tb.trtexec_build_command("trtexec", Path("m.onnx"), Path("m.plan"), profiles, fp16=True,
+    cmd = tb.trtexec_build_command("trtexec", Path("m.onnx"), Path("m.plan"), profiles, fp16_flags=True,
                                    fp32_layers=["node_layer_norm", "node_layer_norm_1"])
     assert cmd[:3] == ["trtexec", "--onnx=m.onnx", "--saveEngine=m.plan"]
     assert sum(a.startswith("--minShapes=") for a in cmd) == len(profiles)
     assert "--minShapes=input_ids:1x64,attention_mask:1x64,bbox:1x64x4,pixel_values:1x3x224x224" in cmd
     assert "--fp16" in cmd and "--precisionConstraints=obey" in cmd and "--noTF32" in cmd
     assert "--layerPrecisions=node_layer_norm:fp32,node_layer_norm_1:fp32" in cmd
-    fp32 = tb.trtexec_build_command("trtexec", Path("m.onnx"), Path("m.plan"), profiles[:1], fp16=False,
+    fp32 = tb.trtexec_build_command("trtexec", Path("m.onnx"), Path("m.plan"), profiles[:1], fp16_flags=False,
                                     fp32_layers=["node_layer_norm"])
     assert "--fp16" not in fp32 and not any(a.startswith("--layerPrecisions") for a in fp32)
 
@@ -322,7 +355,7 @@ def _small_profile_args():
 def test_build_engine_with_trtexec_checks_and_writes(tiny_onnx, tmp_path, fake_trtexec):
     plan = tmp_path / "repo" / contract.PLAN_FILE
     result = tb.build_engine(tiny_onnx, plan, fp16=True, **_small_profile_args())
-    assert result.tool == "trtexec" and plan.is_file() and result.parity.ok
+    assert result.tool == "trtexec" and plan.is_file() and result.parity.ok and result.fp16_method == "flags"
     assert result.parity.points == [(1, 64), (1, 128), (2, 512)]
     assert max(result.parity.max_abs_diff) < 1e-5
     calls = [json.loads(line) for line in fake_trtexec.read_text().splitlines()]
@@ -341,6 +374,136 @@ def test_build_engine_refuses_a_drifting_engine(tiny_onnx, tmp_path, fake_trtexe
     assert not plan.exists()
     result = tb.build_engine(tiny_onnx, plan, fp16=True, **_small_profile_args())
     assert result.parity.ok and plan.exists()
+
+
+def test_build_engine_on_tensorrt_11_builds_the_fp16_graph(tiny_onnx, tmp_path, fake_trtexec, monkeypatch):
+    """trtexec 11: no precision flags; the engine comes from the FP16 graph (LayerNorm and
+    softmax in FP32), which the fake runs on the CPU, and the parity gate is the same."""
+    monkeypatch.setenv("FAKE_TRTEXEC_VERSION", "110100")
+    plan = tmp_path / contract.PLAN_FILE
+    result = tb.build_engine(tiny_onnx, plan, fp16=True, **_small_profile_args())
+    assert result.fp16_method == "graph" and result.parity.ok
+    assert result.parity.label == tb.engine_report("fp16").label and result.parity.atol == tb.TOLERANCES["fp16"][0]
+    (build, *_) = [json.loads(line) for line in fake_trtexec.read_text().splitlines()]
+    assert not any(a.startswith(("--fp16", "--precisionConstraints", "--layerPrecisions")) for a in build)
+    engine = onnx.load(str(plan))  # the fake's "engine" is the graph it was given
+    assert TensorProto.FLOAT16 in {t.data_type for t in engine.graph.initializer}
+    assert {i.name: i.type.tensor_type.elem_type for i in engine.graph.input}["input_ids"] == TensorProto.INT32
+    monkeypatch.setenv("FAKE_TRTEXEC_DRIFT", "0.2")  # past fp16's 5e-2: the same gate refuses it
+    with pytest.raises(tb.EngineParityError):
+        tb.build_engine(tiny_onnx, tmp_path / "drifting.plan", fp16=True, **_small_profile_args())
+    assert not (tmp_path / "drifting.plan").exists()
+
+
+# --- the FP16 graph (TensorRT >= 11), checked on ONNX Runtime's CPU provider ---------------
+
+def _types(model) -> dict[str, int]:
+    model = onnx.shape_inference.infer_shapes(model)
+    out = {t.name: t.data_type for t in model.graph.initializer}
+    for info in (*model.graph.input, *model.graph.output, *model.graph.value_info):
+        out[info.name] = info.type.tensor_type.elem_type
+    return out
+
+
+def test_fp16_graph_keeps_layernorm_softmax_and_io_in_fp32(tiny_onnx, tmp_path):
+    original = onnx.load(str(tiny_onnx))
+    model = half.convert_to_fp16(original)
+    types = _types(model)
+    kept = [n for n in model.graph.node if n.op_type in half.KEEP_FP32_OPS]
+    assert {n.op_type for n in kept} == {"LayerNormalization", "Softmax"}
+    for node in kept:  # computed in FP32: every float input and output is FP32
+        assert {types[name] for name in (*node.input, *node.output) if name} <= {
+            TensorProto.FLOAT, TensorProto.INT64}, node.name
+    matmuls = [n for n in model.graph.node if n.op_type in ("MatMul", "Conv")]
+    assert matmuls and all(types[n.output[0]] == TensorProto.FLOAT16 for n in matmuls)
+    assert [(i.name, i.type.tensor_type.elem_type) for i in model.graph.input] == \
+        [(i.name, i.type.tensor_type.elem_type) for i in original.graph.input]
+    assert [o.type.tensor_type.elem_type for o in model.graph.output] == [TensorProto.FLOAT]
+    # HF's attention mask adds float32's minimum: stored in FP16 it is clamped, never -inf
+    for init in model.graph.initializer:
+        if init.data_type == TensorProto.FLOAT16:
+            assert np.isfinite(onnx.numpy_helper.to_array(init)).all(), init.name
+
+
+def test_fp16_graph_matches_fp32_on_onnxruntime_cpu(tiny_onnx, tmp_path):
+    """The rewrite passes the FP16 parity of every target (export/parity.py) on ONNX Runtime's
+    CPU provider, at the shapes the ONNX export is checked at."""
+    out = tmp_path / "model.fp16.onnx"
+    report = half.write_fp16_onnx(tiny_onnx, out, VOCAB * 2)
+    assert report.ok and (report.atol, report.rtol) == tb.TOLERANCES["fp16"]
+    assert [tuple(p) for p in report.points] == list(half.PARITY_SHAPES)
+    assert min(report.label_agreement) == 1.0
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert {i.name: i.type for i in session.get_inputs()}["pixel_values"] == "tensor(float)"
+
+
+def _scaled_embedding(scale: float) -> onnx.ModelProto:
+    """logits = embedding(input_ids) * scale * (1 / scale): exact in FP32; in FP16 a scale past
+    65504 is clamped and its inverse loses digits, so the logits come out scaled."""
+    table = helper.make_tensor("embed", TensorProto.FLOAT, [VOCAB, 3],
+                               np.random.default_rng(0).standard_normal(VOCAB * 3).tolist())
+    nodes = [helper.make_node("Gather", ["embed", "input_ids"], ["emb"]),
+             helper.make_node("Mul", ["emb", "up"], ["big"]),
+             helper.make_node("Mul", ["big", "down"], ["logits"])]
+    graph = helper.make_graph(
+        nodes, "scaled", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", "s", 3])],
+        initializer=[table, helper.make_tensor("up", TensorProto.FLOAT, [], [scale]),
+                     helper.make_tensor("down", TensorProto.FLOAT, [], [1 / scale])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    return model
+
+
+def test_a_drifting_fp16_graph_is_refused_and_not_written(tmp_path):
+    src = tmp_path / "scaled.onnx"
+    onnx.save(_scaled_embedding(1e6), str(src))  # 1e6 becomes 65504 in FP16: logits shrink ~15x
+    out = tmp_path / "scaled.fp16.onnx"
+    with pytest.raises(ParityError, match="refusing to write the FP16 graph"):
+        half.write_fp16_onnx(src, out, VOCAB)
+    assert not out.exists() and not list(tmp_path.glob("*.partial"))
+    onnx.save(_scaled_embedding(100.0), str(src))
+    assert half.write_fp16_onnx(src, out, VOCAB).ok and out.is_file()
+
+
+def test_index_arithmetic_stays_fp32():
+    """Float math that ends in an integer (bucket indices) keeps FP32: FP16 rounding would
+    move values across a bucket boundary."""
+    nodes = [helper.make_node("Cast", ["input_ids"], ["ids_f"], to=TensorProto.FLOAT),
+             helper.make_node("Log", ["ids_f"], ["log"]),
+             helper.make_node("Mul", ["log", "k"], ["scaled"]),
+             helper.make_node("Cast", ["scaled"], ["bucket"], to=TensorProto.INT64),
+             helper.make_node("Gather", ["embed", "bucket"], ["emb"]),
+             helper.make_node("Mul", ["emb", "k"], ["logits"])]
+    graph = helper.make_graph(
+        nodes, "buckets", [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["b", "s"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["b", "s", 3])],
+        initializer=[helper.make_tensor("k", TensorProto.FLOAT, [], [7.3]),
+                     helper.make_tensor("embed", TensorProto.FLOAT, [VOCAB, 3], [0.5] * VOCAB * 3)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    converted = half.convert_to_fp16(model)
+    types = _types(converted)
+    assert types["log"] == types["scaled"] == TensorProto.FLOAT  # the index path
+    assert types["emb"] == TensorProto.FLOAT16  # the model path
+    assert {types["k"], types["k" + half._DOWN]} == {TensorProto.FLOAT, TensorProto.FLOAT16}  # read both ways
+    ids = np.arange(1, VOCAB // 8, dtype=np.int64)[None]
+    np.testing.assert_allclose(_run(converted, {"input_ids": ids}), _run(model, {"input_ids": ids}), rtol=2e-3)
+
+
+def test_float_control_flow_is_refused_but_integer_control_flow_passes():
+    assert half.convert_to_fp16(_toy_model())  # its If reads int64 boxes only
+    then_graph = helper.make_graph([helper.make_node("Identity", ["pix"], ["then_out"])], "then", [],
+                                   [helper.make_tensor_value_info("then_out", TensorProto.FLOAT, None)])
+    else_graph = helper.make_graph([helper.make_node("Neg", ["pix"], ["else_out"])], "else", [],
+                                   [helper.make_tensor_value_info("else_out", TensorProto.FLOAT, None)])
+    graph = helper.make_graph(
+        [helper.make_node("If", ["cond"], ["logits"], then_branch=then_graph, else_branch=else_graph)], "g",
+        [helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("pix", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [2])])
+    with pytest.raises(half.Fp16ConversionError, match="subgraph"):
+        half.convert_to_fp16(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]))
 
 
 def test_build_engine_without_tensorrt_says_where_to_run(tiny_onnx, tmp_path, monkeypatch):
@@ -364,6 +527,19 @@ def test_command_writes_int32_onnx_without_tensorrt(tiny_onnx, tmp_path, capsys)
     args = parser.parse_args(["--repository", str(tmp_path / "nowhere")])
     assert build_trt.run(args) == 1
     assert "build-repo" in capsys.readouterr().err
+
+
+def test_command_writes_the_fp16_graph_without_tensorrt(tiny_onnx, tmp_path, capsys):
+    """build-trt --fp16-onnx: the graph the onnxruntime-trt variant serves for FP16 on TensorRT 11."""
+    from layoutlmv3_triton.commands import build_trt
+
+    parser = argparse.ArgumentParser()
+    build_trt.add_arguments(parser)
+    out = tmp_path / "model.fp16.onnx"
+    assert build_trt.run(parser.parse_args(["--onnx", str(tiny_onnx), "--fp16-onnx", str(out)])) == 0
+    assert "FP16 ONNX vs FP32 ONNX" in capsys.readouterr().out
+    assert TensorProto.FLOAT16 in {t.data_type for t in onnx.load(str(out)).graph.initializer}
+    assert build_trt.run(parser.parse_args(["--onnx", str(tmp_path / "none.onnx"), "--fp16-onnx", str(out)])) == 1
 
 
 # --- the real thing, where there is a GPU --------------------------------------------------

@@ -6,23 +6,18 @@
 - Dockerfiles pass hadolint (when installed) and a structural check.
 - build.sh passes bash -n and shellcheck, and runs against a fake ``docker``.
 - The Model Analyzer sweep loads in Model Analyzer's own config parser.
-- The tritonserver wrapper restricts the admin APIs on a real tritonserver (HTTP and gRPC headers)
-  and hands the python backend its shared-memory sizes.
+- The tritonserver launcher refuses a repository the server image cannot serve, before
+  tritonserver starts (a stand-in tritonserver here; the real one in
+  tests/functional/test_tritonserver_launcher.py), and compose never starts the server on one.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -40,8 +35,9 @@ SCHEMA = REPO / "tests" / "data" / "compose-spec" / "compose-spec.json"
 BUILD_SH = REPO / "build.sh"
 WRAPPER = REPO / "docker" / "layoutlmv3-tritonserver.sh"
 DOCKERFILES = sorted((REPO / "docker").glob("*.Dockerfile"))
-SERVICES = ("layoutlmv3-pytorch", "layoutlmv3-triton-server", "layoutlmv3-triton-client",
+SERVICES = ("layoutlmv3-pytorch", "layoutlmv3-repository-check", "layoutlmv3-triton-server", "layoutlmv3-triton-client",
             "layoutlmv3-model-analyzer", "layoutlmv3-perf-analyzer", "prometheus", "grafana")
+SERVER = {"layoutlmv3-repository-check", "layoutlmv3-triton-server"}  # what starting the server starts
 GPU_SERVICES = ("layoutlmv3-pytorch", "layoutlmv3-triton-server", "layoutlmv3-model-analyzer")
 SECRETS = ("TRITON_ADMIN_KEY", "GRAFANA_ADMIN_PASSWORD")
 # Metric families of Triton 2.51's /metrics (read from the local tritonserver with a model
@@ -176,10 +172,9 @@ def started_by_up(compose: dict, profiles: set[str], named: tuple[str, ...] = ()
 
 def test_monitoring_profile_starts_the_server_and_monitoring_only(compose):
     """docs/production.md: `docker compose --profile monitoring up -d` (the client must not run once)."""
-    assert started_by_up(compose, {"monitoring"}) == {"layoutlmv3-triton-server", "prometheus", "grafana"}
-    assert started_by_up(compose, set()) == {"layoutlmv3-triton-server"}
-    assert started_by_up(compose, set(), ("layoutlmv3-triton-client",)) == {
-        "layoutlmv3-triton-client", "layoutlmv3-triton-server"}
+    assert started_by_up(compose, {"monitoring"}) == SERVER | {"prometheus", "grafana"}
+    assert started_by_up(compose, set()) == SERVER
+    assert started_by_up(compose, set(), ("layoutlmv3-triton-client",)) == SERVER | {"layoutlmv3-triton-client"}
     assert "docker compose --profile monitoring up -d" in DOCS.read_text()
 
 
@@ -200,6 +195,23 @@ def test_server_service(compose):
     assert "--http-restricted-api=" in wrapper and "--grpc-restricted-protocol=" in wrapper
     assert 'COPY --chmod=0755 docker/layoutlmv3-tritonserver.sh /usr/local/bin/layoutlmv3-tritonserver' in \
         (REPO / "docker" / "server.Dockerfile").read_text()
+
+
+def test_server_starts_only_on_a_repository_it_can_serve(compose, raw):
+    """Compose spec (05-services.md): `restart: unless-stopped` restarts "irrespective of the exit
+    code", and `on-failure[:max-retries]` on any error, so no restart policy can tell "this
+    repository can never load" from a crash.  A one-shot check that the server depends on with
+    `condition: service_completed_successfully` keeps the server from starting at all; the
+    server keeps `unless-stopped` for crashes and reboots."""
+    check, server = compose["services"]["layoutlmv3-repository-check"], compose["services"]["layoutlmv3-triton-server"]
+    assert server["depends_on"] == {"layoutlmv3-repository-check": {"condition": "service_completed_successfully"}}
+    assert server["restart"] == "unless-stopped" and check["restart"] == "no"
+    assert check["image"] == server["image"] and raw["services"]["layoutlmv3-repository-check"]["build"] == \
+        raw["services"]["layoutlmv3-triton-server"]["build"]
+    assert check["volumes"] == [v for v in server["volumes"] if v.endswith(":/models:ro")]
+    assert check["command"][:3] == ["python3", "-m", "layoutlmv3_triton.repository.manifest"]
+    assert "--model-repository=/models" in check["command"] and "--model-repository=/models" in server["command"]
+    assert "deploy" not in check  # no GPU needed to read a folder
 
 
 @pytest.mark.parametrize("name", GPU_SERVICES)
@@ -599,120 +611,88 @@ def test_grafana_dashboard_shows_throughput_queue_and_step_compute():
         promql.parse(expr.replace("$__rate_interval", "1m"))
 
 
-# --- the tritonserver wrapper on a real tritonserver -----------------------------------------
+# --- the tritonserver launcher's repository check (a stand-in tritonserver) --------------------
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
-def _status(url: str, headers: dict | None = None) -> int:
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as r:
-            return r.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (urllib.error.URLError, ConnectionError):
-        return 0  # not listening yet
-
-
-def _grpc_admin_ok(port: int, headers: dict) -> bool:
-    """Whether a restricted gRPC API (log settings) answers with these headers."""
-    import tritonclient.grpc as grpcclient
-    from tritonclient.utils import InferenceServerException
-
-    client = grpcclient.InferenceServerClient(f"127.0.0.1:{port}")
-    try:
-        client.get_log_settings(headers=headers)
-        return True
-    except InferenceServerException:
-        return False
-    finally:
-        client.close()
-
-
-@contextlib.contextmanager
-def _wrapped_server(tmp_path: Path, key: str, args: tuple[str, ...] = (), env: dict | None = None):
-    """tritonserver from nvidia-pytriton started through the wrapper; yields (process, http, grpc, log)."""
-    pytriton = pytest.importorskip("pytriton")
-    binary = Path(pytriton.__file__).parent / "tritonserver" / "bin" / "tritonserver"
-    if not binary.is_file():
-        pytest.skip("no tritonserver binary in nvidia-pytriton")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "tritonserver").symlink_to(binary)
-    (tmp_path / "models").mkdir(exist_ok=True)
-    http, grpc, metrics = _free_ports(3)
-    base_env = dict(env or os.environ)
-    env = dict(base_env, PATH=f"{bin_dir}{os.pathsep}{base_env['PATH']}", TRITON_ADMIN_KEY=key)
-    cmd = ["sh", str(WRAPPER), f"--model-repository={tmp_path / 'models'}", "--model-control-mode=none",
-           "--http-address=127.0.0.1", "--grpc-address=127.0.0.1", "--metrics-address=127.0.0.1",
-           f"--http-port={http}", f"--grpc-port={grpc}", f"--metrics-port={metrics}", "--allow-gpu-metrics=false",
-           *args]
-    log = tmp_path / "tritonserver.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 90
-        while _status(f"http://127.0.0.1:{http}/v2/health/ready") != 200:
-            assert server.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "tritonserver did not become ready"
-            time.sleep(0.5)
-        yield server, http, grpc, log
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-@pytest.mark.parametrize("key", ["s3cret", ""], ids=["key-set", "key-unset"])
-def test_wrapper_locks_the_admin_apis(tmp_path, key):
-    with _wrapped_server(tmp_path, key) as (_, http, grpc, log):
-        base = f"http://127.0.0.1:{http}"
-        admin = {"admin-key": key or "guess"}
-        assert _status(base + "/v2/models/stats") == 200  # statistics stay open
-        for path in ("/v2/logging", "/v2/trace/setting", "/v2/systemsharedmemory/status"):
-            assert _status(base + path) == 403
-            assert _status(base + path, admin) == (200 if key else 403)
-        # gRPC: tritonserver prefixes the header name (what docs/production.md and SECURITY.md say)
-        assert _grpc_admin_ok(grpc, {"triton-grpc-protocol-admin-key": key or "guess"}) == bool(key)
-        assert not _grpc_admin_ok(grpc, {"admin-key": key or "guess"})
-        assert not _grpc_admin_ok(grpc, {})
-    if not key:
-        assert "admin APIs are locked" in log.read_text()
-
-
-ECHO_MODEL = """
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    def execute(self, requests):
-        return [pb_utils.InferenceResponse([pb_utils.Tensor("y", pb_utils.get_input_tensor_by_name(r, "x").as_numpy())])
-                for r in requests]
+FAKE_TRITONSERVER = """#!/bin/sh
+printf '%s\\n' "$@" > "{log}"
 """
 
 
-def test_wrapper_sizes_the_python_backend_shared_memory(tmp_path):
-    """The launcher's shm flags reach the python backend of a real tritonserver (2.51 here)."""
-    from layoutlmv3_triton.repository import python_backend
-    from layoutlmv3_triton.local.server import backend_directory, stub_environment
+def run_launcher(tmp_path: Path, repository: str | Path, *extra: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """docker/layoutlmv3-tritonserver.sh with this package's python3 and a tritonserver that only
+    records its arguments: the launcher's own logic, as the server image runs it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    log = tmp_path / "tritonserver.args"
+    fake = bin_dir / "tritonserver"
+    fake.write_text(FAKE_TRITONSERVER.format(log=log))
+    fake.chmod(0o755)
+    if not (bin_dir / "python3").exists():
+        (bin_dir / "python3").symlink_to(sys.executable)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "TRITON_ADMIN_KEY": "k",
+           "PYTHONPATH": str(REPO / "src")}
+    done = subprocess.run(["sh", str(WRAPPER), f"--model-repository={repository}", "--model-control-mode=none",
+                           *extra], capture_output=True, text=True, env=env, timeout=60)
+    return done, log.read_text().splitlines() if log.exists() else []
 
-    model = tmp_path / "models" / "echo"
-    (model / "1").mkdir(parents=True)
-    (model / "1" / "model.py").write_text(ECHO_MODEL)
-    (model / "config.pbtxt").write_text('backend: "python"\ninput [{ name: "x", data_type: TYPE_FP32, dims: [1] }]\n'
-                                        'output [{ name: "y", data_type: TYPE_FP32, dims: [1] }]\n')
-    args = (f"--backend-directory={backend_directory()}", "--log-verbose=1")
-    with _wrapped_server(tmp_path, "k", args, env=stub_environment()) as (_, _, _, log):
-        expected = (f"shm-default-byte-size={python_backend.SHM_DEFAULT_BYTE_SIZE},"
-                    f"shm-growth-byte-size={python_backend.SHM_GROWTH_BYTE_SIZE}")
-        assert expected in log.read_text()
+
+def built_repository(tmp_path: Path, variant: str) -> Path:
+    """The files build-repo writes for ``variant`` (configs rendered by the package, stand-in weights)."""
+    from layoutlmv3_triton.repository.configs import ServingOptions as Options
+    from layoutlmv3_triton.repository.writer import MANIFEST, write_configs
+
+    repository = tmp_path / f"repo-{variant}"
+    write_configs(repository, Options(variant=variant))
+    (repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR).mkdir()
+    (repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR / "tokenizer_config.json").write_text("{}")
+    (repository / contract.POSTPROCESS / "1" / contract.MODEL_CONFIG_FILE).write_text("{}")
+    (repository / contract.MODEL / "1" / contract.ONNX_FILE).write_bytes(b"onnx")
+    (repository / MANIFEST).write_text(json.dumps({"variant": variant}))
+    return repository
+
+
+def test_launcher_refuses_the_committed_local_repository_before_tritonserver(tmp_path):
+    """The repository in git is the local CPU variant without model.onnx: the server image
+    cannot load it, so the launcher stops at once with the command that fixes it."""
+    from layoutlmv3_triton.repository.manifest import EXIT_UNSERVABLE
+
+    done, calls = run_launcher(tmp_path, REPO / "model_repository")
+    assert done.returncode == EXIT_UNSERVABLE == 78 and calls == []
+    assert "`local` variant" in done.stderr and "build-repo --variant onnxruntime-gpu" in done.stderr
+    assert "python3 -m layoutlmv3_triton.repository.manifest \"$@\"" in WRAPPER.read_text()
+
+
+@pytest.mark.parametrize("variant, remove, message", [
+    ("local", None, "`local` variant"),
+    ("onnxruntime-gpu", contract.ONNX_FILE, "neither model.onnx nor model.plan"),
+    ("tensorrt-plan", None, "run `layoutlmv3-triton build-trt`"),
+    ("onnxruntime-gpu", "processor", "processor is missing"),
+])
+def test_launcher_names_what_is_missing(tmp_path, variant, remove, message):
+    repository = built_repository(tmp_path, variant)
+    if remove == contract.ONNX_FILE:
+        (repository / contract.MODEL / "1" / remove).unlink()
+    elif remove:
+        shutil.rmtree(repository / contract.PREPROCESS / "1" / remove)
+    done, calls = run_launcher(tmp_path, repository)
+    assert done.returncode == 78 and calls == [] and message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("variant", ["onnxruntime-gpu", "onnxruntime-trt", "onnxruntime-cpu", "no manifest"])
+def test_launcher_starts_tritonserver_on_a_servable_repository(tmp_path, variant):
+    """A copy synced without build_manifest.json still serves: the config says what loads."""
+    repository = built_repository(tmp_path, "onnxruntime-gpu" if variant == "no manifest" else variant)
+    if variant == "no manifest":
+        (repository / "build_manifest.json").unlink()
+    done, calls = run_launcher(tmp_path, repository, "--strict-readiness=true")
+    assert done.returncode == 0, done.stderr
+    assert f"--model-repository={repository}" in calls and "--strict-readiness=true" in calls
+    assert any(c.startswith("--http-restricted-api=model-repository,") for c in calls)
+
+
+def test_launcher_leaves_other_repositories_to_tritonserver(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for repository in (tmp_path / "empty", "s3://bucket/models"):
+        done, calls = run_launcher(tmp_path, repository)
+        assert done.returncode == 0 and f"--model-repository={repository}" in calls, done.stderr
+

@@ -1,9 +1,12 @@
-"""The GPU-host path works on its first run (issue 16), checked without Docker or a GPU.
+"""The GPU-host path works on its first run (issues 16 and 25), checked without Docker or a GPU.
 
 - one current release pin for every image, and the local path's 2.51 said in the docs;
-- the workflow image's build check: transformers sees torch, a tiny LayoutLMv3 loads;
-- the onnxruntime-trt variant carries build-trt's optimisation profile, FP32 LayerNorm, and
-  an engine cache on a volume;
+- the Model Analyzer stage takes what the 26.x SDK image really has: the py3-none-any
+  tritonclient wheel, perf_analyzer from PyPI (no /workspace/install/bin/perf_analyzer);
+- the workflow image keeps NGC's pre-release torch, and its build check: transformers sees
+  torch, a tiny LayoutLMv3 loads;
+- the onnxruntime-trt variant carries build-trt's optimisation profile and an engine cache on
+  a volume, and asks for no precision TensorRT 11 cannot give;
 - the images install the tested versions (docker/constraints.txt) and a lean server extra;
 - the python backend's shared memory holds one preprocess response.
 """
@@ -16,8 +19,13 @@ import pytest
 
 yaml = pytest.importorskip("yaml")
 
+from fnmatch import fnmatch  # noqa: E402
+
+from packaging.requirements import Requirement  # noqa: E402
+
 from layoutlmv3_triton import contract  # noqa: E402
-from layoutlmv3_triton.images import constraints; from layoutlmv3_triton.repository import python_backend# noqa: E402
+from layoutlmv3_triton.images import constraints  # noqa: E402
+from layoutlmv3_triton.repository import python_backend  # noqa: E402
 from layoutlmv3_triton.repository.configs import ServingOptions, model_config, preprocess_config  # noqa: E402
 from layoutlmv3_triton.export.tensorrt import ORT_TRT_ENGINE_CACHE, optimization_profiles  # noqa: E402
 
@@ -54,14 +62,64 @@ def test_one_current_release_pin_for_every_image():
         assert pins == {release}, f"{dockerfile.name}: {pins}"
     defaults = set(re.findall(r"\$\{TRITON_RELEASE:-([^}]+)\}", (REPO / "docker-compose.yml").read_text()))
     assert defaults == {release}
-    # Model Analyzer and perf_analyzer come from the SDK image of the same pin, not a PyPI guess.
+    # Model Analyzer, tritonclient and perf_analyzer as the SDK image of the same pin has them.
     server = joined(DOCKER / "server.Dockerfile")
     assert "FROM nvcr.io/nvidia/tritonserver:${TRITON_RELEASE}-py3-sdk AS sdk" in server
-    assert "COPY --from=sdk /workspace/install/bin/perf_analyzer" in server
     assert "model_analyzer/archive/refs/heads/r${TRITON_RELEASE}.tar.gz" in server
     for path in (REPO / ".env", REPO / ".env.example", REPO / "docker-compose.yml", REPO / "build.sh", *DOCKER.glob("*")):
         text = path.read_text()
         assert "TRITON_CLIENT_VERSION" not in text and "MODEL_ANALYZER_VERSION" not in text, path.name
+
+
+def dockerfile_stage(path: Path, name: str) -> str:
+    """One stage of a Dockerfile (continuations joined), from its FROM line to the next."""
+    stages = re.split(r"^(?=FROM )", joined(path), flags=re.M)
+    return next(stage for stage in stages if re.match(rf"FROM \S+ AS {name}\s", stage))
+
+
+# The SDK image's Python client wheels, by release (server qa/L0_sdk/test.sh): 2.x..26.04 shipped
+# both, 26.05 on (server commit 18aae79b6, "add auditwheel to Dockerfile.sdk") only the any wheel.
+SDK_WHEELS_BEFORE_26_05 = ("tritonclient-2.68.0-py3-none-any.whl", "tritonclient-2.68.0-py3-none-manylinux1_x86_64.whl")
+SDK_WHEELS_FROM_26_05 = ("tritonclient-2.75.0-py3-none-any.whl",)
+
+
+def test_model_analyzer_installs_the_tritonclient_wheel_the_sdk_image_has():
+    stage = dockerfile_stage(DOCKER / "server.Dockerfile", "model-analyzer")
+    (pattern,) = re.findall(r"find /tmp/sdk-python -maxdepth 1 -name '([^']+)'", stage)
+    assert [w for w in SDK_WHEELS_FROM_26_05 if fnmatch(w, pattern)] == list(SDK_WHEELS_FROM_26_05)
+    assert [w for w in SDK_WHEELS_BEFORE_26_05 if fnmatch(w, pattern)] == [SDK_WHEELS_BEFORE_26_05[0]]
+    assert not fnmatch("tritonclient-2.75.0-py3-none-manylinux1_x86_64.whl", pattern)
+    assert '"${client}[all]"' in stage  # [all] brings perf_analyzer (the perf_analyzer extra, PyPI)
+    assert "COPY --from=sdk /workspace/install/python/ /tmp/sdk-python/" in stage
+
+
+def test_perf_analyzer_comes_from_pypi_at_the_sdk_images_version():
+    """Since 25.10 (server commit eb9599214) the SDK image pip-installs perf_analyzer: no binary
+    under /workspace/install/bin to copy, and the console script always exits 0, so the check
+    reads its output instead of trusting its exit status or running ldd on a script."""
+    instructions = "\n".join(line for line in joined(DOCKER / "server.Dockerfile").splitlines()
+                             if not line.lstrip().startswith("#"))
+    assert "/workspace/install/bin/perf_analyzer" not in instructions and "ldd " not in instructions
+    sdk = dockerfile_stage(DOCKER / "server.Dockerfile", "sdk")
+    assert "grep -iE '^perf[-_]analyzer==' > /workspace/perf-analyzer.txt" in sdk
+    stage = dockerfile_stage(DOCKER / "server.Dockerfile", "model-analyzer")
+    assert "COPY --from=sdk /workspace/perf-analyzer.txt /tmp/perf-analyzer.txt" in stage
+    install = next(line for line in stage.splitlines() if '"${client}[all]"' in line)
+    assert "PIP_CONSTRAINT=/tmp/perf-analyzer.txt python3 -m pip install" in install
+    assert 'version="$(perf_analyzer --version 2>&1)"' in install  # the binary answers --version, not --help
+    assert '*"Perf Analyzer Version"*' in install and "model-analyzer --help" in install
+
+
+def test_model_analyzer_user_owns_the_tensorrt_engine_cache():
+    stage = dockerfile_stage(DOCKER / "server.Dockerfile", "model-analyzer")
+    assert f'chown "${{USER_UID}}" {ORT_TRT_ENGINE_CACHE}' in stage
+    assert stage.index(f"chown \"${{USER_UID}}\" {ORT_TRT_ENGINE_CACHE}") < stage.index("USER ${USER_UID}")
+
+
+def test_docs_say_where_perf_analyzer_comes_from():
+    text = " ".join(DOCS.read_text().split())
+    assert "perf_analyzer from PyPI" in text and "tritonclient-<version>-py3-none-any.whl" in text
+    assert "perf_analyzer and Model Analyzer come from the SDK image" not in text
 
 
 def test_docs_say_the_local_path_stays_on_2_51():
@@ -70,7 +128,38 @@ def test_docs_say_the_local_path_stays_on_2_51():
     assert "stays on tritonserver 2.51" in text and "glibc 2.38" in text
 
 
-# --- 1. the workflow image loads LayoutLMv3 -------------------------------------------------
+# --- 1. the workflow image keeps NGC's torch and loads LayoutLMv3 ---------------------------
+
+# NGC PyTorch images ship the next torch as a pre-release with a local label; the workflow image
+# pins the one installed (docker/workflow.Dockerfile), so the project's range must admit it.
+NGC_TORCH = ("2.14.0a0+4f4d3d5c1f.nv26.11", "2.15.0a0+0123abcd.nv27.02", "3.0.0a0+0123abcd.nv27.08")
+# Upper bounds on what the images install fight NGC's own pins (/etc/pip/constraint.txt) as soon
+# as an image ships a newer version: each one must say why it is safe.
+UPPER_BOUNDS = {"wordfreq": "NGC images do not ship it; 4.x changes the word lists the tokenizer and synth pages use"}
+
+
+def test_the_torch_range_admits_ngc_prereleases_and_the_local_pin():
+    makefile_pin = re.search(r"^TORCH := torch==(\S+)", (REPO / "Makefile").read_text(), re.M).group(1)
+    torch = [Requirement(r) for r in constraints.project_requirements(REPO / "pyproject.toml", ("train", "notebook"))
+             if constraints.requirement_name(r) == "torch"]
+    assert torch, "the workflow image's extras no longer name torch"
+    for requirement in torch:
+        for version in NGC_TORCH:
+            assert requirement.specifier.contains(version, prereleases=True), f"{requirement} rejects NGC's {version}"
+        assert requirement.specifier.contains(makefile_pin)
+    # what the issue found: an exclusive upper bound excludes the pre-releases of its own version
+    assert not Requirement("torch>=2.4,<2.14").specifier.contains(NGC_TORCH[0], prereleases=True)
+
+
+def test_upper_bounds_in_the_image_extras_are_justified():
+    bounded = set()
+    for line in constraints.project_requirements(REPO / "pyproject.toml"):
+        requirement = Requirement(line)
+        if any(spec.operator in ("<", "<=", "==", "~=", "===") for spec in requirement.specifier):
+            bounded.add(constraints.canonical(requirement.name))
+    assert bounded == set(UPPER_BOUNDS), f"upper bounds in the image extras: {sorted(bounded)}"
+
+
 
 def test_workflow_build_check_asserts_torch_and_a_tiny_model():
     text = joined(DOCKER / "workflow.Dockerfile")
@@ -97,7 +186,7 @@ def test_workflow_image_check_fails_when_transformers_disables_torch(monkeypatch
         check_transformers_sees_torch()
 
 
-# --- 3. onnxruntime-trt: profiles, FP32 LayerNorm, cache on a volume ------------------------
+# --- 3. onnxruntime-trt: profiles, the graph's precision, cache on a volume ------------------
 
 def _shapes(spec: str) -> dict[str, tuple[int, ...]]:
     return {name: tuple(int(d) for d in dims.split("x"))
@@ -113,7 +202,9 @@ def test_onnxruntime_trt_config_carries_build_trts_profile():
     assert _shapes(params["trt_profile_opt_shapes"]) == profile.opt
     assert _shapes(params["trt_profile_max_shapes"]) == profile.max
     assert profile.max[contract.INPUT_IDS.name] == (cfg.max_batch_size, contract.MAX_SEQ_LEN)
-    assert params["precision_mode"] == "FP16" and params["trt_layer_norm_fp32_fallback"] == "1"
+    # TensorRT 11 has no weak typing: ONNX Runtime's provider takes precision from the graph
+    # (onnxruntime core/providers/tensorrt/nv_includes.h), so FP16 comes from an FP16 model.onnx.
+    assert params["precision_mode"] == "FP32" and "trt_layer_norm_fp32_fallback" not in params
     # The warm-up request lies inside the profile, so warm-up builds the one engine.
     for item in cfg.model_warmup:
         for name, tensor in item.inputs.items():
@@ -225,12 +316,20 @@ def test_images_install_under_the_constraints():
         assert "COPY docker/constraints.txt docker/constraints.txt" in text
 
 
-def test_tesseract_versions_match_the_tested_ones():
+# Tags of tesseract-ocr/tesseract (5.5.3 = db0ec62f8, 2026-07-24, the newest; there is no 5.5.4 tag,
+# though the tesserocr wheel the tests run with bundles a Tesseract that calls itself 5.5.4).
+TESSERACT_TAGS = ("5.3.4", "5.4.0", "5.4.1", "5.5.0", "5.5.1", "5.5.2", "5.5.3")
+
+
+def test_tesseract_versions_are_upstream_tags_next_to_the_tested_one():
     tesserocr = pytest.importorskip("tesserocr")
     text = (DOCKER / "server.Dockerfile").read_text()
     assert re.search(r"ARG TESSEROCR_VERSION=(\S+)", text).group(1) == constraints.read(CONSTRAINTS)["tesserocr"]
+    built = re.search(r"ARG TESSERACT_VERSION=(\S+)", text).group(1)
+    assert built in TESSERACT_TAGS and re.search(r"ARG TESSERACT_OPENCL_VERSION=(\S+)", text).group(1) in TESSERACT_TAGS
     tested = re.match(r"tesseract (\S+)", tesserocr.tesseract_version()).group(1)
-    assert re.search(r"ARG TESSERACT_VERSION=(\S+)", text).group(1) == tested
+    version = lambda v: tuple(map(int, v.split(".")))  # noqa: E731
+    assert version(built)[:2] == version(tested)[:2] and version(built) <= version(tested), (built, tested)
 
 
 def test_for_image_leaves_the_base_images_packages_alone(tmp_path):
