@@ -817,6 +817,10 @@ def test_network_policy_empty_lists_allow_nothing():
                                "tests": {"enabled": False}}), "networkpolicy.yaml")
     assert policy["spec"]["ingress"] == [] and policy["spec"]["egress"] == []
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    # extraEgress rules are added as they are, after DNS.
+    metadata = {"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"port": 80, "protocol": "TCP"}]}
+    (policy,) = _docs(_render({"networkPolicy": {"enabled": True, "extraEgress": [metadata]}}), "networkpolicy.yaml")
+    assert policy["spec"]["egress"][-1] == metadata and len(policy["spec"]["egress"]) == 2
 
 
 @pytest.mark.parametrize("name", SETS)
