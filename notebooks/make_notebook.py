@@ -190,7 +190,7 @@ import numpy as np
 import torch
 from transformers import LayoutLMv3ForTokenClassification, LayoutLMv3Processor
 
-from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
+from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
 from layoutlmv3_triton.export.onnx import check_parity, export_onnx
 
 model = LayoutLMv3ForTokenClassification.from_pretrained(str(MODEL_DIR)).eval()

@@ -2,7 +2,11 @@
 
 :class:`PageRecord` is what the preprocess step tells the postprocess step about a page:
 it rides, as JSON, in the ``page_words`` tensor of the page's first window (its further
-windows carry an empty element).  Standard library only, like :mod:`.contract`.
+windows carry an empty element).  The preprocess step builds it from its
+:class:`~layoutlmv3_triton.serving.page.Page`; the postprocess step reads it back with
+:meth:`PageRecord.from_json`.  A malformed record raises the error of the stage that builds
+it: :class:`~.errors.EncodingError` (preprocess) when constructed, :class:`~.errors.DecodingError`
+(postprocess) when read from JSON.  Standard library only, like :mod:`.contract`.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any, Optional
 
-from layoutlmv3_triton.errors import DecodingError
+from layoutlmv3_triton.errors import DecodingError, EncodingError
 
 PAGE_SOURCES = ("ocr", "pdf-text", "client")
 
@@ -28,7 +32,7 @@ class PageRecord:
     def __post_init__(self):
         problems = _problems(self)
         if problems:
-            raise DecodingError(f"malformed page record: {'; '.join(problems)}")
+            raise EncodingError(f"malformed page record: {'; '.join(problems)}")
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -45,7 +49,10 @@ class PageRecord:
         missing, unknown = names - {"confidences"} - data.keys(), data.keys() - names
         if missing or unknown:
             raise DecodingError(f"malformed page record: missing {sorted(missing)}, unknown {sorted(unknown)}")
-        return cls(**data)
+        try:
+            return cls(**data)
+        except EncodingError as exc:  # read here, so malformed here: the postprocess stage's error
+            raise DecodingError(exc.reason) from None
 
 
 def _problems(record: PageRecord) -> list[str]:

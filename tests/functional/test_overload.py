@@ -13,7 +13,7 @@ import pytest
 import bad_inputs
 from layoutlmv3_triton.repository.configs import ServingOptions
 from layoutlmv3_triton.serving.limits import Limits
-from layoutlmv3_triton.serving.steps.parameters import PreprocessParameters
+from layoutlmv3_triton.serving.settings import PreprocessParameters
 from layoutlmv3_triton.repository.writer import write_configs
 from layoutlmv3_triton.local.server import LocalTritonServer
 

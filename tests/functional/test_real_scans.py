@@ -59,7 +59,7 @@ def test_line_boxes_served_equal_in_process(line_server, line_repository, form_p
         expected = pipeline(data)
         # the model did read line boxes: some word's model box is wider than the word
         page = pipeline.pre.read(data)[0]
-        assert pipeline.pre.model_boxes(page) != [list(b) for b in page.boxes]
+        assert pipeline.pre.model_boxes(page) != [list(w.box) for w in page.words]
     finally:
         pipeline.close()
     with DocumentClient(line_server.grpc_url) as client:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import bad_inputs
-from layoutlmv3_triton.serving.documents import load_document
+from layoutlmv3_triton.serving.preprocessor import load_document
 from layoutlmv3_triton.errors import BadImageError, ImageTooLargeError
 from layoutlmv3_triton.serving.images import decode_image, to_rgb
 from layoutlmv3_triton.serving.limits import Limits

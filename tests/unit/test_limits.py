@@ -6,7 +6,7 @@ import pytest
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.repository.configs import ServingOptions, all_configs
 from layoutlmv3_triton.serving.limits import Limits
-from layoutlmv3_triton.serving.steps.parameters import PreprocessParameters
+from layoutlmv3_triton.serving.settings import PreprocessParameters
 
 
 def test_defaults_are_bounded():

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from layoutlmv3_triton.serving.steps.onnx_model import make_session
-from layoutlmv3_triton.serving.steps.parameters import ModelParameters
+from layoutlmv3_triton.serving.onnx_classifier import make_session
+from layoutlmv3_triton.serving.settings import ModelParameters
 
 onnx = pytest.importorskip("onnx")
 

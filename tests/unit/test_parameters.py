@@ -9,7 +9,7 @@ from layoutlmv3_triton import contract
 from layoutlmv3_triton.repository.configs import ServingOptions, all_configs
 from layoutlmv3_triton.serving.limits import Limits
 from layoutlmv3_triton.serving.ocr import OcrConfig
-from layoutlmv3_triton.serving.steps.parameters import ModelParameters, PostprocessParameters, PreprocessParameters
+from layoutlmv3_triton.serving.settings import ModelParameters, PostprocessParameters, PreprocessParameters
 
 CHANGED = {
     contract.PREPROCESS: PreprocessParameters(

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from layoutlmv3_triton.repository.configs import ServingOptions
-from layoutlmv3_triton.serving.steps.parameters import ModelParameters
+from layoutlmv3_triton.serving.settings import ModelParameters
 
 
 def _concurrency(text: str) -> list[int]:

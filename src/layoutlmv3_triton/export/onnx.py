@@ -73,7 +73,7 @@ def check_parity(model, onnx_path: str | Path, shapes: Sequence[tuple[int, int]]
     """Compare ONNX Runtime with PyTorch; raise :class:`ParityError` past ``tolerance``."""
     import torch
 
-    from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
+    from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
 
     runner = OnnxTokenClassifier(onnx_path, threads)
     wrapped = _wrapper(model)
@@ -144,7 +144,7 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, mode: str = "int8
 def compare_quantized(fp32_path: str | Path, quantized_path: str | Path, vocab_size: int, mode: str = "int8",
                       shapes: Sequence[tuple[int, int]] = PARITY_SHAPES, threads: int = 0) -> QuantizationReport:
     """The accuracy cost of a quantized graph: logit difference and label agreement vs fp32."""
-    from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
+    from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
 
     reference = OnnxTokenClassifier(fp32_path, threads)
     quantized = OnnxTokenClassifier(quantized_path, threads)

@@ -48,10 +48,21 @@ from layoutlmv3_triton import contract
 from layoutlmv3_triton.datasets.matching import MIN_COVER, cover_matrix, match_words, word_recall
 from layoutlmv3_triton.datasets.pairs import pair_report, served_counts
 from layoutlmv3_triton.datasets.scoring import entity_scores
-from layoutlmv3_triton.measure.evaluation_report import (f1_line, format_per_page, format_table, label_mismatch,
-                                                         write_report)
-from layoutlmv3_triton.measure.evaluation_sources import (EvaluationError, GroundTruth, gt_boxes_to_pixels,
-                                                          load_pages, png_bytes, read_source)
+from layoutlmv3_triton.measure.evaluation_report import (
+    f1_line,
+    format_per_page,
+    format_table,
+    label_mismatch,
+    write_report,
+)
+from layoutlmv3_triton.measure.evaluation_sources import (
+    EvaluationError,
+    GroundTruth,
+    gt_boxes_to_pixels,
+    load_pages,
+    png_bytes,
+    read_source,
+)
 from layoutlmv3_triton.serving.linking import load_linker
 
 MATCHING_RULE = (

@@ -14,7 +14,7 @@ from tritonclient.grpc import model_config_pb2 as pb
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.contract import Tensor
 from layoutlmv3_triton.export.tensorrt import onnxruntime_trt_parameters
-from layoutlmv3_triton.serving.steps.parameters import ModelParameters, PostprocessParameters, PreprocessParameters
+from layoutlmv3_triton.serving.settings import ModelParameters, PostprocessParameters, PreprocessParameters
 
 # How the model step runs.  `local` is the only one tritonserver from the PyPI wheel can
 # serve (it has no onnxruntime backend); the others are for the NGC container.

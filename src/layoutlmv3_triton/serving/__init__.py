@@ -1,6 +1,12 @@
-"""The request path: documents, images, PDFs, OCR, encoding, windows, decoding, labels,
-limits, the in-process pipeline, and the Triton step models (``serving.steps``).
+"""The request path.  Start at ``pipeline.py``: one document through the three stages.
 
-May import: ``contract``, ``errors``, the standard library, numpy, Pillow, tesserocr,
-transformers' processor (preprocess) and onnxruntime (model step).  Never torch.
+The stages' logic: ``preprocessor`` (documents, with images, PDFs, OCR, encoding, windows),
+``onnx_classifier`` (the model) and ``decoding`` (the postprocessor, with labels, entities,
+linking), around the one page type of ``page``; ``settings`` holds each stage's config
+parameters.
+``serving.steps`` is Triton glue only: the three python-backend models that
+``model_repository/*/1/model.py`` re-export, turning request tensors into these calls.
+
+May import: ``contract``, ``errors``, ``records``, the standard library, numpy, Pillow,
+tesserocr, transformers' processor (preprocess) and onnxruntime (model).  Never torch.
 """

@@ -145,3 +145,23 @@ class PageEncoder:
             n_words=n_words,
             truncated_words=n_words - len(seen),
         )
+
+
+def stack_windows(windows: Sequence[EncodedWindow], dtypes: dict | None = None) -> dict[str, np.ndarray]:
+    """Model inputs and word maps of several windows as one batch, padded to the longest."""
+    length = max(window.input_ids.shape[0] for window in windows)
+    outputs = {}
+    for t in contract.MODEL_INPUTS + (contract.WORD_IDS,):
+        arrays = [getattr(window, t.name) for window in windows]
+        fill = -1 if t is contract.WORD_IDS else 0
+        stacked = np.stack(arrays) if t is contract.PIXEL_VALUES else pad_stack(arrays, length, fill)
+        outputs[t.name] = stacked.astype(dtypes[t.name], copy=False) if dtypes else stacked
+    return outputs
+
+
+def pad_stack(arrays: Sequence[np.ndarray], length: int, fill: int | float = 0) -> np.ndarray:
+    """Stack arrays whose first axis is a sequence, padding that axis to ``length``."""
+    out = np.full((len(arrays), length, *arrays[0].shape[1:]), fill, dtype=arrays[0].dtype)
+    for i, a in enumerate(arrays):
+        out[i, : a.shape[0]] = a
+    return out

@@ -1,8 +1,21 @@
-"""The ensemble's three steps in one process, from a built model repository.
+"""The way in: one document through the ensemble's three stages, in one process.
 
-Same document loading, OCR, processor, windows, ONNX and decoding as the served
-ensemble, with the parameters of the repository's own ``config.pbtxt`` files: the
-reference the served results are tested against, and a local API.
+Read this first.  The served ensemble runs the same three stages as three Triton models
+(steps/: thin glue that turns request tensors into these calls and back), so what happens
+to a document is all here:
+
+1. :class:`~.preprocessor.Preprocessor` opens the bytes (an image, a PDF or either in base64)
+   into :class:`~.page.Page` objects, gives each its words (the PDF's text layer, the
+   client's, or Tesseract's: ocr.py) and encodes it into one or more model windows
+   (encoding.py, windows.py);
+2. :class:`~.onnx_classifier.OnnxTokenClassifier` runs ``model.onnx`` on each page's windows
+   (stacked into one batch: encoding.stack_windows);
+3. :class:`~.decoding.Postprocessor` merges the windows' logits per word (windows.py)
+   and turns the page, as its :class:`~layoutlmv3_triton.records.PageRecord`, into labelled
+   words, entities and pairs (linking.py): one JSON result per document.
+
+Each stage reads its settings from the repository's own ``config.pbtxt`` (settings.py), so
+this is the reference the served results are tested against, and a local API.
 """
 from __future__ import annotations
 
@@ -11,10 +24,11 @@ from pathlib import Path
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.errors import RequestError
-from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
-from layoutlmv3_triton.serving.steps.parameters import PostprocessParameters, PreprocessParameters
-from layoutlmv3_triton.serving.steps.postprocess import Postprocessor
-from layoutlmv3_triton.serving.steps.preprocess import Preprocessor, stack_windows
+from layoutlmv3_triton.serving.decoding import Postprocessor
+from layoutlmv3_triton.serving.encoding import stack_windows
+from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
+from layoutlmv3_triton.serving.preprocessor import Preprocessor
+from layoutlmv3_triton.serving.settings import PostprocessParameters, PreprocessParameters
 
 
 def repository_parameters(repository: Path, model: str) -> dict[str, str]:
@@ -27,6 +41,9 @@ def repository_parameters(repository: Path, model: str) -> dict[str, str]:
 
 
 class InProcessPipeline:
+    """The three stages of a built model repository, called in turn: ``pipeline(bytes)`` gives
+    the result the served ensemble gives for the same document."""
+
     def __init__(self, repository: str | Path, params: PreprocessParameters | None = None, threads: int = 0):
         repository = Path(repository)
         if params is None:
@@ -37,15 +54,15 @@ class InProcessPipeline:
         self.post = Postprocessor(repository / contract.POSTPROCESS / "1" / post.model_config_file)
 
     def __call__(self, document: bytes, words_json: bytes | None = None) -> dict:
-        prepared = self.pre.process([document], [words_json])[0]
-        if isinstance(prepared, RequestError):
-            raise prepared
-        pages = []
-        for page in prepared:
+        pages = self.pre.process([document], [words_json])[0]
+        if isinstance(pages, RequestError):
+            raise pages
+        results = []
+        for page in pages:
             batch = stack_windows(page.windows)
             logits = self.model.run({t.name: batch[t.name] for t in contract.MODEL_INPUTS})
-            pages.append(self.post.page(list(logits), list(batch[contract.WORD_IDS.name]), page.record))
-        return json.loads(self.post.document(pages))
+            results.append(self.post.page(list(logits), list(batch[contract.WORD_IDS.name]), page.record()))
+        return json.loads(self.post.document(results))
 
     def close(self) -> None:
         self.pre.close()

@@ -53,6 +53,14 @@ def _pages_kind(pages: dict) -> str:
 
 
 def markdown(report: dict) -> str:
+    """The report as Markdown: the main table and headline, then one section per measurement."""
+    lines = (_summary(report) + _targets(report) + _stage_costs(report) + _served_cpu(report)
+             + _quantization(report) + _setup(report))
+    return "\n".join(lines) + "\n"
+
+
+def _summary(report: dict) -> list[str]:
+    """Title, what was measured, the table of systems (a)-(d) and the headline."""
     s = report["settings"]
     lines = [
         f"# LayoutLMv3 serving benchmark ({s['preset']} model{', ' + s['quantize'] if s.get('quantize') else ', fp32'})",
@@ -77,6 +85,13 @@ def markdown(report: dict) -> str:
         f"**{_pct(report['fraction_of_bound'])} of the compute bound**; "
         f"overhead at concurrency 1: **{_num(report['overhead_ms_at_concurrency_1'], 1)} ms** "
         f"(p50 latency minus the median page's summed stage latencies).",
+    ]
+    return lines
+
+
+def _targets(report: dict) -> list[str]:
+    """Each target, its value and whether it was met."""
+    lines = [
         "",
         "## Targets",
         "",
@@ -90,8 +105,13 @@ def markdown(report: dict) -> str:
         relation = "≤" if key.startswith("overhead") else "≥"
         lines.append(f"| {names.get(key, key)} | {fmt(target['value'])} | {relation} {fmt(target['threshold'])} | "
                      f"{'yes' if target['met'] else 'no'} |")
+    return lines
+
+
+def _stage_costs(report: dict) -> list[str]:
+    """(d): each stage alone on one core, the model's batching variants, the compute bound."""
     st = report["stages"]
-    lines += [
+    lines = [
         "",
         "## Stage costs (d)",
         "",
@@ -108,42 +128,60 @@ def markdown(report: dict) -> str:
               f"grouped by length (as served): {_num(st['model_batched_ms'], 1)} ms/page (the bound uses the cheaper); "
               f"padded to the longest page instead: {_num(st.get('model_padded_ms'), 1)} ms/page. "
               f"Compute bound: {st['cores']} / {_num(total, 3)} s = **{_num(st['compute_bound_docs_per_s'])} docs/s**."]
+    return lines
+
+
+def _served_cpu(report: dict) -> list[str]:
+    """Server and client CPU per document at each concurrency (when perf_analyzer's run measured it)."""
     served = [p for p in report["ensemble"] if p.get("server_cpu_s_per_doc")]
-    if served:
-        lines += [
-            "",
-            "## Served CPU (c)",
-            "",
-            "CPU time of tritonserver and its python-backend stubs, and of perf_analyzer, per document, "
-            "against the summed stage costs; utilization is (server + client CPU) ÷ (wall time × cores).",
-            "",
-            "| Concurrency | server CPU ms/doc | × stage sum | perf_analyzer CPU ms/doc | CPU utilization | "
-            "model batches (docs/execution) |",
-            "|---:|---:|---:|---:|---:|---:|",
-        ]
-        for p in served:
-            model = p.get("server_us", {}).get("layoutlmv3_model", {})
-            per_exec = (model.get("inference_count", 0) / model["execution_count"]) if model.get("execution_count") else None
-            lines.append(f"| {p['concurrency']} | {_num(p['server_cpu_s_per_doc'] * 1e3, 0)} | "
-                         f"{_num(p.get('server_cpu_vs_stages'), 2, '×')} | {_num((p.get('client_cpu_s_per_doc') or 0) * 1e3, 0)} | "
-                         f"{_pct(p.get('cpu_utilization'))} | {_num(per_exec, 2)} |")
+    if not served:
+        return []
+    lines = [
+        "",
+        "## Served CPU (c)",
+        "",
+        "CPU time of tritonserver and its python-backend stubs, and of perf_analyzer, per document, "
+        "against the summed stage costs; utilization is (server + client CPU) ÷ (wall time × cores).",
+        "",
+        "| Concurrency | server CPU ms/doc | × stage sum | perf_analyzer CPU ms/doc | CPU utilization | "
+        "model batches (docs/execution) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in served:
+        model = p.get("server_us", {}).get("layoutlmv3_model", {})
+        per_exec = (model.get("inference_count", 0) / model["execution_count"]) if model.get("execution_count") else None
+        lines.append(f"| {p['concurrency']} | {_num(p['server_cpu_s_per_doc'] * 1e3, 0)} | "
+                     f"{_num(p.get('server_cpu_vs_stages'), 2, '×')} | {_num((p.get('client_cpu_s_per_doc') or 0) * 1e3, 0)} | "
+                     f"{_pct(p.get('cpu_utilization'))} | {_num(per_exec, 2)} |")
+    return lines
+
+
+def _quantization(report: dict) -> list[str]:
+    """What INT8 costs in agreement with fp32, on the bench pages and at build time."""
     q = report.get("quantization")
-    if q:
-        lines += ["", "## INT8 accuracy cost", ""]
-        if q.get("pages"):
-            p = q["pages"]
-            lines.append(f"On the {p['pages']} bench pages, INT8 vs fp32: max |logit diff| {_num(p['max_abs_logit_diff'], 3)}, "
-                         f"token label agreement {_pct(p['token_label_agreement'])}, first-sub-token (word) label "
-                         f"agreement {_pct(p['word_label_agreement'])}.")
-        if q.get("build"):
-            b = q["build"]
-            lines.append(f"At build time on random inputs: max |logit diff| {_num(max(b['max_abs_diff']), 3)}, "
-                         f"label agreement ≥ {_pct(min(b['label_agreement']))}; model file "
-                         f"{b['fp32_bytes'] / 1e6:.0f} MB → {b['quantized_bytes'] / 1e6:.0f} MB.")
-        lines.append("(Random weights give near-tied logits, so agreement understates what a trained model keeps.)")
+    if not q:
+        return []
+    lines = ["", "## INT8 accuracy cost", ""]
+    if q.get("pages"):
+        p = q["pages"]
+        lines.append(f"On the {p['pages']} bench pages, INT8 vs fp32: max |logit diff| {_num(p['max_abs_logit_diff'], 3)}, "
+                     f"token label agreement {_pct(p['token_label_agreement'])}, first-sub-token (word) label "
+                     f"agreement {_pct(p['word_label_agreement'])}.")
+    if q.get("build"):
+        b = q["build"]
+        lines.append(f"At build time on random inputs: max |logit diff| {_num(max(b['max_abs_diff']), 3)}, "
+                     f"label agreement ≥ {_pct(min(b['label_agreement']))}; model file "
+                     f"{b['fp32_bytes'] / 1e6:.0f} MB → {b['quantized_bytes'] / 1e6:.0f} MB.")
+    lines.append("(Random weights give near-tied logits, so agreement understates what a trained model keeps.)")
+    return lines
+
+
+def _setup(report: dict) -> list[str]:
+    """How the run was set up, and how busy the machine was."""
+    s = report["settings"]
     pages = report["pages"]
     serving = report["serving_options"]
-    lines += [
+    return [
         "",
         "## Setup",
         "",
@@ -166,7 +204,6 @@ def markdown(report: dict) -> str:
            "are lower than this machine can do; the CPU columns are not**" if report["machine"].get("busy") else ""),
         f"- Total run time {report['run_seconds']:.0f} s.",
     ]
-    return "\n".join(lines) + "\n"
 
 
 def plot(report: dict, out: Path) -> Path:

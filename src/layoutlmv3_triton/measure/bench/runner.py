@@ -6,7 +6,6 @@ else of ours competes for the cores while they run.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
@@ -14,14 +13,15 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from layoutlmv3_triton.repository.configs import ServingOptions
-from layoutlmv3_triton.measure.bench import cpu, metrics, report as report_mod
-from layoutlmv3_triton.measure.bench.prepare import ensure_built, quantization_report
+from layoutlmv3_triton.measure.bench import cpu, metrics
+from layoutlmv3_triton.measure.bench import report as report_mod
 from layoutlmv3_triton.measure.bench.pages import read_pages_dir, render_pages
+from layoutlmv3_triton.measure.bench.prepare import BenchArtifacts, ensure_built, quantization_report
+from layoutlmv3_triton.repository.configs import ServingOptions
 
 QUICK_PAGES = 4
 FULL_PAGES = 16
@@ -74,8 +74,8 @@ class Progress:
         self.rich = None
         if enabled:
             try:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, SpinnerColumn, \
-                    TextColumn, TimeElapsedColumn
+                from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+                from rich.progress import Progress as RichProgress
 
                 self.rich = RichProgress(SpinnerColumn(), TextColumn("{task.description:<44}"), BarColumn(),
                                          MofNCompleteColumn(), TimeElapsedColumn(), transient=False)
@@ -173,13 +173,7 @@ def _clean(value):
 
 
 def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
-    from layoutlmv3_triton.measure.perf_data import write_input_data
-    from layoutlmv3_triton.repository.writer import write_configs
-    from layoutlmv3_triton.local.server import LocalTritonServer
-    from layoutlmv3_triton.measure.bench import perf
-    from layoutlmv3_triton.measure.bench.pipelines import NaivePipeline, PerRequestPipeline
-    from layoutlmv3_triton.measure.bench.stages import measure_stages
-
+    """Measure everything (:func:`_measure`), then write the report; return it and its files."""
     cfg = config.resolved()
     out = cfg.output
     out.mkdir(parents=True, exist_ok=True)
@@ -188,141 +182,206 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
     n_cores = cores()
     load_start = [round(v, 2) for v in os.getloadavg()]
     machine_start, own_start = cpu.machine_busy_seconds(), cpu.own_cpu_seconds()
-    serving = cfg.serving
     with Progress(cfg.progress) as progress:
         if load_start[0] > cfg.busy_load * n_cores:
             progress.log(f"warning: load average {load_start[0]} on {n_cores} cores: other work competes for the CPU")
-        if cfg.pages_dir is not None:
-            pages = read_pages_dir(cfg.pages_dir, cfg.pages)
-        else:
-            with progress.phase(f"render {cfg.pages} pages", cfg.pages):
-                pages = render_pages(cfg.pages, out / "pages")
-        n_pages = len(pages)
-        documents = [p.data for p in pages]
-        with progress.phase(f"build {cfg.preset} model ({cfg.quantize or 'fp32'})", 1):
-            artifacts = ensure_built(cfg.work_dir, cfg.preset, cfg.quantize, out / "logs" / "build.log", cfg.rebuild)
-        repository = artifacts.served_repository
-        write_configs(repository, serving)
-        stage_units = 3 * n_pages + 1 + (n_pages if cfg.quantize else 0)
-        with progress.phase("(d) stage costs, one core each", stage_units) as tick:
-            stages = measure_stages(repository, documents, repeats=cfg.stage_repeats,
-                                    batch_size=min(serving.max_batch_size, 4, n_pages),
-                                    served_threads=serving.model.intra_op_threads,
-                                    reference_onnx=artifacts.fp32_onnx if cfg.quantize else None, progress=tick)
-        core_seconds = stages.core_seconds()
-        bound = metrics.compute_bound(core_seconds, n_cores)
-        with progress.phase("(a) naive: pytesseract → HF → PyTorch", n_pages) as tick:
-            naive = NaivePipeline(artifacts.model_dir).run(documents, progress=tick)
-        with progress.phase("(b) per-request: pytesseract → ORT batch 1", n_pages) as tick:
-            per_request = PerRequestPipeline(artifacts.model_dir, artifacts.fp32_onnx).run(documents, progress=tick)
-        input_data = write_input_data([p.path for p in pages], out / "perf_data.json")
-        requests_per_level = cfg.passes * n_pages
-        points = []
-        with progress.phase(f"(c) ensemble: concurrency {','.join(map(str, cfg.concurrency))}",
-                            len(cfg.concurrency) + 2) as tick:
-            server = LocalTritonServer(repository, log_file=out / "logs" / "tritonserver.log")
-            server.start(cfg.server_timeout_s)
-            try:
-                tick()
-                warm = max(2, serving.preprocess_instances + serving.model_instances)
-                pgid = server.process.pid  # started in its own session: the stubs share its process group
-                perf.run_point(server.grpc_url, input_data, warm, max(n_pages, 2 * warm), out / "perf", tag="warmup-")
-                tick()
-                for concurrency in cfg.concurrency:
-                    point = perf.run_point(server.grpc_url, input_data, concurrency, requests_per_level, out / "perf",
-                                           server_pgid=pgid)
-                    points.append(point)
-                    progress.log(f"concurrency {concurrency}: {point.docs_per_s:.2f} docs/s, "
-                                 f"p50 {point.latency.p50 * 1e3:.0f} ms")
-                    tick()
-            finally:
-                server.stop()
-        phase_loads = list(progress.loads)
-    load_end = [round(v, 2) for v in os.getloadavg()]
+        measured = _measure(cfg, out, progress)
     others = cpu.other_cpu_share(machine_start, own_start, time.perf_counter() - started, n_cores)
+    machine = {"cores": n_cores, "cpu": _cpu_model(), "load_average_start": load_start,
+               "load_average_end": [round(v, 2) for v in os.getloadavg()],
+               "load_average_1min_during": measured.phase_loads,
+               "other_cpu_share": None if others is None else round(others, 4),
+               "busy": others is not None and others > cfg.busy_share}
+    result = _clean(_result(cfg, measured, machine, started))
+    paths = report_mod.write_all(result, out)
+    return result, paths
 
-    naive_s = metrics.throughput(len(documents), naive.wall_seconds)
-    per_request_s = metrics.throughput(len(documents), per_request.wall_seconds)
-    best_s, best_point = metrics.best((p.docs_per_s, p) for p in points)
-    c1 = next((p for p in points if p.concurrency == 1), None)
+
+@dataclass
+class _Measured:
+    """Everything one run measured, before it is summarised."""
+
+    pages: list
+    artifacts: BenchArtifacts
+    stages: Any  # stages.StageRun: (d) each stage on one core
+    naive: Any  # pipelines' runs: (a) and (b)
+    per_request: Any
+    points: list  # perf.Point per concurrency level: (c)
+    requests_per_level: int
+    phase_loads: list[float]  # the 1-minute load average at each phase boundary
+
+
+def _measure(cfg: BenchConfig, out: Path, progress: Progress) -> _Measured:
+    """pages -> build -> (d) stage costs -> (a) naive -> (b) per-request -> (c) served sweep."""
+    from layoutlmv3_triton.measure.bench.pipelines import NaivePipeline, PerRequestPipeline
+    from layoutlmv3_triton.measure.bench.stages import measure_stages
+    from layoutlmv3_triton.measure.perf_data import write_input_data
+    from layoutlmv3_triton.repository.writer import write_configs
+
+    serving = cfg.serving
+    if cfg.pages_dir is not None:
+        pages = read_pages_dir(cfg.pages_dir, cfg.pages)
+    else:
+        with progress.phase(f"render {cfg.pages} pages", cfg.pages):
+            pages = render_pages(cfg.pages, out / "pages")
+    n_pages = len(pages)
+    documents = [p.data for p in pages]
+    with progress.phase(f"build {cfg.preset} model ({cfg.quantize or 'fp32'})", 1):
+        artifacts = ensure_built(cfg.work_dir, cfg.preset, cfg.quantize, out / "logs" / "build.log", cfg.rebuild)
+    repository = artifacts.served_repository
+    write_configs(repository, serving)
+    stage_units = 3 * n_pages + 1 + (n_pages if cfg.quantize else 0)
+    with progress.phase("(d) stage costs, one core each", stage_units) as tick:
+        stages = measure_stages(repository, documents, repeats=cfg.stage_repeats,
+                                batch_size=min(serving.max_batch_size, 4, n_pages),
+                                served_threads=serving.model.intra_op_threads,
+                                reference_onnx=artifacts.fp32_onnx if cfg.quantize else None, progress=tick)
+    with progress.phase("(a) naive: pytesseract → HF → PyTorch", n_pages) as tick:
+        naive = NaivePipeline(artifacts.model_dir).run(documents, progress=tick)
+    with progress.phase("(b) per-request: pytesseract → ORT batch 1", n_pages) as tick:
+        per_request = PerRequestPipeline(artifacts.model_dir, artifacts.fp32_onnx).run(documents, progress=tick)
+    input_data = write_input_data([p.path for p in pages], out / "perf_data.json")
+    requests_per_level = cfg.passes * n_pages
+    points = _served_sweep(cfg, repository, input_data, n_pages, requests_per_level, out, progress)
+    return _Measured(pages, artifacts, stages, naive, per_request, points, requests_per_level, list(progress.loads))
+
+
+def _served_sweep(cfg: BenchConfig, repository: Path, input_data: Path, n_pages: int, requests_per_level: int,
+                  out: Path, progress: Progress) -> list:
+    """(c): the ensemble on a real tritonserver, warmed up, at each concurrency level."""
+    from layoutlmv3_triton.local.server import LocalTritonServer
+    from layoutlmv3_triton.measure.bench import perf
+
+    serving = cfg.serving
+    points = []
+    with progress.phase(f"(c) ensemble: concurrency {','.join(map(str, cfg.concurrency))}",
+                        len(cfg.concurrency) + 2) as tick:
+        server = LocalTritonServer(repository, log_file=out / "logs" / "tritonserver.log")
+        server.start(cfg.server_timeout_s)
+        try:
+            tick()
+            warm = max(2, serving.preprocess_instances + serving.model_instances)
+            pgid = server.process.pid  # started in its own session: the stubs share its process group
+            perf.run_point(server.grpc_url, input_data, warm, max(n_pages, 2 * warm), out / "perf", tag="warmup-")
+            tick()
+            for concurrency in cfg.concurrency:
+                point = perf.run_point(server.grpc_url, input_data, concurrency, requests_per_level, out / "perf",
+                                       server_pgid=pgid)
+                points.append(point)
+                progress.log(f"concurrency {concurrency}: {point.docs_per_s:.2f} docs/s, "
+                             f"p50 {point.latency.p50 * 1e3:.0f} ms")
+                tick()
+        finally:
+            server.stop()
+    return points
+
+
+def _result(cfg: BenchConfig, m: _Measured, machine: dict, started: float) -> dict:
+    """The report's JSON: headline ratios, each baseline, the served sweep, stages, pages, settings."""
+    n_cores = machine["cores"]
+    stages = m.stages
+    core_seconds = stages.core_seconds()
+    bound = metrics.compute_bound(core_seconds, n_cores)
+    naive_s = metrics.throughput(len(m.pages), m.naive.wall_seconds)
+    per_request_s = metrics.throughput(len(m.pages), m.per_request.wall_seconds)
+    best_s, best_point = metrics.best((p.docs_per_s, p) for p in m.points)
+    c1 = next((p for p in m.points if p.concurrency == 1), None)
     overhead_ms = (metrics.overhead_seconds(c1.latency.p50, stages.served_latencies()) * 1e3) if c1 else math.nan
     speedup_naive = metrics.ratio(best_s, naive_s)
-    speedup_per_request = metrics.ratio(best_s, per_request_s)
     fraction = metrics.ratio(best_s, bound)
-
-    def baseline(run, docs_per_s):
-        return {"docs_per_s": docs_per_s, **metrics.LatencySummary.of(run.latencies).as_ms(),
-                "vs_naive": metrics.ratio(docs_per_s, naive_s), "vs_per_request": metrics.ratio(docs_per_s, per_request_s),
-                "fraction_of_bound": metrics.ratio(docs_per_s, bound), "wall_seconds": run.wall_seconds,
-                "mean_tokens": float(np.mean(run.tokens))}
-
-    ensemble = []
-    for p in points:
-        d = p.as_dict()
-        d.update(vs_naive=metrics.ratio(p.docs_per_s, naive_s), vs_per_request=metrics.ratio(p.docs_per_s, per_request_s),
-                 fraction_of_bound=metrics.ratio(p.docs_per_s, bound))
-        if d.get("server_cpu_s_per_doc"):
-            # how much more CPU a served document costs than the stages alone
-            d["server_cpu_vs_stages"] = metrics.ratio(d["server_cpu_s_per_doc"], sum(core_seconds.values()))
-            busy = d["server_cpu_s_per_doc"] + (d.get("client_cpu_s_per_doc") or 0.0)
-            d["cpu_utilization"] = metrics.ratio(busy * p.docs_per_s, n_cores)
-        ensemble.append(d)
-    identical, match = word_agreement(naive.words, stages.words)
+    compare = _Comparison(naive_s, per_request_s, bound)
     quant = None
     if cfg.quantize:
-        quant = {"mode": cfg.quantize, "pages": stages.accuracy, "build": quantization_report(repository)}
-    targets = metrics.Targets()
-    result = {
+        quant = {"mode": cfg.quantize, "pages": stages.accuracy, "build": quantization_report(m.artifacts.served_repository)}
+    return {
         "schema": "layoutlmv3-triton-bench/1",
         "speedup_vs_naive": speedup_naive,
-        "speedup_vs_per_request": speedup_per_request,
+        "speedup_vs_per_request": metrics.ratio(best_s, per_request_s),
         "fraction_of_bound": fraction,
         "ensemble_docs_per_s": best_s,
         "ensemble_best_concurrency": best_point.concurrency,
         "overhead_ms_at_concurrency_1": overhead_ms,
-        "targets": targets.check(speedup_naive, fraction, overhead_ms),
-        "naive": baseline(naive, naive_s),
-        "per_request": baseline(per_request, per_request_s),
-        "ensemble": ensemble,
+        "targets": metrics.Targets().check(speedup_naive, fraction, overhead_ms),
+        "naive": compare.baseline(m.naive, naive_s),
+        "per_request": compare.baseline(m.per_request, per_request_s),
+        "ensemble": [compare.point(p, sum(core_seconds.values()), n_cores) for p in m.points],
         "stages": {
             "cores": n_cores,
             "core_seconds": core_seconds,
             "compute_bound_docs_per_s": bound,
             "vs_naive": metrics.ratio(bound, naive_s),
             "vs_per_request": metrics.ratio(bound, per_request_s),
-            "per_page_ms": {k: [v * 1e3 for v in vals] for k, vals in stages.per_page.items()},
-            "model_batch1_ms": float(np.mean(stages.per_page["model"])) * 1e3,
-            "model_batched_ms": stages.model_batched_per_page * 1e3,
-            "model_padded_ms": stages.model_padded_per_page * 1e3,
-            "model_batch_size": stages.batch_size,
-            "served_model_threads": stages.model_served_threads,
-            "served_model_latency_ms": [v * 1e3 for v in stages.model_served_latency],
-            "median_page_stage_latency_ms": metrics.percentile(metrics.per_page_totals(stages.served_latencies()), 50) * 1e3,
+            **_stage_latencies(stages),
             "repeats": cfg.stage_repeats,
         },
         "quantization": quant,
-        "pages": {
-            "count": n_pages, "width": pages[0].width, "height": pages[0].height,
-            "source": str(cfg.pages_dir) if cfg.pages_dir is not None else "synthetic forms (synth.render_page)",
-            "mean_words": float(np.mean([len(w) for w in stages.words])),
-            "mean_tokens": float(np.mean(stages.tokens)),
-            "mean_tokens_pytesseract": float(np.mean(naive.tokens)),
-            "seq_buckets": {str(k): int(v) for k, v in zip(*np.unique(stages.seq_lengths, return_counts=True))},
-            "ocr_identical_pages": identical, "ocr_word_match": match, **_versions(),
-        },
-        "serving_options": {**{k: v for k, v in asdict(serving).items() if k not in ("preprocess", "model", "postprocess")},
-                            "model_threads": serving.model.intra_op_threads},
+        "pages": _pages_section(cfg, m),
+        "serving_options": {**{k: v for k, v in asdict(cfg.serving).items()
+                               if k not in ("preprocess", "model", "postprocess")},
+                            "model_threads": cfg.serving.model.intra_op_threads},
         "settings": {
-            "preset": cfg.preset, "quantize": cfg.quantize, "quick": cfg.quick, "pages": n_pages,
-            "concurrency": list(cfg.concurrency), "passes": cfg.passes, "requests_per_level": requests_per_level,
-            "repository": str(repository), "model_dir": str(artifacts.model_dir),
+            "preset": cfg.preset, "quantize": cfg.quantize, "quick": cfg.quick, "pages": len(m.pages),
+            "concurrency": list(cfg.concurrency), "passes": cfg.passes, "requests_per_level": m.requests_per_level,
+            "repository": str(m.artifacts.served_repository), "model_dir": str(m.artifacts.model_dir),
         },
-        "machine": {"cores": n_cores, "cpu": _cpu_model(), "load_average_start": load_start,
-                    "load_average_end": load_end, "load_average_1min_during": phase_loads,
-                    "other_cpu_share": None if others is None else round(others, 4),
-                    "busy": others is not None and others > cfg.busy_share},
+        "machine": machine,
         "run_seconds": time.perf_counter() - started,
     }
-    result = _clean(result)
-    paths = report_mod.write_all(result, out)
-    return result, paths
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    """Throughputs every row of the report is compared with (documents per second)."""
+
+    naive: float
+    per_request: float
+    bound: float
+
+    def ratios(self, docs_per_s: float) -> dict:
+        return {"vs_naive": metrics.ratio(docs_per_s, self.naive),
+                "vs_per_request": metrics.ratio(docs_per_s, self.per_request),
+                "fraction_of_bound": metrics.ratio(docs_per_s, self.bound)}
+
+    def baseline(self, run, docs_per_s: float) -> dict:
+        """One in-process baseline: throughput, latencies, ratios."""
+        return {"docs_per_s": docs_per_s, **metrics.LatencySummary.of(run.latencies).as_ms(),
+                **self.ratios(docs_per_s), "wall_seconds": run.wall_seconds, "mean_tokens": float(np.mean(run.tokens))}
+
+    def point(self, point, stage_core_seconds: float, n_cores: int) -> dict:
+        """One concurrency level of the served sweep, with its ratios and CPU use."""
+        d = point.as_dict()
+        d.update(self.ratios(point.docs_per_s))
+        if d.get("server_cpu_s_per_doc"):
+            # how much more CPU a served document costs than the stages alone
+            d["server_cpu_vs_stages"] = metrics.ratio(d["server_cpu_s_per_doc"], stage_core_seconds)
+            busy = d["server_cpu_s_per_doc"] + (d.get("client_cpu_s_per_doc") or 0.0)
+            d["cpu_utilization"] = metrics.ratio(busy * point.docs_per_s, n_cores)
+        return d
+
+
+def _stage_latencies(stages) -> dict:
+    """(d)'s per-page times and the model's batch-size and threading variants, in ms."""
+    return {
+        "per_page_ms": {k: [v * 1e3 for v in vals] for k, vals in stages.per_page.items()},
+        "model_batch1_ms": float(np.mean(stages.per_page["model"])) * 1e3,
+        "model_batched_ms": stages.model_batched_per_page * 1e3,
+        "model_padded_ms": stages.model_padded_per_page * 1e3,
+        "model_batch_size": stages.batch_size,
+        "served_model_threads": stages.model_served_threads,
+        "served_model_latency_ms": [v * 1e3 for v in stages.model_served_latency],
+        "median_page_stage_latency_ms": metrics.percentile(metrics.per_page_totals(stages.served_latencies()), 50) * 1e3,
+    }
+
+
+def _pages_section(cfg: BenchConfig, m: _Measured) -> dict:
+    """The pages measured: size, words, tokens, buckets, and how the two OCR runs agree."""
+    identical, match = word_agreement(m.naive.words, m.stages.words)
+    return {
+        "count": len(m.pages), "width": m.pages[0].width, "height": m.pages[0].height,
+        "source": str(cfg.pages_dir) if cfg.pages_dir is not None else "synthetic forms (synth.render_page)",
+        "mean_words": float(np.mean([len(w) for w in m.stages.words])),
+        "mean_tokens": float(np.mean(m.stages.tokens)),
+        "mean_tokens_pytesseract": float(np.mean(m.naive.tokens)),
+        "seq_buckets": {str(k): int(v) for k, v in zip(*np.unique(m.stages.seq_lengths, return_counts=True))},
+        "ocr_identical_pages": identical, "ocr_word_match": match, **_versions(),
+    }

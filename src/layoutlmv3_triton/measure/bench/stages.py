@@ -20,15 +20,20 @@ are timed too, to show what padding costs.  Wall times are kept too: they are th
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from layoutlmv3_triton import contract
+from layoutlmv3_triton.records import PageRecord
+
+if TYPE_CHECKING:  # the serving classes are imported when the stages run
+    from layoutlmv3_triton.serving.decoding import Postprocessor
+    from layoutlmv3_triton.serving.encoding import EncodedWindow, PageEncoder
+    from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
 
 STAGES = ("ocr", "encode", "model", "decode")
 
@@ -89,12 +94,9 @@ def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int
                    served_threads: int = 1, reference_onnx: Path | None = None,
                    progress: Callable[[str], None] | None = None) -> StageRun:
     """Time every stage on every page.  ``reference_onnx``: an fp32 model to compare the served one with."""
-    from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
-    from layoutlmv3_triton.serving.steps.postprocess import Postprocessor
-    from layoutlmv3_triton.records import PageRecord
+    from layoutlmv3_triton.serving.decoding import Postprocessor
     from layoutlmv3_triton.serving.encoding import PageEncoder
-    from layoutlmv3_triton.serving.images import decode_image
-    from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine
+    from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
 
     repository = Path(repository)
     tick = progress or (lambda _stage: None)
@@ -104,7 +106,31 @@ def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int
     model = OnnxTokenClassifier(onnx_path, threads=1)
     per_page: dict[str, list[float]] = {s: [] for s in STAGES}
     run = StageRun(per_page, {s: [] for s in STAGES}, 0.0, batch_size, served_threads, [])
-    encoded, page_words = [], []
+    encoded, records = _ocr_and_encode(run, documents, encoder, repeats, tick)
+    inputs = [{k: v[None] for k, v in page.model_inputs().items()} for page in encoded]
+    logits = _model(run, model, inputs, repeats, tick)
+    if served_threads == 1:
+        run.model_served_latency = list(run.per_page_wall["model"])
+    else:
+        served = OnnxTokenClassifier(onnx_path, threads=served_threads)
+        served.run(inputs[0])
+        for feed in inputs:
+            run.model_served_latency.append(_timed(lambda: served.run(feed), repeats)[1])
+        del served
+    _decode(run, post, logits, encoded, records, repeats, tick)
+    if reference_onnx is not None and Path(reference_onnx).is_file():
+        run.accuracy = _accuracy(Path(reference_onnx), inputs, logits, encoded, tick)
+    return run
+
+
+def _ocr_and_encode(run: StageRun, documents: Sequence[bytes], encoder: PageEncoder, repeats: int,
+                    tick: Callable[[str], None]) -> tuple[list[EncodedWindow], list[PageRecord]]:
+    """``ocr`` and ``encode`` of every page: (its encoded window, its page record)."""
+    from layoutlmv3_triton.serving.images import decode_image
+    from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine
+    from layoutlmv3_triton.serving.page import Page
+
+    encoded, records = [], []
     with TesseractEngine(OcrConfig()) as engine:
         for data in documents:
             engine.read(decode_image(data))  # warm the engine (first call loads the models)
@@ -117,20 +143,24 @@ def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int
             texts, boxes = [w.text for w in words], [w.box for w in words]
             page = _record(run, "encode", _timed(lambda: encoder.encode(image, texts, boxes), repeats))
             encoded.append(page)
-            page_words.append({"page": 0, "width": image.width, "height": image.height, "source": "ocr",
-                               "words": texts, "boxes": [list(b) for b in boxes],
-                               "confidences": [w.confidence for w in words]})
+            records.append(Page(image, words=words).record())
             run.words.append(texts)
             run.seq_lengths.append(int(page.input_ids.shape[0]))
             run.tokens.append(int(page.attention_mask.sum()))
             tick("ocr")
-    inputs = [{k: v[None] for k, v in page.model_inputs().items()} for page in encoded]
+    return encoded, records
+
+
+def _model(run: StageRun, model: OnnxTokenClassifier, inputs: list[dict], repeats: int,
+           tick: Callable[[str], None]) -> list[np.ndarray]:
+    """``model`` at batch 1 per page (its logits), then in batches as the model step runs them
+    (grouped by length, so unpadded) and padded to the longest page."""
     model.run(inputs[0])  # warm-up: the first run allocates
     logits = []
     for feed in inputs:
         logits.append(_record(run, "model", _timed(lambda: model.run(feed), repeats)))
         tick("model")
-    # batches of batch_size as the model step runs them (grouped by length, so unpadded)
+    batch_size = run.batch_size
     start = time.process_time()
     for i in range(0, len(inputs), batch_size):
         model.run_many(inputs[i:i + batch_size])
@@ -140,40 +170,43 @@ def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int
         model.run_many(inputs[i:i + batch_size], pad_across_lengths=True)
     run.model_padded_per_page = (time.process_time() - start) / len(inputs)
     tick("model")
-    if served_threads == 1:
-        run.model_served_latency = list(run.per_page_wall["model"])
-    else:
-        served = OnnxTokenClassifier(onnx_path, threads=served_threads)
-        served.run(inputs[0])
-        for feed in inputs:
-            run.model_served_latency.append(_timed(lambda: served.run(feed), repeats)[1])
-        del served
-    for out, page, words in zip(logits, encoded, page_words):
+    return logits
+
+
+def _decode(run: StageRun, post: Postprocessor, logits: list[np.ndarray], encoded: list[EncodedWindow],
+            records: list[PageRecord], repeats: int, tick: Callable[[str], None]) -> None:
+    """``decode`` of every page, from its page record as JSON as the postprocess step receives it."""
+    for out, page, record in zip(logits, encoded, records):
         def decode():
-            parsed = PageRecord.from_json(json.dumps(words))  # the step receives the page record as JSON
+            parsed = PageRecord.from_json(record.to_json())  # the step receives the page record as JSON
             return post.document([post.page(out[0], page.word_ids, parsed)])
         _record(run, "decode", _timed(decode, repeats))
         tick("decode")
-    if reference_onnx is not None and Path(reference_onnx).is_file():
-        reference = OnnxTokenClassifier(reference_onnx, threads=1)
-        diffs, agree, word_agree, n_words = [], [], 0, 0
-        for feed, out, page in zip(inputs, logits, encoded):
-            ref = reference.run(feed)
-            d, a = label_agreement(ref[0], out[0], feed[contract.ATTENTION_MASK.name][0])
-            diffs.append(d)
-            agree.append(a)
-            first = _first_subtokens(page.word_ids)
-            word_agree += int((ref[0][first].argmax(-1) == out[0][first].argmax(-1)).sum())
-            n_words += len(first)
-            tick("model")
-        run.accuracy = {
-            "reference": str(reference_onnx),
-            "max_abs_logit_diff": float(max(diffs)),
-            "token_label_agreement": float(np.mean(agree)),
-            "word_label_agreement": word_agree / n_words if n_words else 1.0,
-            "pages": len(inputs),
-        }
-    return run
+
+
+def _accuracy(reference_onnx: Path, inputs: list[dict], logits: list[np.ndarray], encoded: list[EncodedWindow],
+              tick: Callable[[str], None]) -> dict:
+    """How the served model's labels agree with the fp32 model ``reference_onnx`` on these pages."""
+    from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
+
+    reference = OnnxTokenClassifier(reference_onnx, threads=1)
+    diffs, agree, word_agree, n_words = [], [], 0, 0
+    for feed, out, page in zip(inputs, logits, encoded):
+        ref = reference.run(feed)
+        d, a = label_agreement(ref[0], out[0], feed[contract.ATTENTION_MASK.name][0])
+        diffs.append(d)
+        agree.append(a)
+        first = _first_subtokens(page.word_ids)
+        word_agree += int((ref[0][first].argmax(-1) == out[0][first].argmax(-1)).sum())
+        n_words += len(first)
+        tick("model")
+    return {
+        "reference": str(reference_onnx),
+        "max_abs_logit_diff": float(max(diffs)),
+        "token_label_agreement": float(np.mean(agree)),
+        "word_label_agreement": word_agree / n_words if n_words else 1.0,
+        "pages": len(inputs),
+    }
 
 
 def _first_subtokens(word_ids: np.ndarray) -> np.ndarray:

@@ -1,125 +1,30 @@
-"""Preprocess step: document bytes -> pages -> words (text layer, client or OCR) ->
-LayoutLMv3 windows, one or more per page (a window is one model row)."""
+"""Preprocess step: the Triton glue around serving/preprocessor.py (document bytes and
+optional words in; the windows of every page out, as model inputs, token->word maps and
+the page records that ride on each page's first window)."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.errors import RequestError
-from layoutlmv3_triton.records import PageRecord
-from layoutlmv3_triton.serving.documents import load_document
-from layoutlmv3_triton.serving.encoding import EncodedWindow, PageEncoder
-from layoutlmv3_triton.serving.ocr import TesseractEngine
-from layoutlmv3_triton.serving.pdf import PageInput
-from layoutlmv3_triton.serving.segments import boxes_at_level
+from layoutlmv3_triton.serving.encoding import EncodedWindow, stack_windows
+from layoutlmv3_triton.serving.page import Page
+from layoutlmv3_triton.serving.preprocessor import STAGE, Preprocessor
+from layoutlmv3_triton.serving.settings import PreprocessParameters
 from layoutlmv3_triton.serving.steps import triton_io
-from layoutlmv3_triton.serving.steps.parameters import PreprocessParameters
 from layoutlmv3_triton.serving.steps.diagnostics import HeapSnapshots
 from layoutlmv3_triton.serving.steps.triton_io import ModelArgs
 
-STAGE = "preprocess"
 
-
-@dataclass
-class PreparedPage:
-    windows: list[EncodedWindow]  # word_ids index the page's words
-    record: PageRecord
-
-
-class Preprocessor:
-    """One Tesseract engine and one processor, reused for every request."""
-
-    def __init__(self, processor_dir: str | Path, params: PreprocessParameters = PreprocessParameters()):
-        self.params = params
-        self.encoder = PageEncoder(processor_dir, stride=params.window_stride,
-                                   max_windows_per_page=params.max_windows_per_page)
-        self.engine = TesseractEngine(params.ocr)
-
-    def read(self, data: bytes, words_json: bytes | None = None) -> list[PageInput]:
-        """The document's pages, each with its words (OCR'd here when not known)."""
-        pages = load_document(data, self.params.limits, self.params.pdf_dpi, words_json)
-        for page in pages:
-            if page.words is None:
-                found = self.engine.read(page.image)
-                page.words, page.boxes = [w.text for w in found], [list(w.box) for w in found]
-                page.confidences = [w.confidence for w in found]
-                page.lines, page.blocks = [w.line for w in found], [w.block for w in found]
-        return pages
-
-    def process(self, documents: Sequence[bytes], words: Sequence[bytes | None] | None = None,
-                ) -> list[list[PreparedPage] | RequestError]:
-        """Each document gets its pages or its own error; all pages are encoded together."""
-        words = words if words is not None else [None] * len(documents)
-        results: list[list[PreparedPage] | RequestError] = []
-        read: list[tuple[int, int, PageInput]] = []
-        for index, (data, given) in enumerate(zip(documents, words)):
-            try:
-                pages = self.read(data, given)
-                read.extend((index, number, page) for number, page in enumerate(pages))
-                results.append([])
-            except RequestError as exc:
-                results.append(exc)
-            except Exception as exc:  # noqa: BLE001 - hostile bytes reach decoders and OCR: never fail the batch
-                results.append(RequestError(f"cannot read document: {type(exc).__name__}: {exc}", stage=STAGE))
-        for (index, number, page), windows in zip(read, self._encode([p for _, _, p in read])):
-            target = results[index]
-            if isinstance(target, RequestError):
-                continue
-            if isinstance(windows, RequestError):
-                results[index] = windows
-                continue
-            target.append(PreparedPage(windows, PageRecord(
-                page=number, width=page.image.width, height=page.image.height, source=page.source,
-                words=page.words, boxes=page.boxes, confidences=page.confidences)))
-        return results
-
-    def model_boxes(self, page: PageInput) -> list[list[float]]:
-        """The boxes the model reads: word, line or block boxes, as it was trained (segments.py)."""
-        return boxes_at_level(page.boxes, self.params.ocr.box_level, page.lines, page.blocks)
-
-    def _encode(self, pages: list[PageInput]) -> list[list[EncodedWindow] | RequestError]:
-        if not pages:
-            return []
-        try:
-            return self.encoder.encode_windows([p.image for p in pages], [p.words for p in pages],
-                                               [self.model_boxes(p) for p in pages])
-        except Exception:  # noqa: BLE001 - isolate the page that broke the batch
-            out: list[list[EncodedWindow] | RequestError] = []
-            for p in pages:
-                try:
-                    out.extend(self.encoder.encode_windows([p.image], [p.words], [self.model_boxes(p)]))
-                except Exception as exc:  # noqa: BLE001
-                    out.append(exc if isinstance(exc, RequestError) else RequestError(f"encoding failed: {exc}", stage=STAGE))
-            return out
-
-    def close(self) -> None:
-        self.engine.close()
-
-
-def windows_of(pages: list[PreparedPage]) -> list[tuple[EncodedWindow, bytes]]:
+def windows_of(pages: list[Page]) -> list[tuple[EncodedWindow, bytes]]:
     """Every window of the pages, in order; the page record rides on its first window only."""
     windows = []
     for page in pages:
         for number, window in enumerate(page.windows):
-            windows.append((window, page.record.to_json() if number == 0 else b""))
+            windows.append((window, page.record().to_json() if number == 0 else b""))
     return windows
-
-
-def stack_windows(windows: list[EncodedWindow], dtypes: dict | None = None) -> dict[str, np.ndarray]:
-    """Model inputs and word maps of several windows as one batch, padded to the longest."""
-    length = max(window.input_ids.shape[0] for window in windows)
-    outputs = {}
-    for t in contract.MODEL_INPUTS + (contract.WORD_IDS,):
-        arrays = [getattr(window, t.name) for window in windows]
-        fill = -1 if t is contract.WORD_IDS else 0
-        stacked = np.stack(arrays) if t is contract.PIXEL_VALUES else triton_io.pad_stack(arrays, length, fill)
-        outputs[t.name] = stacked.astype(dtypes[t.name], copy=False) if dtypes else stacked
-    return outputs
 
 
 def _elements(request, tensor: contract.Tensor) -> list[bytes] | None:
@@ -179,7 +84,7 @@ class TritonPythonModel:
                 out.extend([alone] * len(item[0]) if isinstance(alone, Exception) else alone)
         return out
 
-    def _outputs(self, documents: list[list[PreparedPage] | RequestError]) -> dict[str, np.ndarray]:
+    def _outputs(self, documents: list[list[Page] | RequestError]) -> dict[str, np.ndarray]:
         for number, doc in enumerate(documents):
             if isinstance(doc, Exception):
                 if len(documents) == 1 or not isinstance(doc, RequestError):

@@ -98,14 +98,6 @@ def respond_each(requests: Sequence, stage: str, build: Callable[[object], dict[
     return [respond(stage, build, request) for request in requests]
 
 
-def pad_stack(arrays: Sequence[np.ndarray], length: int, fill: int | float = 0) -> np.ndarray:
-    """Stack arrays whose first axis is a sequence, padding that axis to ``length``."""
-    out = np.full((len(arrays), length, *arrays[0].shape[1:]), fill, dtype=arrays[0].dtype)
-    for i, a in enumerate(arrays):
-        out[i, : a.shape[0]] = a
-    return out
-
-
 def bytes_array(values: Sequence[bytes]) -> np.ndarray:
     """A [n, 1] BYTES tensor as an object array (bytes_ would strip trailing NULs)."""
     out = np.empty((len(values), 1), dtype=object)

@@ -1,4 +1,6 @@
-"""Each step's model-config parameters: ``build-repo`` writes them, ``initialize`` reads them."""
+"""Each stage's settings, as the model-config parameters of its step: ``build-repo`` writes them
+into ``config.pbtxt``, the step's ``initialize`` reads them back, and the in-process pipeline
+reads the same files (pipeline.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,7 +25,7 @@ class PreprocessParameters(ParameterSet):
 
 @dataclass(frozen=True)
 class ModelParameters(ParameterSet):
-    """The local (python-backend) model step; the NGC backends take their own keys (build/configs.py)."""
+    """The local (python-backend) model step; the NGC backends take their own keys (repository/configs.py)."""
 
     onnx_file: str = contract.ONNX_FILE
     intra_op_threads: int = 1  # one single-threaded session per core: OCR shares the cores (docs/performance.md)
