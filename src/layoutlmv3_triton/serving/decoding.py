@@ -1,4 +1,9 @@
-"""Logits -> one label per word (its first sub-token) -> BIO entities -> result JSON."""
+"""Logits -> one label per word -> BIO entities -> result JSON.
+
+A word's label is read at its first sub-token; on a long page cut into windows, the
+class probabilities at that token are averaged over the windows that saw it
+(:func:`~.windows.merge_word_probabilities`).
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,7 +23,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def word_predictions(logits: np.ndarray, word_ids: np.ndarray, n_words: int) -> tuple[np.ndarray, np.ndarray]:
-    """Label id and probability per word from the word's first sub-token.
+    """Label id and probability per word from the word's first sub-token, for one window
+    (``merge_word_probabilities`` averages several).
 
     Words with no token (truncated away) get label -1 and score NaN.
     """
