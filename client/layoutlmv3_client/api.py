@@ -2,19 +2,23 @@
 
 tritonclient is imported on first use so that ``--help`` and annotation stay fast and
 work without it.  Both protocols raise :mod:`.errors` exceptions, never tritonclient's,
-so callers handle one set of errors.
+so callers handle one set of errors.  :meth:`DocumentClient.infer` sends a document
+again after a transient error (overloaded, timed out, unreachable), up to ``retries``
+times with backoff.
 """
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Union
 
 from layoutlmv3_triton import contract
 
-from .errors import BadInputError, ClientError, ModelNotReadyError, ServerUnavailableError
+from .errors import BadInputError, ClientError, ModelNotReadyError, ServerUnavailableError, TransientError
 from .request import build_inputs, parse_result, split_url, translate_error, unreachable
+from .retry import DEFAULT_RETRIES, RetryPolicy
 
 DEFAULT_TIMEOUT_S = 120.0
 
@@ -38,12 +42,16 @@ class DocumentClient:
     """A client for one model (the ensemble by default) on one Triton server."""
 
     def __init__(self, url: str | None = None, protocol: str = "grpc", model: str = contract.ENSEMBLE,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, model_version: str = ""):
+                 timeout_s: float = DEFAULT_TIMEOUT_S, model_version: str = "", retries: int = DEFAULT_RETRIES,
+                 on_retry: Callable[[TransientError, int, float], None] | None = None):
         self.protocol = protocol
         self.url, self._ssl = split_url(url, protocol)
         self.model = model
         self.model_version = model_version
         self.timeout_s = float(timeout_s)
+        self.retry = RetryPolicy(retries)
+        self.on_retry = on_retry  # called with (error, retry number, pause) before each pause
+        self.retried: Counter[str] = Counter()  # retries so far, by the error's stage
         self._lock = threading.Lock()
         self._grpc: Any = None
         self._local = threading.local()
@@ -91,7 +99,15 @@ class DocumentClient:
             raise self._translate(exc) from None
 
     def _translate(self, exc: Exception) -> Exception:
-        return translate_error(exc, self.url, self.protocol, self.model, self.timeout_s)
+        return translate_error(exc, self.url, self.protocol, self.model, self.timeout_s, self._live)
+
+    def _live(self) -> bool:
+        """Whether the server answers a liveness probe (errors only mean "no")."""
+        try:
+            kwargs = {"client_timeout": self._probe_timeout()} if self.protocol == "grpc" else {}
+            return bool(self._client().is_server_live(**kwargs))
+        except Exception:  # noqa: BLE001 - any failure to answer is "not live"
+            return False
 
     def _unreachable(self, detail: str) -> str:
         return unreachable(self.url, self.protocol, detail)
@@ -140,8 +156,18 @@ class DocumentClient:
         if len(data) == 0:
             raise BadInputError("the document is empty (0 bytes)", "input")
         inputs, outputs = build_inputs(self._triton(), bytes(data))
-        response = self._call("infer", self.model, inputs, model_version=self.model_version, outputs=outputs)
-        return parse_result(response)
+
+        def once() -> dict:
+            return parse_result(self._call("infer", self.model, inputs, model_version=self.model_version,
+                                           outputs=outputs))
+
+        return self.retry.call(once, self._retrying)
+
+    def _retrying(self, error: TransientError, number: int, pause_s: float) -> None:
+        with self._lock:
+            self.retried[error.stage or "?"] += 1
+        if self.on_retry is not None:
+            self.on_retry(error, number, pause_s)
 
     def _one(self, index: int, item: Item) -> Outcome:
         try:
@@ -210,7 +236,9 @@ class DocumentClient:
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
+            self.retry.stop.set()  # requests still running give up instead of pausing to retry
             pool.shutdown(wait=True, cancel_futures=True)
+            self.retry.stop.clear()
         with self._lock:
             clients = [self._grpc, getattr(self._local, "client", None)]
             self._grpc, self._local = None, threading.local()  # other threads' clients go with them

@@ -9,11 +9,12 @@ from typing import Any
 
 from layoutlmv3_triton import contract
 
-from . import files
+from . import files, records as jsonl
 from .api import DEFAULT_TIMEOUT_S, DocumentClient
 from .errors import ClientError, ModelNotReadyError, ServerUnavailableError
 from .fields import FieldsCsv
 from .request import DEFAULT_HOST, DEFAULT_PORTS, PROTOCOLS
+from .retry import DEFAULT_RETRIES
 
 EPILOG = f"""examples:
   layoutlmv3-client infer page.png
@@ -21,11 +22,13 @@ EPILOG = f"""examples:
   layoutlmv3-client infer 'scans/**/*.jpg' --protocol http --concurrency 8 --jsonl results.jsonl
   layoutlmv3-client infer form.pdf --output results.json --annotate annotated/
   layoutlmv3-client infer scans/ --jsonl results.jsonl --fields-csv fields.csv
+  layoutlmv3-client infer scans/ --jsonl results.jsonl --resume     # after a crash: only what is missing
   layoutlmv3-client health --url {DEFAULT_HOST}:{DEFAULT_PORTS['http']} --protocol http
 
 Each result prints as {{"file": PATH, "result": {{...}}}} or {{"file": PATH, "error": {{"stage": ..., "message": ...}}}};
 the result document is described in docs/result-format.md.
-exit status: 0 all documents succeeded, 1 some failed, 2 nothing could be sent (usage, server, model).
+exit status: 0 all documents succeeded, 1 some failed, 2 nothing could be sent (usage, server, model)
+or the server went away mid-run (rerun with --resume to send the rest).
 """
 
 
@@ -59,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--annotate", metavar="DIR",
                    help="draw the entities on each page into DIR/<stem>.png (PDF pages: <stem>-p<N>.png)")
     p.add_argument("--recursive", "-r", action="store_true", help="look into sub-folders of folder arguments")
+    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
+                   help="send a document again up to N times when the server is overloaded, times out or is "
+                        "briefly unreachable, pausing about 1, 2, 4, ... s (with jitter) between tries "
+                        "(default: %(default)s)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run: keep the records already in --jsonl, skip their "
+                        "documents, and send the rest (and those that failed for a transient reason) again")
     p.set_defaults(_run=run_infer)
     h = sub.add_parser("health", help="print server and model readiness", epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,21 +79,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _Records:
-    """Where records go: stdout, or the --output / --jsonl files when given."""
+    """Where records go: stdout, or the --output / --jsonl / --fields-csv files when given.
 
-    def __init__(self, args: argparse.Namespace):
+    With ``resume``, the records kept from the earlier --jsonl file come first in
+    --output and --fields-csv as well, so that each of them covers the whole run.
+    """
+
+    def __init__(self, args: argparse.Namespace, kept: list[dict] = ()):
         self.compact = args.compact
         self.output = args.output
         self.to_stdout = not (args.output or args.jsonl)
-        self.all: list[dict] = []
-        self.jsonl = open(args.jsonl, "w", encoding="utf-8") if args.jsonl else None
+        self.all: list[dict] = list(kept)
+        self.jsonl = jsonl.JsonlFile(args.jsonl, append=args.resume) if args.jsonl else None
         self.fields = FieldsCsv(open(args.fields_csv, "w", encoding="utf-8", newline="")) if args.fields_csv else None
+        for record in kept:
+            if self.fields:
+                self.fields.add(record)
 
     def emit(self, record: dict) -> None:
         self.all.append(record)
         if self.jsonl:
-            self.jsonl.write(json.dumps(record, ensure_ascii=False) + "\n")
-            self.jsonl.flush()  # a crash or Ctrl-C keeps what finished
+            self.jsonl.write(record)  # whole and on disk: a crash or Ctrl-C keeps what finished
         if self.fields:
             self.fields.add(record)
         if self.to_stdout:
@@ -136,72 +152,127 @@ def _annotate(path: str, result: dict, out_dir: str, stems: set[str]) -> list[st
     return [str(p) for p in write_annotations(data, result, out_dir, stem, pdf=contract.is_pdf(data))]
 
 
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    if args.concurrency < 1 or args.timeout <= 0 or args.retries < 0:
+        return "--concurrency must be at least 1, --timeout above 0 and --retries at least 0"
+    if args.resume and not args.jsonl:
+        return "--resume continues a --jsonl file: give the one the interrupted run wrote"
+    return None
+
+
+def _resume(args: argparse.Namespace, found: files.Expansion) -> tuple[list[dict], files.Expansion]:
+    """The records to keep from the earlier --jsonl, and what is left to send."""
+    resumed = jsonl.read_for_resume(args.jsonl)
+    if resumed.to_retry or resumed.broken_lines:
+        jsonl.rewrite(args.jsonl, resumed.records)
+    done = resumed.done
+    left = files.Expansion([p for p in found.files if jsonl.document_key(p) not in done],
+                           [p for p in found.problems if jsonl.document_key(p.path) not in done])
+    dropped = []
+    if resumed.to_retry:
+        dropped.append(f"{resumed.to_retry} transient error(s) to send again")
+    if resumed.broken_lines:
+        dropped.append(f"unreadable line(s) {', '.join(map(str, resumed.broken_lines))} dropped")
+    _say(f"resuming {args.jsonl}: {len(resumed.records)} document(s) done, {len(left.files)} to send"
+         + (f" ({'; '.join(dropped)})" if dropped else ""))
+    return resumed.records, left
+
+
 def run_infer(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    if args.concurrency < 1 or args.timeout <= 0:
-        _say("error: --concurrency must be at least 1 and --timeout above 0")
+    problem = _usage_problem(args)
+    if problem:
+        _say(f"error: {problem}")
         return 2
     found = files.expand(args.files, recursive=args.recursive)
-    failed = 0
     try:
-        records = _Records(args)
+        kept, found = _resume(args, found) if args.resume else ([], found)
+        records = _Records(args, kept)
     except OSError as exc:
         _say(f"error: cannot write {exc.filename}: {exc.strerror}")
         return 2
+    failed = sum(1 for r in kept if "error" in r)
+    stopped: ClientError | None = None
     try:
         for problem in found.problems:
             records.emit({"file": problem.path, "error": {"stage": "input", "message": problem.message}})
             _say(f"error: {problem.path}: {problem.message}")
             failed += 1
         if not found.files:
+            if kept:
+                _say("nothing left to send")
+                return 1 if failed else 0
             _say("error: no documents to send")
             return 2
-        with DocumentClient(args.url, args.protocol, args.model, args.timeout) as client:
+        with DocumentClient(args.url, args.protocol, args.model, args.timeout, retries=args.retries) as client:
             try:
                 client.check()
             except (ServerUnavailableError, ModelNotReadyError) as exc:
                 _say(f"error: {exc.message}")
                 return 2
-            failed += _infer_all(client, found.files, records, args, tqdm)
+            new_failures, stopped = _infer_all(client, found.files, records, args, tqdm)
+            failed += new_failures
+            if client.retried:
+                _say(f"retried {sum(client.retried.values())} time(s): "
+                     + ", ".join(f"{stage} {n}" for stage, n in sorted(client.retried.items())))
     except KeyboardInterrupt:
-        _say("interrupted")
+        _say("interrupted" + (f"; rerun with --resume to send the rest of {args.jsonl}" if args.jsonl else ""))
         return 130
     finally:
         records.close()
-    total = len(found.files) + len(found.problems)
+    total = len(records.all)
     if total > 1 or failed:
         _say(f"{total} document(s): {total - failed} ok, {failed} failed")
+    if stopped is not None:
+        left = len(found.files) + len(found.problems) + len(kept) - total
+        _say(f"stopped with {left} document(s) not sent: {stopped.message}"
+             + ("; rerun with --resume to send them (and the failed ones) once the server is back"
+                if args.jsonl else ""))
+        return 2
     return 1 if failed else 0
 
 
+def _record(path: str, outcome: Any, args: argparse.Namespace, stems: set[str]) -> dict:
+    if not outcome.ok:
+        return error_record(path, outcome.error)
+    record: dict = {"file": path, "result": outcome.result}
+    if args.annotate:
+        try:
+            record["annotations"] = _annotate(path, outcome.result, args.annotate, stems)
+        except Exception as exc:  # noqa: BLE001 - the result still stands; report the drawing
+            record.update(error_record(path, exc, stage="annotate"))
+    return record
+
+
 def _infer_all(client: DocumentClient, paths: list[str], records: _Records, args: argparse.Namespace,
-               tqdm: Any) -> int:
-    failed, held, next_index, stems = 0, {}, 0, set()
+               tqdm: Any) -> tuple[int, ClientError | None]:
+    """Send ``paths``; (failures, the error that stopped the run when the server went away)."""
+    failed, held, next_index, stems, stopped = 0, {}, 0, set(), None
     loaders = [(lambda p=p: Path(p).read_bytes()) for p in paths]
     with tqdm(total=len(paths), unit="doc", file=sys.stderr, disable=len(paths) <= 1, dynamic_ncols=True) as bar:
         for outcome in client.infer_many(loaders, concurrency=args.concurrency):
             bar.update(1)
             path = paths[outcome.index]
-            if outcome.ok:
-                record: dict = {"file": path, "result": outcome.result}
-                if args.annotate:
-                    try:
-                        record["annotations"] = _annotate(path, outcome.result, args.annotate, stems)
-                    except Exception as exc:  # noqa: BLE001 - the result still stands; report the drawing
-                        record.update(error_record(path, exc, stage="annotate"))
-            else:
-                record = error_record(path, outcome.error)
+            record = _record(path, outcome, args, stems)
             if "error" in record:
                 failed += 1
                 err = record["error"]
                 _say(f"error: {path}: " + (f"[{err['stage']}] " if "stage" in err else "") + err["message"], bar)
+            if client.retried:
+                bar.set_postfix(retried=sum(client.retried.values()), refresh=False)
             # Print in input order while the bar counts completions.
             held[outcome.index] = record
             while next_index in held:
                 records.emit(held.pop(next_index))
                 next_index += 1
-    return failed
+            if isinstance(outcome.error, (ServerUnavailableError, ModelNotReadyError)):
+                # Retries did not bring the server back: every other document would fail the same way.
+                stopped = outcome.error
+                break
+    for index in sorted(held):  # finished, but waiting for an earlier one that will not come
+        records.emit(held[index])
+    return failed, stopped
 
 
 def run_health(args: argparse.Namespace) -> int:

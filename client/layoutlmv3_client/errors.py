@@ -1,4 +1,9 @@
-"""The client's errors: one hierarchy for both protocols, so callers catch one set."""
+"""The client's errors: one hierarchy for both protocols, so callers catch one set.
+
+:class:`TransientError` and its subclasses say "send it again later": the client retries
+them with backoff (``retries``), and ``--resume`` sends their documents again.  The
+others are final for that document (or, for :class:`ModelNotReadyError`, for the run).
+"""
 from __future__ import annotations
 
 
@@ -14,8 +19,21 @@ class ClientError(Exception):
         return {"stage": self.stage, "message": self.message} if self.stage else {"message": self.message}
 
 
-class ServerUnavailableError(ClientError):
+class TransientError(ClientError):
+    """The server was busy, slow or briefly away: the same request may well succeed later."""
+
+
+class ServerUnavailableError(TransientError):
     """Nothing answers at the URL, or the connection broke."""
+
+
+class OverloadedError(TransientError):
+    """The server is up but refused the request for now: its queue was full, or the
+    request waited in it longer than the model's queue timeout."""
+
+
+class RequestTimeoutError(TransientError):
+    """No answer within the client's timeout (the server may still be working on it)."""
 
 
 class ModelNotReadyError(ClientError):
@@ -32,3 +50,7 @@ class InferenceError(ClientError):
 
 class BadInputError(InferenceError):
     """The document itself was refused (empty, undecodable, wrong type)."""
+
+
+# The stages of transient errors in records: ``--resume`` sends those documents again.
+TRANSIENT_STAGES = frozenset({"connect", "overload", "timeout"})

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from layoutlmv3_triton import contract
 
-from .errors import BadInputError, ClientError, InferenceError, ModelNotReadyError, ServerUnavailableError
+from .errors import (BadInputError, ClientError, InferenceError, ModelNotReadyError, OverloadedError,
+                     RequestTimeoutError, ServerUnavailableError)
 
 PROTOCOLS = ("grpc", "http")
 DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
@@ -71,38 +72,65 @@ def server_stage(message: str) -> str | None:
     return None
 
 
-_NOT_LOADED = re.compile(r"unknown model|model '[^']*' (is not ready|has no available versions)", re.I)
-
-
 def unreachable(url: str, protocol: str, detail: str) -> str:
     return f"cannot reach Triton at {url} over {protocol}: {detail}; {SERVE_HINT}"
 
 
-def translate_error(exc: Exception, url: str, protocol: str, model: str, timeout_s: float) -> Exception:
-    """The :mod:`.errors` exception for what tritonclient or the socket raised."""
+# Triton's answer codes, as gRPC names them and HTTP numbers them (checked on Triton 2.51:
+# tritonclient's exception carries "StatusCode.<NAME>" over gRPC and the HTTP code over HTTP).
+HTTP_STATUS = {"400": "INVALID_ARGUMENT", "404": "NOT_FOUND", "500": "INTERNAL", "501": "UNIMPLEMENTED",
+               "503": "UNAVAILABLE"}
+
+
+def status_name(status: object) -> str:
+    """One name for both protocols: ``StatusCode.UNAVAILABLE`` and ``503`` are ``UNAVAILABLE``."""
+    text = str(status or "")
+    return HTTP_STATUS.get(text, text.removeprefix("StatusCode."))
+
+
+def translate_error(exc: Exception, url: str, protocol: str, model: str, timeout_s: float,
+                    server_live: Callable[[], bool] | None = None) -> Exception:
+    """The :mod:`.errors` exception for what tritonclient or the socket raised.
+
+    This is the one place that maps Triton's answers, and it goes by status code (gRPC
+    name / HTTP code), never by message text:
+
+    - UNAVAILABLE / 503: :class:`OverloadedError`. The model's queue was full ("Exceeds
+      maximum queue size"), or the request waited in it past the queue timeout.
+    - DEADLINE_EXCEEDED, or the HTTP socket timing out: :class:`RequestTimeoutError`.
+    - a refused or broken connection: :class:`ServerUnavailableError`.
+    - NOT_FOUND / 404: :class:`ModelNotReadyError`.
+    - INVALID_ARGUMENT / 400: :class:`BadInputError`; the steps answer a refused document so.
+    - anything else (INTERNAL / 500): :class:`InferenceError` with the server's message.
+
+    gRPC also answers UNAVAILABLE when it cannot connect at all; ``server_live`` (a
+    liveness probe) tells that apart from a live server refusing work.
+    """
     from tritonclient.utils import InferenceServerException
 
     if isinstance(exc, ClientError):
         return exc
-    late = f"no answer from {url} within {timeout_s:g} s (raise --timeout / timeout_s)"
-    if isinstance(exc, TimeoutError):
-        return InferenceError(late, "timeout")
+    if isinstance(exc, TimeoutError):  # the HTTP client's socket timed out
+        return RequestTimeoutError(_late(url, timeout_s), "timeout")
     if isinstance(exc, OSError):  # the HTTP client raises socket errors as they are
         return ServerUnavailableError(unreachable(url, protocol, str(exc) or type(exc).__name__), "connect")
     if not isinstance(exc, InferenceServerException):
         return exc
     message = exc.message() or str(exc)
-    status = str(exc.status() or "")
-    lowered = message.lower()
-    if "UNAVAILABLE" in status or "failed to connect" in lowered:
-        return ServerUnavailableError(unreachable(url, protocol, message), "connect")
-    if "DEADLINE_EXCEEDED" in status or "deadline exceeded" in lowered:
-        return InferenceError(late, "timeout", status)
-    if _NOT_LOADED.search(message):
+    status = status_name(exc.status())
+    if status == "UNAVAILABLE":
+        if protocol == "grpc" and server_live is not None and not server_live():
+            return ServerUnavailableError(unreachable(url, protocol, message), "connect")
+        return OverloadedError(f"Triton at {url} is overloaded and refused the request for now: {message}; "
+                               "lower --concurrency, or give the model more instances or a longer queue",
+                               "overload")
+    if status == "DEADLINE_EXCEEDED":
+        return RequestTimeoutError(_late(url, timeout_s), "timeout")
+    if status == "NOT_FOUND":
         return ModelNotReadyError(f"model {model!r} is not available on {url}: {message}", "ready")
-    stage = server_stage(message)
-    # The server answers every rejected document with "<stage>: <reason>"; a
-    # preprocess rejection that is not an internal error is about the document.
-    refused = "INVALID_ARG" in status or status == "400"
-    refused |= stage == "preprocess" and "internal error" not in lowered
-    return (BadInputError if refused else InferenceError)(message, stage, status or None)
+    error = BadInputError if status == "INVALID_ARGUMENT" else InferenceError
+    return error(message, server_stage(message), status or None)
+
+
+def _late(url: str, timeout_s: float) -> str:
+    return f"no answer from {url} within {timeout_s:g} s (raise --timeout / timeout_s)"

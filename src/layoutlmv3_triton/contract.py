@@ -1,8 +1,11 @@
 """The one source of truth for the served ensemble: model names, tensors, sizes.
 
-Every ``config.pbtxt``, the thin ``model.py`` files, the client and the tests read
-these definitions; nothing else spells a tensor name.  This module imports only the
-standard library so that the torch-free client can use it.
+Every ``config.pbtxt``, the thin ``model.py`` files, the ONNX export and its parity
+checks, the client and the tests read Triton's tensor names from here.  (Hugging Face's
+processor and model use the same words, ``input_ids``, ``bbox``, ..., for their own
+keyword arguments and batch keys; the encoding and training code spell those as that
+API does.)  This module imports only the standard library so that the torch-free client
+can use it.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Kill a python-backend stub of a real server: tritonserver still says ready (the known
-issue), requests fail fast instead of hanging, and the supervisor restarts the server
-on the same ports within RECOVERY_LIMIT_S."""
+"""Kill a python-backend stub of a real server.  What the project guarantees: requests
+through the dead step fail at once with their own error, naming the step (none hangs);
+the supervisor notices the dead stub, from the process census or from its probe alone;
+and it restarts the server on the same ports, which then answers as before."""
 from __future__ import annotations
 
 import os
@@ -11,13 +12,17 @@ import time
 import pytest
 
 import bad_inputs
+from layoutlmv3_client import DocumentClient
+from layoutlmv3_client.errors import InferenceError, TransientError
 from layoutlmv3_triton import contract
+from layoutlmv3_triton.local.procfs import alive
 from layoutlmv3_triton.local.server import LocalTritonServer
 from layoutlmv3_triton.local.supervisor import Supervisor, stub_processes
+from server_state import wait_for
 
 GOOD = bad_inputs.Case("good", "result", bad_inputs.good_png)
-REQUEST_TIMEOUT_S = 15.0  # a request that takes longer counts as a hang
-RECOVERY_LIMIT_S = 120.0  # kill -> first good answer; a restart takes 15-30 s on 2 busy cores
+REQUEST_TIMEOUT_S = 15.0  # a request that takes longer ends as DEADLINE_EXCEEDED: a hang
+RECOVERY_LIMIT_S = 180.0  # how long to wait for the first good answer; a restart takes 15-30 s on 2 busy cores
 
 
 @pytest.fixture
@@ -39,10 +44,15 @@ def test_killed_stub_is_detected_and_the_server_restarted(server, record_propert
 
     killed_at = time.monotonic()
     os.kill(victim, signal.SIGKILL)
-    time.sleep(0.5)
-    # The known Triton issue: the dead stub's model still reports ready...
-    assert server.is_ready(contract.POSTPROCESS) and server.is_ready(contract.ENSEMBLE)
-    # ...but the probe inference sees it, even without the process census.
+    wait_for(lambda: not alive(victim), f"the {contract.POSTPROCESS} stub to die", 30)
+    # A request through the dead step fails at once with its own error, which names the
+    # step; it is not mistaken for a busy or absent server (no retries, no hang).
+    with DocumentClient(server.grpc_url, timeout_s=REQUEST_TIMEOUT_S, retries=3) as client:
+        with pytest.raises(InferenceError) as info:
+            client.infer(GOOD.document())
+    assert info.value.stage == contract.POSTPROCESS and info.value.status == "INTERNAL", info.value
+    assert not isinstance(info.value, TransientError) and not client.retried
+    # The probe inference sees the dead stub even without the process census.
     blind = Supervisor(server, probe_timeout_s=5.0)
     blind.stubs = {}
     check = blind.check()
@@ -55,10 +65,9 @@ def test_killed_stub_is_detected_and_the_server_restarted(server, record_propert
     watcher.start()
     outcomes = []
     try:
-        while time.monotonic() - killed_at < RECOVERY_LIMIT_S:
-            sent = time.monotonic()
+        while time.monotonic() - killed_at < RECOVERY_LIMIT_S:  # a bounded poll for the restarted server
             outcome = bad_inputs.send(server.grpc_url, GOOD, timeout_s=REQUEST_TIMEOUT_S)
-            outcomes.append((time.monotonic() - sent, outcome))
+            outcomes.append(outcome)
             if outcome.ok and supervisor.restarts:
                 break
             time.sleep(0.25)
@@ -69,22 +78,24 @@ def test_killed_stub_is_detected_and_the_server_restarted(server, record_propert
     assert not watcher.is_alive()
     record_property("recovery_s", round(recovery_s, 1))
     print(f"\nrecovery after killing the {contract.POSTPROCESS} stub: {recovery_s:.1f} s "
-          f"({len(outcomes) - 1} requests failed fast during the outage)")
+          f"({len(outcomes) - 1} requests failed during the outage)")
     for event in supervisor.events:
         print(f"  {event.at - supervisor.events[0].at:6.1f} s  {event.kind}: {event.detail}"
               + (f" ({event.seconds:.1f} s)" if event.seconds else ""))
 
-    assert outcomes[-1][1].ok, outcomes[-1][1].message
-    assert recovery_s < RECOVERY_LIMIT_S
-    assert supervisor.restarts == 1 and [e.kind for e in supervisor.events][-1] == "restarted"
-    for seconds, outcome in outcomes:
-        assert seconds < REQUEST_TIMEOUT_S, "a request hung during the outage"
-        assert outcome.ok or "deadline" not in outcome.status.lower()
-    failed = [o for _, o in outcomes if not o.ok]
-    # stub unhealthy, then server down, then models loading: all quick, explicit refusals
-    assert all(o.status in ("StatusCode.INTERNAL", "StatusCode.UNAVAILABLE", "StatusCode.NOT_FOUND") for o in failed)
-    # Same ports, fresh stubs, same answer.
+    assert outcomes[-1].ok, f"no good answer within {RECOVERY_LIMIT_S:g} s: {outcomes[-1].message}"
+    # The census caught the dead stub at the first check and the server was restarted once.
+    kinds = [e.kind for e in supervisor.events]
+    assert kinds[:2] == ["unhealthy", "restarting"] and kinds[-1] == "restarted", kinds
+    assert f"python backend stub died: {contract.POSTPROCESS}" in supervisor.events[0].detail
+    assert supervisor.restarts == 1
+    # During the outage every request got its own quick, explicit refusal: none hung until its deadline.
+    failed = [o for o in outcomes if not o.ok]
+    assert all(o.status in ("StatusCode.INTERNAL", "StatusCode.UNAVAILABLE", "StatusCode.NOT_FOUND") for o in failed), \
+        sorted({(o.status, o.message) for o in failed})
+    # Same ports, fresh stubs, every model ready, same answer.
     assert (server.http_port, server.grpc_port, server.metrics_port) == ports
     assert not set(stub_processes(server.process.pid)) & set(stubs)
+    assert all(server.is_ready(model) for model in contract.ALL_MODELS)
     after = bad_inputs.send(server.grpc_url, GOOD)
     assert after.ok and after.result["pages"][0]["words"] == baseline.result["pages"][0]["words"]

@@ -24,8 +24,8 @@ from layoutlmv3_triton import contract
 from layoutlmv3_client import cli, files
 from layoutlmv3_client.annotate import annotate_page, entity_labels, label_colors, label_name, write_annotations
 from layoutlmv3_client.api import DocumentClient
-from layoutlmv3_client.errors import BadInputError, InferenceError, ModelNotReadyError, ServerUnavailableError
-from layoutlmv3_client.request import build_inputs, parse_result, request_array, server_stage, split_url
+from layoutlmv3_client.errors import BadInputError, InferenceError
+from layoutlmv3_client.request import build_inputs, parse_result, request_array, split_url
 
 LABELS = ["O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"]
 
@@ -125,27 +125,6 @@ def test_split_url_defaults_per_protocol():
     assert split_url("https://triton:443/", "http") == ("triton:443", True)
     with pytest.raises(ValueError):
         split_url("x", "ftp")
-
-
-def test_server_errors_become_typed_errors():
-    from tritonclient.utils import InferenceServerException as ISE
-
-    client = DocumentClient("127.0.0.1:9", "grpc", timeout_s=3)
-    down = client._translate(ISE("failed to connect to all addresses", "StatusCode.UNAVAILABLE"))
-    assert isinstance(down, ServerUnavailableError) and "layoutlmv3-triton serve" in down.message
-    assert "cannot reach Triton at 127.0.0.1:9 over grpc" in down.message
-    assert isinstance(client._translate(ConnectionRefusedError(111, "refused")), ServerUnavailableError)
-    gone = client._translate(ISE("Request for unknown model: 'x' is not found", "StatusCode.NOT_FOUND"))
-    assert isinstance(gone, ModelNotReadyError)
-    server_msg = "in ensemble 'layoutlmv3_ensemble', preprocess: cannot decode image: truncated"
-    bad = client._translate(ISE(server_msg, "StatusCode.INTERNAL"))
-    assert isinstance(bad, BadInputError) and bad.stage == "preprocess" and bad.message == server_msg
-    crash = client._translate(ISE("postprocess: internal error: KeyError: 3", "StatusCode.INTERNAL"))
-    assert type(crash) is InferenceError and crash.stage == "postprocess"
-    late = client._translate(ISE("Deadline Exceeded", "StatusCode.DEADLINE_EXCEEDED"))
-    assert late.stage == "timeout" and "3 s" in late.message
-    assert server_stage(f"Failed to process the request(s) for model instance '{contract.MODEL}_0_0'") == \
-        contract.MODEL
 
 
 def test_infer_refuses_empty_documents_without_a_server():
@@ -307,9 +286,8 @@ def test_closed_port_gives_a_readable_error_quickly(tmp_path, protocol):
     doc = tmp_path / "page.png"
     doc.write_bytes(png_bytes())
     port = free_port()
-    start = time.monotonic()
-    proc = run_cli("infer", str(doc), "--url", f"127.0.0.1:{port}", "--protocol", protocol, "--timeout", "5")
-    assert time.monotonic() - start < 30
+    proc = run_cli("infer", str(doc), "--url", f"127.0.0.1:{port}", "--protocol", protocol, "--timeout", "5",
+                   timeout=60)  # a hang fails here: the readiness check is not retried
     assert proc.returncode != 0
     assert f"cannot reach Triton at 127.0.0.1:{port} over {protocol}" in proc.stderr
     assert "layoutlmv3-triton serve" in proc.stderr and "Traceback" not in proc.stderr

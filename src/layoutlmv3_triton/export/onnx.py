@@ -26,7 +26,9 @@ def _wrapper(model):
     import torch
 
     class ByKeyword(torch.nn.Module):
-        """pixel_values is not the 4th positional argument of LayoutLMv3: pass by name."""
+        """pixel_values is not the 4th positional argument of LayoutLMv3: pass by name.
+        ``forward``'s argument names key ``dynamic_shapes``: they are the contract's
+        ``MODEL_INPUTS`` names, in order."""
 
         def __init__(self, inner):
             super().__init__()
@@ -50,12 +52,9 @@ def export_onnx(model, out_path: str | Path, opset: int = OPSET) -> Path:
     example = {k: torch.from_numpy(v) for k, v in sample_inputs(2, 128, model.config.vocab_size).items()}
     batch = Dim("batch", min=1, max=1024)
     seq = Dim("seq", min=2, max=contract.MAX_SEQ_LEN)
-    dynamic_shapes = {
-        "input_ids": {0: batch, 1: seq},
-        "attention_mask": {0: batch, 1: seq},
-        "bbox": {0: batch, 1: seq},
-        "pixel_values": {0: batch},
-    }
+    # Keyed by the wrapper's argument names, which are the contract's tensor names.
+    dynamic_shapes = {t.name: {0: batch, 1: seq} for t in (contract.INPUT_IDS, contract.ATTENTION_MASK, contract.BBOX)}
+    dynamic_shapes[contract.PIXEL_VALUES.name] = {0: batch}
     start = time.perf_counter()
     with torch.no_grad():
         program = torch.onnx.export(

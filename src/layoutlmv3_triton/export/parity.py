@@ -34,7 +34,8 @@ def sample_inputs(batch: int, seq: int, vocab_size: int, seed: int = 0) -> Input
     corners = rng.integers(0, 1000, size=(batch, seq, 2, 2))
     bbox = np.concatenate([corners.min(axis=2), corners.max(axis=2)], axis=-1).astype(np.int64)
     pixels = rng.standard_normal((batch, 3, contract.IMAGE_SIZE, contract.IMAGE_SIZE)).astype(np.float32)
-    return {"input_ids": ids, "attention_mask": mask, "bbox": bbox, "pixel_values": pixels}
+    return {contract.INPUT_IDS.name: ids, contract.ATTENTION_MASK.name: mask, contract.BBOX.name: bbox,
+            contract.PIXEL_VALUES.name: pixels}
 
 
 @dataclass

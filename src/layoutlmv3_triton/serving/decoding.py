@@ -1,10 +1,11 @@
 """Postprocess, the logic: logits -> one label per word -> BIO entities and pairs -> result JSON.
 
-A word's label comes from its first sub-token, averaged over the windows that saw it
-(windows.py).  :class:`Postprocessor` is the stage: the Triton step around it is
-steps/postprocess.py.  Rows arrive one per window; a window that carries a page record
-starts a page (the page's further windows carry none), and page 0 starts a document: one
-result per document of the request.
+A word's label is read at its first sub-token; on a long page cut into windows, the class
+probabilities at that token are averaged over the windows that saw it
+(:func:`~.windows.merge_word_probabilities`).  :class:`Postprocessor` is the stage: the
+Triton step around it is steps/postprocess.py.  Rows arrive one per window; a window that
+carries a page record starts a page (the page's further windows carry none), and page 0
+starts a document: one result per document of the request.
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def word_predictions(logits: np.ndarray, word_ids: np.ndarray, n_words: int) -> tuple[np.ndarray, np.ndarray]:
-    """Label id and probability per word from the word's first sub-token.
+    """Label id and probability per word from the word's first sub-token, for one window
+    (``merge_word_probabilities`` averages several).
 
     Words with no token (truncated away) get label -1 and score NaN.
     """

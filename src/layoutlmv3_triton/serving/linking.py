@@ -6,13 +6,13 @@ it, or (in a table) further down the column of a header, with no other question 
 between.  Distances are measured in text heights (the page's median word height), so
 the rules do not depend on the scan's resolution.
 
-Two linkers share the features and the decoding:
+Three linkers share the features and the decoding; a model repository picks one with
+``linker.json`` beside the postprocess step's ``config.json``:
 
 - :class:`GeometricLinker`: hand-set rules with the thresholds in :data:`GEOMETRY`
-  (documented in docs/result-format.md); the default when a model repository has no
-  ``linker.json``.
-- :class:`LogisticLinker`: a logistic pair scorer on the same features, whose weights
-  are plain JSON (``linker.json`` beside the postprocess step's ``config.json``).
+  (documented in docs/result-format.md); the default when there is no ``linker.json``.
+- :class:`LogisticLinker`: a logistic pair scorer on the same features, its weights
+  plain JSON.
 - :class:`BoostedLinker`: gradient-boosted trees on the same features, trees stored as
   plain JSON arrays and evaluated in numpy (trained with scikit-learn, which serving
   never imports).

@@ -32,14 +32,16 @@ TESSDATA_CANDIDATES = (
 # words' boxes off the cell rules, for 6% more OCR time; served entity F1 0.944 -> 0.959.
 DEFAULT_PSM = 11
 # Measured on the 149 FUNSD forms (docs/ocr.md has every setting tried): words with the right
-# box and text 0.572 -> 0.725, with the right box 0.808 -> 0.907, for 1.41x the OCR CPU.
+# box and text 0.572 -> 0.728, with the right box 0.808 -> 0.901, at 0.431 s of CPU a page
+# (0.318 before), with all the defaults below as shipped.
 DEFAULT_THRESHOLDING = 1  # adaptive Otsu: more words found on uneven scans than the global one
 DEFAULT_TEXT_HEIGHT = 15.0  # FUNSD's ~100 dpi print is enlarged 1.2-1.9x; larger costs more, reads no better
 DEFAULT_SPLIT_AFTER = "/-:"  # FUNSD's word convention, and merged "Date:12/1/89" label+value
 # tessedit_do_invert=0: no second pass for white-on-black text: 8% less CPU, same words.
 # thresholding_tile_size=0.66: adaptive Otsu's tiles twice the default size.  With the default,
 # headings in large or bold type on clean digital pages vanished whole ("INVOICE NUMBER 4711");
-# on FUNSD (every third form) it costs 0.5 points of box+text recall (0.723 -> 0.718).
+# on every third FUNSD form it cost 0.5 points of box+text recall (0.723 -> 0.718); on all
+# 149, in a later run, the shipped defaults read 0.728 / 0.901 (docs/ocr.md).
 DEFAULT_VARIABLES = "tessedit_do_invert=0,thresholding_tile_size=0.66"
 # Adaptive thresholding that makes more than this many times the global ink failed: use global.
 ADAPTIVE_INK_LIMIT = 2.0

@@ -23,6 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 from PIL import Image
 
+from layoutlmv3_triton import contract
 from layoutlmv3_triton.serving.decoding import page_result, word_predictions
 from layoutlmv3_triton.serving.encoding import normalize_boxes
 
@@ -171,5 +172,5 @@ class PerRequestPipeline(_Pipeline):
         feed = {}
         for name in self.inputs:
             value = np.asarray(encoding[name])
-            feed[name] = value.astype(np.float32 if name == "pixel_values" else np.int64)
-        return self.session.run(["logits"], feed)[0]
+            feed[name] = value.astype(np.float32 if name == contract.PIXEL_VALUES.name else np.int64)
+        return self.session.run([contract.LOGITS.name], feed)[0]
