@@ -282,7 +282,7 @@ def test_help_lists_examples():
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
-def test_closed_port_gives_a_readable_error_quickly(tmp_path, protocol):
+def test_closed_port_gives_a_readable_error(tmp_path, protocol):
     doc = tmp_path / "page.png"
     doc.write_bytes(png_bytes())
     port = free_port()
