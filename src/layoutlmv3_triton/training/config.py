@@ -45,6 +45,7 @@ class TrainConfig:
     val_data: str | None = None
     model: str | None = None  # from_pretrained path or hub name
     from_scratch: bool = False
+    init_from: str | None = None  # a BERT/RoBERTa-family text checkpoint folder or installed distribution
     preset: str = "small"
     vocab_size: int = 4000
     box_level: str = "word"  # word | line | block: the boxes the model reads (serving/segments.py)
@@ -52,7 +53,7 @@ class TrainConfig:
     epochs: int = 10
     max_steps: int = -1
     batch_size: int = 8
-    lr: float | None = None  # None: 5e-5 for a pretrained model, 4e-4 from scratch
+    lr: float | None = None  # None: 5e-5 for a pretrained model, 1e-4 from a text model, 4e-4 from scratch
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     seed: int = 0
@@ -73,8 +74,8 @@ class TrainConfig:
     def validate(self) -> None:
         if bool(self.data) == bool(self.dataset):
             raise TrainingError("give exactly one of --data DIR or --dataset NAME")
-        if bool(self.model) == self.from_scratch:
-            raise TrainingError("give exactly one of --model NAME_OR_DIR or --from-scratch")
+        if sum((bool(self.model), self.from_scratch, bool(self.init_from))) != 1:
+            raise TrainingError("give exactly one of --model NAME_OR_DIR, --init-from DIR or --from-scratch")
         if self.epochs < 1 and self.max_steps <= 0:
             raise TrainingError("need --epochs >= 1 or --max-steps > 0")
         if self.batch_size < 1:
@@ -98,6 +99,8 @@ class TrainConfig:
     def learning_rate(self) -> float:
         if self.lr is not None:
             return self.lr
+        if self.init_from:  # the layout parts start fresh: a little faster than a full checkpoint
+            return 1e-4
         return 4e-4 if self.from_scratch else 5e-5
 
 
