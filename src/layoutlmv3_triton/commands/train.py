@@ -49,6 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "and encoder layers are copied, the layout parts start fresh, its tokenizer is kept")
     which.add_argument("--from-scratch", action="store_true",
                        help="random init; tokenizer trained on the training words (no downloads)")
+    mdl.add_argument("--freeze-word-embeddings", action="store_true",
+                     help="do not train the word embeddings: with --init-from, words the training pages never "
+                          "show keep their pretrained meaning next to those they do (and each step is cheaper)")
     mdl.add_argument("--preset", choices=("tiny", "small", "base"), default="small",
                      help="model size with --from-scratch (default: %(default)s)")
     mdl.add_argument("--vocab-size", type=int, default=4000, help="tokenizer size with --from-scratch")
@@ -96,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(
         out=args.out, data=args.data, dataset=args.dataset, val_data=args.val_data, model=args.model,
-        from_scratch=args.from_scratch, init_from=args.init_from, preset=args.preset, vocab_size=args.vocab_size,
+        from_scratch=args.from_scratch, init_from=args.init_from,
+        freeze_word_embeddings=args.freeze_word_embeddings, preset=args.preset, vocab_size=args.vocab_size,
         tokenizer_corpus=args.tokenizer_corpus, box_level=args.box_level, epochs=args.epochs,
         max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, seed=args.seed, max_minutes=args.max_minutes, max_length=args.max_length,

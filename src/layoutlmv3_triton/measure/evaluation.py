@@ -271,15 +271,36 @@ def _funsd_layout_source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loa
     return truths, [loader(page.image_path) for page in pages], root.name, list(funsd_layout.LABELS)
 
 
+def _labelstudio_source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loader], str | None, list[str]]:
+    """Pages of a Label Studio OCR-template export (measure/labelstudio.py): images sent as stored."""
+    from layoutlmv3_triton.measure import labelstudio
+
+    try:
+        pages, tag_names = labelstudio.read_pages(cfg.data, limit=cfg.limit)  # type: ignore[arg-type]
+    except labelstudio.LabelStudioError as exc:
+        raise EvaluationError(str(exc)) from exc
+    truths = []
+    for page in pages:
+        width, height = page.image_size()
+        truths.append(GroundTruth(page.id, list(page.words), [list(b) for b in page.boxes], list(page.tags),
+                                  width, height, pixel_boxes=True, layout=page))
+    return truths, [page.image_path.read_bytes for page in pages], None, list(tag_names)
+
+
 def _source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loader], str | None, list[str], str]:
     """(truths, one image loader per page, split, tag names, format) of the data ``cfg`` names.
 
     A ``--data`` folder in FUNSD's own layout (``annotations/`` + ``images/``, or a download
-    holding ``training_data/``/``testing_data/``) is read as such; anything else is a
-    ``datasets`` folder or hub name.
+    holding ``training_data/``/``testing_data/``) is read as such, and so is a Label Studio
+    export (its JSON file, or a folder holding it); anything else is a ``datasets`` folder
+    or hub name.
     """
     if cfg.data and funsd_layout.is_layout(cfg.data):
         return (*_funsd_layout_source(cfg), "funsd-layout")
+    from layoutlmv3_triton.measure import labelstudio
+
+    if cfg.data and labelstudio.is_export(cfg.data):
+        return (*_labelstudio_source(cfg), "label-studio")
     return (*_hf_source(cfg), "datasets")
 
 

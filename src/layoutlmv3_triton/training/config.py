@@ -46,6 +46,7 @@ class TrainConfig:
     model: str | None = None  # from_pretrained path or hub name
     from_scratch: bool = False
     init_from: str | None = None  # a BERT/RoBERTa-family text checkpoint folder or installed distribution
+    freeze_word_embeddings: bool = False  # keep the word embeddings as loaded (words the data never shows stay put)
     preset: str = "small"
     vocab_size: int = 4000
     box_level: str = "word"  # word | line | block: the boxes the model reads (serving/segments.py)

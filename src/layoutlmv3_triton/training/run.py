@@ -121,6 +121,8 @@ def train(cfg: TrainConfig) -> dict:
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     model, processor = _model_and_processor(cfg, labels, train_ds)
+    if cfg.freeze_word_embeddings:  # the optimiser skips frozen parameters (module.configure_optimizers)
+        model.get_input_embeddings().weight.requires_grad_(False)
     if cfg.ocr_words > 0:
         from layoutlmv3_triton.training.ocr_labels import relabel_with_ocr
 

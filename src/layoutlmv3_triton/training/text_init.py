@@ -37,6 +37,11 @@ BERT_TYPES = ("bert",)  # WordPiece vocabulary, absolute positions from 0, no pa
 ROBERTA_TYPES = ("roberta", "xlm-roberta", "camembert")  # positions start at padding_idx + 1, as LayoutLMv3's
 PREFIXES = ("bert.", "roberta.", "model.", "")  # what the encoder's keys may start with in a checkpoint
 DROPPED = ("pooler.", "cls.", "lm_head.", "embeddings.position_ids")  # heads and buffers with no counterpart
+# Image patches of 32 px (not LayoutLMv3's 16): 49 + 1 visual tokens instead of 196 + 1 on the same
+# 224 x 224 pixel_values the serving contract fixes.  Why: the patch embedding starts untrained and
+# learns little from synthetic pages, while 197 visual tokens would double the cost of every step
+# and every served page (a page averages about 215 text tokens).
+VISUAL_PATCH_SIZE = 32
 
 
 class TextInitError(LayoutLMv3TritonError, ValueError):
@@ -129,7 +134,7 @@ def layout_config(model: TextModel, labels: Sequence[str], pad_token_id: int) ->
     """A LayoutLMv3Config with the text model's shape; 2-D embeddings split the width as LayoutLMv3's do."""
     from transformers import LayoutLMv3Config
 
-    from layoutlmv3_triton.training.scratch import INPUT_SIZE, PATCH_SIZE
+    from layoutlmv3_triton.training.scratch import INPUT_SIZE
 
     c = model.config
     hidden = int(c["hidden_size"])
@@ -145,7 +150,7 @@ def layout_config(model: TextModel, labels: Sequence[str], pad_token_id: int) ->
         hidden_act=c.get("hidden_act", "gelu"), layer_norm_eps=float(c.get("layer_norm_eps", 1e-5)),
         type_vocab_size=int(c.get("type_vocab_size", 1)), max_position_embeddings=positions,
         pad_token_id=pad_token_id, coordinate_size=hidden // 6, shape_size=hidden // 6,
-        input_size=INPUT_SIZE, patch_size=PATCH_SIZE,
+        input_size=INPUT_SIZE, patch_size=VISUAL_PATCH_SIZE,
         id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)})
 
 
@@ -228,5 +233,5 @@ def init_from_text_model(name_or_dir: str | Path, labels: Sequence[str], seed: i
     return layout_model, make_processor(tokenizer), facts
 
 
-__all__ = ["DEMO_TEXT_MODEL", "DEMO_TEXT_MODEL_VERSION", "TextInitError", "TextModel", "copy_text_weights",
+__all__ = ["DEMO_TEXT_MODEL", "DEMO_TEXT_MODEL_VERSION", "VISUAL_PATCH_SIZE", "TextInitError", "TextModel", "copy_text_weights",
            "init_from_text_model", "layout_config", "load_tokenizer", "locate", "text_state"]
