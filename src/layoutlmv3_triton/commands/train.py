@@ -25,9 +25,9 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_argument_group("data")
     src.add_argument("--data", metavar="DIR", nargs="+",
-                     help="training data folder(s): save_to_disk (FUNSD columns, e.g. from `synth`) or FUNSD's own "
-                          "layout (annotations/*.json + images/, also XFUND's); several are concatenated, and "
-                          "DIR*N repeats one N times")
+                     help="training data folder(s): save_to_disk (FUNSD columns, e.g. from `synth`), FUNSD's own "
+                          "layout (annotations/*.json + images/, also XFUND's) or a Label Studio OCR-template export "
+                          "(the JSON file, images beside it); several are concatenated, and DIR*N repeats one N times")
     src.add_argument("--dataset", metavar="NAME", help="datasets.load_dataset name, e.g. nielsr/funsd-layoutlmv3 "
                                                        "(its test split validates unless --val-data is given)")
     src.add_argument("--val-data", metavar="DIR", help="validation folder (either format); default: hold out "
