@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if not args.funsd:
         p.error("--funsd (or $FUNSD_DIR) is required: the figures are about real forms")
-    funsd_root = str(Path(args.funsd) / f"{args.funsd_split}_data") if (Path(args.funsd) / f"{args.funsd_split}_data").is_dir() else args.funsd
+    split_folder = Path(args.funsd) / f"{args.funsd_split}_data"  # a FUNSD download, or the forms' folder itself
+    funsd_root = str(split_folder) if split_folder.is_dir() else args.funsd
     summary = json.loads((args.model / "training_summary.json").read_text())
     f1, per_word = gt_words_f1(args.model, funsd_root, args.threads)
     figures = {

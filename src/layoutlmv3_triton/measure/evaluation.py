@@ -259,16 +259,17 @@ def _funsd_layout_source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loa
         pages = funsd_layout.read_pages(root, limit=cfg.limit)
     except funsd_layout.FunsdLayoutError as exc:
         raise EvaluationError(str(exc)) from exc
+    return (*_page_truths(pages), root.name, list(funsd_layout.LABELS))
+
+
+def _page_truths(pages: Sequence[Any]) -> tuple[list[GroundTruth], list[Loader]]:
+    """``funsd_layout.Page`` objects as ground truth (pixel boxes, entities, linking); images sent as stored."""
     truths = []
     for page in pages:
         width, height = page.image_size()
         truths.append(GroundTruth(page.id, list(page.words), [list(b) for b in page.boxes], list(page.tags),
                                   width, height, pixel_boxes=True, layout=page))
-
-    def loader(path: Path) -> Loader:
-        return path.read_bytes
-
-    return truths, [loader(page.image_path) for page in pages], root.name, list(funsd_layout.LABELS)
+    return truths, [page.image_path.read_bytes for page in pages]
 
 
 def _labelstudio_source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loader], str | None, list[str]]:
@@ -279,12 +280,7 @@ def _labelstudio_source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Load
         pages, tag_names = labelstudio.read_pages(cfg.data, limit=cfg.limit)  # type: ignore[arg-type]
     except labelstudio.LabelStudioError as exc:
         raise EvaluationError(str(exc)) from exc
-    truths = []
-    for page in pages:
-        width, height = page.image_size()
-        truths.append(GroundTruth(page.id, list(page.words), [list(b) for b in page.boxes], list(page.tags),
-                                  width, height, pixel_boxes=True, layout=page))
-    return truths, [page.image_path.read_bytes for page in pages], None, list(tag_names)
+    return (*_page_truths(pages), None, list(tag_names))
 
 
 def _source(cfg: "EvalConfig") -> tuple[list[GroundTruth], list[Loader], str | None, list[str], str]:

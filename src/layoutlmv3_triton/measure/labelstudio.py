@@ -9,9 +9,10 @@ FUNSD-layout folder gives, so ``train --data`` and ``evaluate --data`` take eith
 - A **region** is the results sharing one ``id``: its geometry (``x``, ``y``, ``width``,
   ``height`` in percent of the image, ``rotation`` in degrees about the top-left corner, or a
   polygon's ``points``), its ``text`` and its ``labels``.
-- A region becomes **one entity**, in reading order (rows, then left to right); its text is split into words (lines on ``\\n``, words on
-  spaces), each word getting a share of the region's box proportional to its characters.
-  A region drawn around one word is one word.  Regions without text are skipped.
+- A region becomes **one entity**, in reading order (rows, then left to right); its text is
+  split into words (lines on ``\\n``, words on spaces), each word getting a share of the
+  region's box proportional to its characters.  A region drawn around one word is one word.
+  Regions without text are skipped.
 - **Labels map to BIO**: ``Question`` → ``B-QUESTION`` for the first word, ``I-QUESTION``
   for the rest; ``Other``/``O`` or no label → ``O``.  When every label is a FUNSD one
   (header, question, answer) the tags are FUNSD's, in FUNSD's order, so the export trains

@@ -180,6 +180,19 @@ def init_layout_embeddings(model: Any, gain: float = LAYOUT_INIT_GAIN, text_posi
                 table.weight[table.padding_idx].zero_()
 
 
+def seeded_model(config: Any, seed: int) -> "LayoutLMv3ForTokenClassification":
+    """A LayoutLMv3ForTokenClassification with weights drawn from ``seed``; torch's global RNG is left as it was."""
+    import torch
+    from transformers import LayoutLMv3ForTokenClassification
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return LayoutLMv3ForTokenClassification(config)
+    finally:
+        torch.random.set_rng_state(state)
+
+
 def init_model(preset: str, labels: Sequence[str], vocab_size: int, seed: int = 0,
                sinusoidal_layout: bool = True) -> "LayoutLMv3ForTokenClassification":
     """A randomly initialised LayoutLMv3ForTokenClassification, reproducible by ``seed``.
@@ -187,16 +200,7 @@ def init_model(preset: str, labels: Sequence[str], vocab_size: int, seed: int = 
     ``sinusoidal_layout`` starts the position tables as sinusoids (see
     :func:`init_layout_embeddings`); the architecture is unchanged either way.
     """
-    import torch
-    from transformers import LayoutLMv3ForTokenClassification
-
-    config = make_config(preset, labels, vocab_size)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = LayoutLMv3ForTokenClassification(config)
-    finally:
-        torch.random.set_rng_state(state)
+    model = seeded_model(make_config(preset, labels, vocab_size), seed)
     if sinusoidal_layout:
         init_layout_embeddings(model)
     model.eval()

@@ -209,22 +209,14 @@ def init_from_text_model(name_or_dir: str | Path, labels: Sequence[str], seed: i
     coordinates alike from step one, as from scratch); the rest of the new parts keep
     transformers' initialisation, drawn reproducibly from ``seed``.
     """
-    import torch
-    from transformers import LayoutLMv3ForTokenClassification
-
-    from layoutlmv3_triton.training.scratch import init_layout_embeddings, make_processor
+    from layoutlmv3_triton.training.scratch import init_layout_embeddings, make_processor, seeded_model
 
     model = locate(name_or_dir)
     tokenizer = load_tokenizer(model)
     config = layout_config(model, labels, pad_token_id=int(tokenizer.pad_token_id))
     if len(tokenizer) > config.vocab_size:
         raise TextInitError(f"the tokenizer has {len(tokenizer)} tokens, the embedding {config.vocab_size} rows")
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        layout_model = LayoutLMv3ForTokenClassification(config)
-    finally:
-        torch.random.set_rng_state(state)
+    layout_model = seeded_model(config, seed)
     init_layout_embeddings(layout_model, gain=1.0, text_positions=False)
     counts = copy_text_weights(layout_model, text_state(model), model.model_type)
     layout_model.eval()
@@ -233,5 +225,5 @@ def init_from_text_model(name_or_dir: str | Path, labels: Sequence[str], seed: i
     return layout_model, make_processor(tokenizer), facts
 
 
-__all__ = ["DEMO_TEXT_MODEL", "DEMO_TEXT_MODEL_VERSION", "VISUAL_PATCH_SIZE", "TextInitError", "TextModel", "copy_text_weights",
-           "init_from_text_model", "layout_config", "load_tokenizer", "locate", "text_state"]
+__all__ = ["DEMO_TEXT_MODEL", "DEMO_TEXT_MODEL_VERSION", "VISUAL_PATCH_SIZE", "TextInitError", "TextModel",
+           "copy_text_weights", "init_from_text_model", "layout_config", "load_tokenizer", "locate", "text_state"]
