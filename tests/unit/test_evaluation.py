@@ -13,7 +13,7 @@ datasets = pytest.importorskip("datasets")
 from seqeval.metrics import f1_score, precision_score, recall_score  # noqa: E402
 from seqeval.scheme import IOB2  # noqa: E402
 
-from layoutlmv3_triton.measure import evaluation as ev# noqa: E402
+from layoutlmv3_triton.measure import evaluation as ev  # noqa: E402
 from layoutlmv3_triton.measure.evaluation import GroundTruth  # noqa: E402
 
 # A 1000 x 500 page: ground-truth boxes are 0..1000, so x is in pixels and y is halved.

@@ -218,25 +218,32 @@ def test_ocr_relabelling_of_a_rendered_page(data_dirs):
 
 
 def test_makefile_trains_and_renders_the_demo_recipe():
-    """`make data` / `make model` spell the recipe out for people; it must stay DEMO_RECIPE."""
+    """`make data` / `make model` spell the recipes out for people; they must stay DEMO_RECIPE (the text
+    model installs) and DEMO_SCRATCH_RECIPE (it does not), and the wheel's pin must be text_init's."""
     import argparse
     import re
     import shlex
     from pathlib import Path
 
     from layoutlmv3_triton.commands import train as train_command
-    from layoutlmv3_triton.training.config import DEMO_NOISE, DEMO_PAGES, DEMO_RECIPE
+    from layoutlmv3_triton.training.config import DEMO_NOISE, DEMO_PAGES, DEMO_RECIPE, DEMO_SCRATCH_RECIPE
+    from layoutlmv3_triton.training.text_init import DEMO_TEXT_MODEL, DEMO_TEXT_MODEL_VERSION
 
     makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text().replace("\\\n", " ")
     for split, (pages, seed) in DEMO_PAGES.items():
         assert re.search(rf"synth --out \$\(DATA\)/{split} --n {pages} --seed {seed} --noise {DEMO_NOISE}\b", makefile)
-    line = next(ln for ln in makefile.splitlines() if "layoutlmv3-triton train " in ln)
-    argv = shlex.split(re.sub(r"\$\([A-Z_]+\)", "X", line.split("layoutlmv3-triton train", 1)[1]))
+    assert re.search(rf"^TEXT_MODEL := {DEMO_TEXT_MODEL}$", makefile, re.M)
+    assert re.search(rf"^TEXT_MODEL_VERSION := {re.escape(DEMO_TEXT_MODEL_VERSION)}$", makefile, re.M)
+    recipe = next(ln for ln in makefile.splitlines() if "layoutlmv3-triton train " in ln)
+    commands = [part.split(";", 1)[0] for part in recipe.split("layoutlmv3-triton train")[1:]]
     parser = argparse.ArgumentParser()
     train_command.add_arguments(parser)
-    args = parser.parse_args(argv)
-    for key, value in DEMO_RECIPE.items():
-        assert getattr(args, key) == value, key
+    for command, expected in zip(commands, (DEMO_RECIPE, DEMO_SCRATCH_RECIPE), strict=True):
+        command = command.replace("$(TEXT_MODEL)", DEMO_TEXT_MODEL)  # checked against the Makefile above
+        args = parser.parse_args(shlex.split(re.sub(r"\$\(([A-Z_]+)\)", r"\1", command)))
+        for key, value in expected.items():
+            assert getattr(args, key) == value, key
+        assert args.out == "DEMO_MODEL" and args.skip_if_unchanged
 
 
 def test_funsd_layout_folders_train_with_synthetic_pages(tmp_path, data_dirs):

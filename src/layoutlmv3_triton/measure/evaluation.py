@@ -99,7 +99,7 @@ class PageEval:
     assigned_ocr_words: int = 0
     error: str | None = None
     text_matched: list[bool] = field(default_factory=list)  # found by box and text (matching.py)
-    pairs: Any = None  # measure.pairs.PairCounts, when the truth has linking
+    pairs: Any = None  # datasets.pairs.PairCounts, when the truth has linking
 
     def as_dict(self) -> dict:
         n = len(self.gold)

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.datasets import funsd, funsd_layout
+from layoutlmv3_triton.datasets import funsd, funsd_layout, labelstudio
 from layoutlmv3_triton.errors import LayoutLMv3TritonError
 
 SPLIT_PREFERENCE = ("test", "validation", "train")
@@ -140,25 +140,38 @@ def _funsd_layout_source(cfg: SourceOptions) -> tuple[list[GroundTruth], list[Lo
         pages = funsd_layout.read_pages(root, limit=cfg.limit)
     except funsd_layout.FunsdLayoutError as exc:
         raise EvaluationError(str(exc)) from exc
+    return (*_page_truths(pages), root.name, list(funsd_layout.LABELS))
+
+
+def _page_truths(pages: Sequence[Any]) -> tuple[list[GroundTruth], list[Loader]]:
+    """``funsd_layout.Page`` objects as ground truth (pixel boxes, entities, linking); images sent as stored."""
     truths = []
     for page in pages:
         width, height = page.image_size()
         truths.append(GroundTruth(page.id, list(page.words), [list(b) for b in page.boxes], list(page.tags),
                                   width, height, pixel_boxes=True, layout=page))
+    return truths, [page.image_path.read_bytes for page in pages]
 
-    def loader(path: Path) -> Loader:
-        return path.read_bytes
 
-    return truths, [loader(page.image_path) for page in pages], root.name, list(funsd_layout.LABELS)
+def _labelstudio_source(cfg: SourceOptions) -> tuple[list[GroundTruth], list[Loader], str | None, list[str]]:
+    """Pages of a Label Studio OCR-template export (datasets/labelstudio.py): images sent as stored."""
+    try:
+        pages, tag_names = labelstudio.read_pages(cfg.data, limit=cfg.limit)  # type: ignore[arg-type]
+    except labelstudio.LabelStudioError as exc:
+        raise EvaluationError(str(exc)) from exc
+    return (*_page_truths(pages), None, list(tag_names))
 
 
 def read_source(cfg: SourceOptions) -> tuple[list[GroundTruth], list[Loader], str | None, list[str], str]:
     """(truths, one image loader per page, split, tag names, format) of the data ``cfg`` names.
 
     A ``--data`` folder in FUNSD's own layout (``annotations/`` + ``images/``, or a download
-    holding ``training_data/``/``testing_data/``) is read as such; anything else is a
-    ``datasets`` folder or hub name.
+    holding ``training_data/``/``testing_data/``) is read as such, and so is a Label Studio
+    export (its JSON file, or a folder holding it); anything else is a ``datasets`` folder
+    or hub name.
     """
     if cfg.data and funsd_layout.is_layout(cfg.data):
         return (*_funsd_layout_source(cfg), "funsd-layout")
+    if cfg.data and labelstudio.is_export(cfg.data):
+        return (*_labelstudio_source(cfg), "label-studio")
     return (*_hf_source(cfg), "datasets")

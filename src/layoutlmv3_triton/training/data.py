@@ -63,10 +63,16 @@ def _repeat(item: str) -> tuple[str, int]:
 
 
 def _load_one(*, data: str | None = None, dataset: str | None = None, split: str = "train") -> Any:
-    from layoutlmv3_triton.datasets import funsd_layout
+    from layoutlmv3_triton.datasets import funsd_layout, labelstudio
 
     if data and funsd_layout.is_layout(data):
         return funsd_layout_dataset(data)
+    if data and labelstudio.is_export(data):
+        try:
+            pages, labels = labelstudio.read_pages(data)
+        except labelstudio.LabelStudioError as exc:
+            raise DatasetError(str(exc)) from exc
+        return pages_dataset(pages, labels)
     names = ("train",) if split == "train" else (split, "validation", "test")
     ds = open_dataset(data=data, dataset=dataset)
     ds, _ = pick_split(ds, names, str(data or dataset))
@@ -75,15 +81,20 @@ def _load_one(*, data: str | None = None, dataset: str | None = None, split: str
 
 def funsd_layout_dataset(folder: str) -> Any:
     """A FUNSD-layout folder (datasets/funsd_layout.py) as a dataset with FUNSD's columns."""
-    import datasets
-
     from layoutlmv3_triton.datasets import funsd_layout
 
     try:
         pages = funsd_layout.read_pages(folder)
     except funsd_layout.FunsdLayoutError as exc:
         raise DatasetError(str(exc)) from exc
-    index = {name: i for i, name in enumerate(funsd_layout.LABELS)}
+    return pages_dataset(pages, funsd_layout.LABELS)
+
+
+def pages_dataset(pages: Sequence[Any], labels: Sequence[str]) -> Any:
+    """``funsd_layout.Page`` objects (FUNSD's layout, a Label Studio export) as a dataset with FUNSD's columns."""
+    import datasets
+
+    index = {name: i for i, name in enumerate(labels)}
     cols: dict[str, list] = {c: [] for c in COLUMNS}
     for page in pages:
         cols["id"].append(page.id)
@@ -94,7 +105,7 @@ def funsd_layout_dataset(folder: str) -> Any:
     features = datasets.Features({
         "id": datasets.Value("string"), "tokens": datasets.Sequence(datasets.Value("string")),
         "bboxes": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
-        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(funsd_layout.LABELS))),
+        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(labels))),
         "image": datasets.Image()})
     return datasets.Dataset.from_dict(cols, features=features)
 

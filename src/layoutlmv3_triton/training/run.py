@@ -37,6 +37,14 @@ def _load_data(cfg: TrainConfig) -> tuple[Any, Any, str]:
 
 
 def _model_and_processor(cfg: TrainConfig, labels: list[str], train_ds: Any) -> tuple[Any, Any]:
+    if cfg.init_from:
+        from layoutlmv3_triton.training.text_init import TextInitError, init_from_text_model
+
+        try:
+            model, processor, _ = init_from_text_model(cfg.init_from, labels, seed=cfg.seed)
+        except TextInitError as exc:
+            raise TrainingError(f"--init-from {cfg.init_from}: {exc}") from exc
+        return model, processor
     if cfg.from_scratch:
         from layoutlmv3_triton.training import scratch
 
@@ -92,6 +100,13 @@ def train(cfg: TrainConfig) -> dict:
         torch.set_num_threads(cfg.threads)
     train_ds, val_ds, val_source = _load_data(cfg)
     fps = {"train": fingerprint(train_ds), "val": fingerprint(val_ds)}
+    if cfg.init_from:  # the starting weights are an input like the data
+        from layoutlmv3_triton.training.text_init import TextInitError, locate
+
+        try:
+            fps["init_from"] = locate(cfg.init_from).fingerprint()
+        except TextInitError as exc:
+            raise TrainingError(f"--init-from {cfg.init_from}: {exc}") from exc
     run_fp = run_fingerprint(cfg, fps)
     out = Path(cfg.out)
     if cfg.skip_if_unchanged:
@@ -104,6 +119,8 @@ def train(cfg: TrainConfig) -> dict:
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     model, processor = _model_and_processor(cfg, labels, train_ds)
+    if cfg.freeze_word_embeddings:  # the optimiser skips frozen parameters (module.configure_optimizers)
+        model.get_input_embeddings().weight.requires_grad_(False)
     if cfg.ocr_words > 0:
         from layoutlmv3_triton.training.ocr_labels import relabel_with_ocr
 
@@ -139,7 +156,7 @@ def train(cfg: TrainConfig) -> dict:
         "val_source": val_source,
         "labels": labels,
         "dataset_fingerprints": fps,
-        "model": cfg.model or f"from-scratch:{cfg.preset}",
+        "model": cfg.model or (f"init-from:{cfg.init_from}" if cfg.init_from else f"from-scratch:{cfg.preset}"),
         **_environment(cfg, precision),
         "skipped": False,
     }

@@ -153,7 +153,7 @@ def sinusoid_table(n_positions: int, dim: int, std: float) -> "torch.Tensor":
 LAYOUT_INIT_GAIN = 2.5  # layout tables start this many times louder than token embeddings
 
 
-def init_layout_embeddings(model: Any, gain: float = LAYOUT_INIT_GAIN) -> None:
+def init_layout_embeddings(model: Any, gain: float = LAYOUT_INIT_GAIN, text_positions: bool = True) -> None:
     """Start the 1D and 2D position tables as sinusoids instead of noise.
 
     Why: a randomly initialised table must see every coordinate value (0..1023) before it
@@ -163,18 +163,34 @@ def init_layout_embeddings(model: Any, gain: float = LAYOUT_INIT_GAIN) -> None:
     whether two words are neighbours in one field (``I-``) or start a new one (``B-``).
     The tables stay trainable.  The 2D tables start ``gain`` times louder than the word
     embeddings so that early training leans on layout rather than memorising words.
+    ``text_positions`` False leaves the 1D table alone (copied from a text model).
     """
     import torch
 
     emb = model.layoutlmv3.embeddings
     std = model.config.initializer_range
+    tables = [(emb.x_position_embeddings, gain), (emb.y_position_embeddings, gain),
+              (emb.h_position_embeddings, gain), (emb.w_position_embeddings, gain)]
+    if text_positions:
+        tables.append((emb.position_embeddings, 1.0))
     with torch.no_grad():
-        for table, g in ((emb.x_position_embeddings, gain), (emb.y_position_embeddings, gain),
-                         (emb.h_position_embeddings, gain), (emb.w_position_embeddings, gain),
-                         (emb.position_embeddings, 1.0)):
+        for table, g in tables:
             table.weight.copy_(sinusoid_table(table.num_embeddings, table.embedding_dim, std * g))
             if table.padding_idx is not None:
                 table.weight[table.padding_idx].zero_()
+
+
+def seeded_model(config: Any, seed: int) -> "LayoutLMv3ForTokenClassification":
+    """A LayoutLMv3ForTokenClassification with weights drawn from ``seed``; torch's global RNG is left as it was."""
+    import torch
+    from transformers import LayoutLMv3ForTokenClassification
+
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return LayoutLMv3ForTokenClassification(config)
+    finally:
+        torch.random.set_rng_state(state)
 
 
 def init_model(preset: str, labels: Sequence[str], vocab_size: int, seed: int = 0,
@@ -184,16 +200,7 @@ def init_model(preset: str, labels: Sequence[str], vocab_size: int, seed: int = 
     ``sinusoidal_layout`` starts the position tables as sinusoids (see
     :func:`init_layout_embeddings`); the architecture is unchanged either way.
     """
-    import torch
-    from transformers import LayoutLMv3ForTokenClassification
-
-    config = make_config(preset, labels, vocab_size)
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        model = LayoutLMv3ForTokenClassification(config)
-    finally:
-        torch.random.set_rng_state(state)
+    model = seeded_model(make_config(preset, labels, vocab_size), seed)
     if sinusoidal_layout:
         init_layout_embeddings(model)
     model.eval()
