@@ -6,6 +6,13 @@ Layout (one folder per model, named by its role):
     layoutlmv3_model/        config.pbtxt  1/model.py  1/model.onnx
     layoutlmv3_postprocess/  config.pbtxt  1/model.py  1/config.json (id2label)  1/linker.json (question->answer)
     layoutlmv3_ensemble/     config.pbtxt  1/
+
+and with the ppocr OCR engine (preprocess parameter ocr_engine=ppocr), the two networks the
+preprocess step calls through BLS, and their character list beside the processor:
+
+    ocr_detection/           config.pbtxt  NOTICE  1/model.onnx  (1/model.py in the local variant)
+    ocr_recognition/         config.pbtxt  NOTICE  1/model.onnx  (1/model.py in the local variant)
+    layoutlmv3_preprocess/1/ocr_characters.txt
 """
 from __future__ import annotations
 
@@ -21,6 +28,7 @@ from layoutlmv3_triton import contract
 from layoutlmv3_triton.repository import configs
 from layoutlmv3_triton.repository.configs import ServingOptions
 from layoutlmv3_triton.errors import RepositoryError
+from layoutlmv3_triton.serving.ocr import OcrConfig
 from layoutlmv3_triton.serving.segments import read_box_level
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -33,6 +41,8 @@ BACKEND_MODULES = {
     contract.PREPROCESS: "layoutlmv3_triton.serving.steps.preprocess",
     contract.MODEL: "layoutlmv3_triton.serving.steps.onnx_model",
     contract.POSTPROCESS: "layoutlmv3_triton.serving.steps.postprocess",
+    contract.OCR_DETECTION: "layoutlmv3_triton.serving.steps.ocr_models",
+    contract.OCR_RECOGNITION: "layoutlmv3_triton.serving.steps.ocr_models",
 }
 # The stub runs Python in isolated mode (PYTHONPATH is ignored), so the local launcher
 # passes this project's environment in STUB_PATH_ENV; in a container it is unset.
@@ -55,7 +65,9 @@ def model_py_source(model_name: str) -> str:
 
 def python_backend_models(options: ServingOptions) -> list[str]:
     names = [contract.PREPROCESS, contract.POSTPROCESS]
-    return names + [contract.MODEL] if options.variant == "local" else names
+    if options.variant != "local":
+        return names
+    return names + [contract.MODEL] + (list(contract.OCR_MODELS) if configs.uses_ppocr(options) else [])
 
 
 def write_configs(repository: str | Path, options: ServingOptions) -> list[Path]:
@@ -76,6 +88,37 @@ def write_configs(repository: str | Path, options: ServingOptions) -> list[Path]
         elif model_py.exists():  # the ORT / TensorRT backends must not see a stray model.py
             model_py.unlink()
     return written
+
+
+OCR_NOTICE = """PP-OCRv6-small text {role} model (PaddleOCR), Apache License 2.0.
+Copyright Baidu and/or the PaddleOCR rights holders; converted to ONNX and packaged by the
+RapidOCR authors (rapidocr {version}). Modified by layoutlmv3-triton build-repo: tensors renamed{extra}.
+License: https://www.apache.org/licenses/LICENSE-2.0
+"""
+
+
+def write_ocr_models(repository: str | Path, options: ServingOptions) -> list[Path]:
+    """The ppocr engine's networks and character list, from the installed rapidocr wheel; a
+    repository built for Tesseract loses any OCR models of an earlier build."""
+    from layoutlmv3_triton.export import ppocr
+
+    repository = Path(repository)
+    if not configs.uses_ppocr(options):
+        for name in contract.OCR_MODELS:
+            if (repository / name).is_dir():
+                shutil.rmtree(repository / name)
+        (repository / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE).unlink(missing_ok=True)
+        return []
+    detection = repository / contract.OCR_DETECTION / "1" / contract.ONNX_FILE
+    recognition = repository / contract.OCR_RECOGNITION / "1" / contract.ONNX_FILE
+    files = ppocr.write_ocr_models(detection, recognition,
+                                   repository / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE)
+    for name, role, extra in ((contract.OCR_DETECTION, "detection", ""),
+                              (contract.OCR_RECOGNITION, "recognition", ", last layer cut to the Latin-script "
+                               "characters, per-column argmax added")):
+        (repository / name / "NOTICE").write_text(OCR_NOTICE.format(role=role, version=ppocr.DISTRIBUTION_VERSION,
+                                                                     extra=extra))
+    return [files.detection, files.recognition, files.charset]
 
 
 def copy_processor(model_dir: Path, repository: Path) -> Path:
@@ -130,6 +173,14 @@ def quantize_model_step(repository: str | Path, mode: str, vocab_size: int,
     return report
 
 
+def with_ocr_engine(options: ServingOptions, engine: str | None) -> ServingOptions:
+    """``options`` whose preprocess reads pages with ``engine`` (None: the variant's default)."""
+    from layoutlmv3_triton.serving.ocr_engines import default_engine
+
+    ocr = replace(options.preprocess.ocr, engine=engine or default_engine(options.gpu))
+    return replace(options, preprocess=replace(options.preprocess, ocr=ocr))
+
+
 def with_box_level(options: ServingOptions, box_level: str) -> ServingOptions:
     """``options`` whose preprocess gives words the boxes of ``box_level`` (serving/segments.py)."""
     ocr = replace(options.preprocess.ocr, box_level=box_level)
@@ -171,6 +222,7 @@ def build_repository(model_dir: str | Path, repository: str | Path, options: Ser
     options = with_box_level(options, read_box_level(model_dir / "config.json"))  # the level it was trained at
     write_configs(repository, options)
     copy_processor(model_dir, repository)
+    write_ocr_models(repository, options)
     shutil.copy2(model_dir / "config.json", repository / contract.POSTPROCESS / "1" / contract.MODEL_CONFIG_FILE)
     write_linker(repository, linker)
     result = BuildResult(str(repository), options.variant, str(onnx_path), str(report), report.worst, labels,
@@ -206,4 +258,19 @@ def check_repository(repository: str | Path) -> list[str]:
     version = repository / contract.MODEL / "1"
     if not any((version / f).is_file() for f in (contract.ONNX_FILE, contract.PLAN_FILE)):
         problems.append(f"{contract.MODEL}/1 has neither {contract.ONNX_FILE} nor {contract.PLAN_FILE}")
+    if reads_with_ppocr(repository):
+        for path in [f"{name}/1/{contract.ONNX_FILE}" for name in contract.OCR_MODELS] + [
+                f"{contract.PREPROCESS}/1/{contract.OCR_CHARSET_FILE}"]:
+            if not (repository / path).is_file():
+                problems.append(f"{path} is missing (the preprocess step reads with ocr_engine=ppocr)")
     return problems
+
+
+def reads_with_ppocr(repository: str | Path) -> bool:
+    """Whether the repository's preprocess step reads pages with the ppocr engine."""
+    config = Path(repository) / contract.PREPROCESS / "config.pbtxt"
+    if not config.is_file():
+        return False
+    parameters = configs.parse(config.read_text()).parameters
+    key = OcrConfig.prefix + "engine"
+    return key in parameters and parameters[key].string_value == "ppocr"

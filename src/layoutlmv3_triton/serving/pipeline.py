@@ -1,7 +1,7 @@
 """The ensemble's three steps in one process, from a built model repository.
 
-Same document loading, OCR, processor, windows, ONNX and decoding as the served
-ensemble, with the parameters of the repository's own ``config.pbtxt`` files: the
+Same document loading, OCR (the same OCR graphs, for the ppocr engine), processor, windows,
+ONNX and decoding as the served ensemble, with the parameters of the repository's own ``config.pbtxt`` files: the
 reference the served results are tested against, and a local API.
 """
 from __future__ import annotations
@@ -11,10 +11,17 @@ from pathlib import Path
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.errors import RequestError
+from layoutlmv3_triton.serving.ppocr.engine import PpocrModels, onnx_models
 from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
 from layoutlmv3_triton.serving.steps.parameters import PostprocessParameters, PreprocessParameters
 from layoutlmv3_triton.serving.steps.postprocess import Postprocessor
 from layoutlmv3_triton.serving.steps.preprocess import Preprocessor, stack_windows
+
+
+def repository_ocr_models(repository: Path) -> PpocrModels:
+    """The repository's OCR networks (ppocr engine) on onnxruntime: the graphs the server runs."""
+    return onnx_models(*(repository / name / "1" / contract.ONNX_FILE for name in contract.OCR_MODELS),
+                       repository / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE)
 
 
 def repository_parameters(repository: Path, model: str) -> dict[str, str]:
@@ -32,7 +39,8 @@ class InProcessPipeline:
         if params is None:
             params = PreprocessParameters.from_parameters(repository_parameters(repository, contract.PREPROCESS))
         post = PostprocessParameters.from_parameters(repository_parameters(repository, contract.POSTPROCESS))
-        self.pre = Preprocessor(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR, params)
+        self.pre = Preprocessor(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR, params,
+                                lambda: repository_ocr_models(repository))
         self.model = OnnxTokenClassifier(repository / contract.MODEL / "1" / contract.ONNX_FILE, threads)
         self.post = Postprocessor(repository / contract.POSTPROCESS / "1" / post.model_config_file)
 

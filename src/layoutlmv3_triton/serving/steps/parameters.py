@@ -9,12 +9,14 @@ from layoutlmv3_triton.serving.limits import Limits
 from layoutlmv3_triton.serving.ocr import OcrConfig
 from layoutlmv3_triton.serving.parameters import ParameterSet
 from layoutlmv3_triton.serving.pdf import DEFAULT_PDF_DPI
+from layoutlmv3_triton.serving.ppocr.config import PpocrConfig
 from layoutlmv3_triton.serving.windows import DEFAULT_STRIDE
 
 
 @dataclass(frozen=True)
 class PreprocessParameters(ParameterSet):
     ocr: OcrConfig = field(default_factory=OcrConfig)
+    ppocr: PpocrConfig = field(default_factory=PpocrConfig)  # read when ocr.engine is ppocr
     limits: Limits = field(default_factory=Limits)
     pdf_dpi: int = DEFAULT_PDF_DPI
     window_stride: int = DEFAULT_STRIDE  # tokens shared by consecutive windows of a long page

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -14,10 +14,12 @@ from layoutlmv3_triton.errors import RequestError
 from layoutlmv3_triton.records import PageRecord
 from layoutlmv3_triton.serving.documents import load_document
 from layoutlmv3_triton.serving.encoding import EncodedWindow, PageEncoder
-from layoutlmv3_triton.serving.ocr import TesseractEngine
+from layoutlmv3_triton.serving.ocr_engines import open_engine
+from layoutlmv3_triton.serving.ppocr.engine import PpocrModels
 from layoutlmv3_triton.serving.pdf import PageInput
 from layoutlmv3_triton.serving.segments import boxes_at_level
 from layoutlmv3_triton.serving.steps import triton_io
+from layoutlmv3_triton.serving.steps.ocr_models import bls_models
 from layoutlmv3_triton.serving.steps.parameters import PreprocessParameters
 from layoutlmv3_triton.serving.steps.diagnostics import HeapSnapshots
 from layoutlmv3_triton.serving.steps.triton_io import ModelArgs
@@ -32,24 +34,29 @@ class PreparedPage:
 
 
 class Preprocessor:
-    """One Tesseract engine and one processor, reused for every request."""
+    """One OCR engine and one processor, reused for every request.  ``ocr_models`` makes the
+    ppocr engine's networks (BLS calls in the server, onnxruntime in-process)."""
 
-    def __init__(self, processor_dir: str | Path, params: PreprocessParameters = PreprocessParameters()):
+    def __init__(self, processor_dir: str | Path, params: PreprocessParameters = PreprocessParameters(),
+                 ocr_models: Callable[[], PpocrModels] | None = None):
         self.params = params
         self.encoder = PageEncoder(processor_dir, stride=params.window_stride,
                                    max_windows_per_page=params.max_windows_per_page)
-        self.engine = TesseractEngine(params.ocr)
+        self.engine = open_engine(params.ocr, params.ppocr, ocr_models)
 
     def read(self, data: bytes, words_json: bytes | None = None) -> list[PageInput]:
         """The document's pages, each with its words (OCR'd here when not known)."""
         pages = load_document(data, self.params.limits, self.params.pdf_dpi, words_json)
-        for page in pages:
-            if page.words is None:
-                found = self.engine.read(page.image)
-                page.words, page.boxes = [w.text for w in found], [list(w.box) for w in found]
-                page.confidences = [w.confidence for w in found]
-                page.lines, page.blocks = [w.line for w in found], [w.block for w in found]
+        self._ocr(pages)
         return pages
+
+    def _ocr(self, pages: list[PageInput]) -> None:
+        """Read every page that has no words yet, all in one go (the ppocr engine batches their lines)."""
+        todo = [page for page in pages if page.words is None]
+        for page, found in zip(todo, self.engine.read_pages([page.image for page in todo]) if todo else []):
+            page.words, page.boxes = [w.text for w in found], [list(w.box) for w in found]
+            page.confidences = [w.confidence for w in found]
+            page.lines, page.blocks = [w.line for w in found], [w.block for w in found]
 
     def process(self, documents: Sequence[bytes], words: Sequence[bytes | None] | None = None,
                 ) -> list[list[PreparedPage] | RequestError]:
@@ -57,15 +64,24 @@ class Preprocessor:
         words = words if words is not None else [None] * len(documents)
         results: list[list[PreparedPage] | RequestError] = []
         read: list[tuple[int, int, PageInput]] = []
+        loaded: list[tuple[int, list[PageInput]]] = []
         for index, (data, given) in enumerate(zip(documents, words)):
             try:
-                pages = self.read(data, given)
-                read.extend((index, number, page) for number, page in enumerate(pages))
+                loaded.append((index, load_document(data, self.params.limits, self.params.pdf_dpi, given)))
                 results.append([])
             except RequestError as exc:
                 results.append(exc)
             except Exception as exc:  # noqa: BLE001 - hostile bytes reach decoders and OCR: never fail the batch
                 results.append(RequestError(f"cannot read document: {type(exc).__name__}: {exc}", stage=STAGE))
+        failed = triton_io.attempt(STAGE, self._ocr, [page for _, pages in loaded for page in pages])
+        for index, pages in loaded:
+            if isinstance(failed, Exception):  # read alone, so that only the culprit's document fails
+                alone = triton_io.attempt(STAGE, self._ocr, pages)
+                if isinstance(alone, Exception):
+                    results[index] = alone if isinstance(alone, RequestError) else RequestError(
+                        f"cannot read document: {type(alone).__name__}: {alone}", stage=STAGE)
+                    continue
+            read.extend((index, number, page) for number, page in enumerate(pages))
         for (index, number, page), windows in zip(read, self._encode([p for _, _, p in read])):
             target = results[index]
             if isinstance(target, RequestError):
@@ -136,7 +152,9 @@ class TritonPythonModel:
         self.args = ModelArgs(args)
         self.heap = HeapSnapshots.from_parameters(self.args.instance, self.args.parameters)  # off by default
         self.params = PreprocessParameters.from_parameters(self.args.parameters)
-        self.pre = Preprocessor(self.args.version_dir / contract.PROCESSOR_DIR, self.params)
+        charset = self.args.version_dir / contract.OCR_CHARSET_FILE
+        self.pre = Preprocessor(self.args.version_dir / contract.PROCESSOR_DIR, self.params,
+                                lambda: bls_models(charset))
         self.dtypes = {t.name: self.args.output_dtype(t.name) for t in contract.PREPROCESS_OUTPUTS}
 
     def _request(self, request) -> tuple[list[bytes], list[bytes | None]]:
