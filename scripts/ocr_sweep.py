@@ -73,15 +73,18 @@ def describe(setting: Setting) -> str:
     return " ".join(changed) or "default"
 
 
-def measure(setting: Setting, pages: list[funsd_layout.Page], progress: bool = True, charset: str = "latin") -> dict:
+def measure(setting: Setting, pages: list[funsd_layout.Page], progress: bool = True, charset: str = "latin",
+            repository: str | None = None) -> dict:
     """OCR every page with ``setting``; totals and per-page recalls and CPU seconds."""
     from tqdm.auto import tqdm
 
     from layoutlmv3_triton.export.ppocr import package_models
+    from layoutlmv3_triton.serving.pipeline import repository_ocr_models
 
     config, ppocr = setting
     per_page = []
-    with open_engine(config, ppocr, lambda: package_models(charset)) as engine:
+    models = (lambda: repository_ocr_models(Path(repository))) if repository else (lambda: package_models(charset))
+    with open_engine(config, ppocr, models) as engine:
         engine.read(decode_image(pages[0].image_path.read_bytes()))  # load the models outside the timing
         for page in tqdm(pages, desc=describe(setting)[:40], unit="page", disable=not progress, leave=False):
             image = decode_image(page.image_path.read_bytes())
@@ -147,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                         help='OcrConfig fields, e.g. "psm=11 text_height=25"; repeat for several (default: default)')
     parser.add_argument("--charset", choices=("latin", "full"), default="latin",
                         help="the ppocr recogniser's characters (export/ppocr.py; default: %(default)s)")
+    parser.add_argument("--repository", metavar="DIR",
+                        help="read with this model repository's OCR graphs (ppocr) instead of the wheel's")
     parser.add_argument("--first", type=int, default=0, metavar="N", help="skip the first N pages (before --every)")
     parser.add_argument("--every", type=int, default=1, metavar="K", help="take every K-th page (default: all)")
     parser.add_argument("--limit", type=int, metavar="N", help="at most N pages (after --every)")
@@ -168,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER, flush=True)
     results = []
     for config in configs:
-        result = measure(config, pages, progress=not args.no_progress, charset=args.charset)
+        result = measure(config, pages, progress=not args.no_progress, charset=args.charset,
+                         repository=args.repository)
         results.append(result)
         print(table_row(result), flush=True)
         if args.json:

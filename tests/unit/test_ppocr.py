@@ -104,17 +104,18 @@ def test_detector_input_is_a_multiple_of_32_in_bgr():
     assert array[0, 2].min() == pytest.approx(1.0) and array[0, 0].max() == pytest.approx(-1.0)  # red is channel 2
 
 
-def test_line_crops_are_48_px_and_batches_group_by_width():
+def test_line_crops_are_48_px_and_batches_group_by_padded_width():
     page = Image.new("RGB", (600, 200), "white")
     boxes = [TextBox(np.array([[10, 10], [10 + w, 10], [10 + w, 34], [10, 34]], dtype=float), 0.9)
-             for w in (40, 400, 60, 380)]
+             for w in (40, 400, 50, 380, 45)]
     crops = [recognition.crop_line(page, b, max_width=2400) for b in boxes]
-    assert [c.pixels.shape[1] for c in crops] == [48] * 4
-    assert [c.width for c in crops] == [80, 800, 120, 760]
+    assert [c.pixels.shape[1] for c in crops] == [48] * 5
+    assert [c.width for c in crops] == [80, 800, 100, 760, 90]
     groups = recognition.batches(crops, size=2, min_width=0)
-    assert [members for members, _ in groups] == [[0, 2], [3, 1]]
-    assert [array.shape[3] for _, array in groups] == [120, 800]
+    assert [members for members, _ in groups] == [[0, 4], [2], [3], [1]]
+    assert [array.shape[3] for _, array in groups] == [96, 128, 768, 896]
     assert groups[0][1][0, :, :, 80:].max() == 0  # padding on the right
+    assert [recognition.padded_width(w, 320) for w in (10, 321, 700, 1100)] == [320, 384, 768, 1280]
 
 
 # --- the real networks, as build-repo writes them -------------------------------------------------

@@ -175,3 +175,4 @@ def package_models(charset: str = DEFAULT_CHARSET, threads: int = 1):
         return onnx_models(files.detection, files.recognition, files.charset, threads)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+

@@ -41,9 +41,9 @@ BACKEND_MODULES = {
     contract.PREPROCESS: "layoutlmv3_triton.serving.steps.preprocess",
     contract.MODEL: "layoutlmv3_triton.serving.steps.onnx_model",
     contract.POSTPROCESS: "layoutlmv3_triton.serving.steps.postprocess",
-    contract.OCR_DETECTION: "layoutlmv3_triton.serving.steps.ocr_models",
-    contract.OCR_RECOGNITION: "layoutlmv3_triton.serving.steps.ocr_models",
 }
+# The OCR networks in the local variant (ocr_engine=ppocr): one module serves both.
+OCR_BACKEND_MODULE = "layoutlmv3_triton.serving.steps.ocr_models"
 # The stub runs Python in isolated mode (PYTHONPATH is ignored), so the local launcher
 # passes this project's environment in STUB_PATH_ENV; in a container it is unset.
 STUB_PATH_ENV = "LAYOUTLMV3_TRITON_PYTHONPATH"
@@ -59,7 +59,7 @@ MANIFEST = "build_manifest.json"
 
 
 def model_py_source(model_name: str) -> str:
-    module = BACKEND_MODULES[model_name]
+    module = OCR_BACKEND_MODULE if model_name in contract.OCR_MODELS else BACKEND_MODULES[model_name]
     return MODEL_PY_TEMPLATE.format(name=model_name, module=module, env=STUB_PATH_ENV)
 
 
@@ -80,13 +80,18 @@ def write_configs(repository: str | Path, options: ServingOptions) -> list[Path]
         path = repository / name / "config.pbtxt"
         path.write_text(configs.render(cfg))
         written.append(path)
-    for name in BACKEND_MODULES:
+    for name in (*BACKEND_MODULES, *contract.OCR_MODELS):
         model_py = repository / name / "1" / "model.py"
         if name in python_backend_models(options):
             model_py.write_text(model_py_source(name))
             written.append(model_py)
         elif model_py.exists():  # the ORT / TensorRT backends must not see a stray model.py
             model_py.unlink()
+    if not configs.uses_ppocr(options):  # a repository read by Tesseract loses an earlier build's OCR models
+        for name in contract.OCR_MODELS:
+            if (repository / name).is_dir():
+                shutil.rmtree(repository / name)
+        (repository / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE).unlink(missing_ok=True)
     return written
 
 
@@ -98,16 +103,12 @@ License: https://www.apache.org/licenses/LICENSE-2.0
 
 
 def write_ocr_models(repository: str | Path, options: ServingOptions) -> list[Path]:
-    """The ppocr engine's networks and character list, from the installed rapidocr wheel; a
-    repository built for Tesseract loses any OCR models of an earlier build."""
+    """The ppocr engine's networks and character list, from the installed rapidocr wheel (when
+    the preprocess step reads with ppocr)."""
     from layoutlmv3_triton.export import ppocr
 
     repository = Path(repository)
     if not configs.uses_ppocr(options):
-        for name in contract.OCR_MODELS:
-            if (repository / name).is_dir():
-                shutil.rmtree(repository / name)
-        (repository / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE).unlink(missing_ok=True)
         return []
     detection = repository / contract.OCR_DETECTION / "1" / contract.ONNX_FILE
     recognition = repository / contract.OCR_RECOGNITION / "1" / contract.ONNX_FILE

@@ -127,6 +127,7 @@ def markdown(report: dict) -> str:
             lines.append(f"| {p['concurrency']} | {_num(p['server_cpu_s_per_doc'] * 1e3, 0)} | "
                          f"{_num(p.get('server_cpu_vs_stages'), 2, '×')} | {_num((p.get('client_cpu_s_per_doc') or 0) * 1e3, 0)} | "
                          f"{_pct(p.get('cpu_utilization'))} | {_num(per_exec, 2)} |")
+    lines += engine_lines(report)
     q = report.get("quantization")
     if q:
         lines += ["", "## INT8 accuracy cost", ""]
@@ -167,6 +168,43 @@ def markdown(report: dict) -> str:
         f"- Total run time {report['run_seconds']:.0f} s.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def engine_lines(report: dict) -> list[str]:
+    """The OCR engines side by side: CPU per page, what a GPU host keeps on its CPU, bounds, served."""
+    engines = report.get("ocr_engines") or {}
+    if not engines:
+        return []
+    cores = report["machine"]["cores"]
+    lines = [
+        "",
+        "## OCR engines",
+        "",
+        "Each engine's stage costs (d) and served sweep (c) on the same pages. PP-OCR's two networks "
+        "(detection, recognition) are stages of their own; its *host OCR* is what stays on the CPU when they "
+        "run on a GPU (page scaling, box extraction, line crops, CTC decoding).",
+        "",
+        "| Engine | OCR CPU ms/page | of which networks | host OCR ms/page | words/page | "
+        f"bound on {cores} cores, docs/s | served best docs/s | × naive (a) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, e in engines.items():
+        lines.append(f"| {name} | {_num(e['ocr_cpu_s_per_page'] * 1e3, 0)} | {_num(e['ocr_networks_s_per_page'] * 1e3, 0)} | "
+                     f"{_num(e['host_ocr_cpu_s_per_page'] * 1e3, 0)} | {_num(e['mean_words'], 0)} | "
+                     f"{_num(e['compute_bound_docs_per_s'])} | {_num(e['ensemble_docs_per_s'])} | "
+                     f"{_num(e['vs_naive'], 2, '×')} |")
+    stage_names = sorted({k for e in engines.values() for k in e["core_seconds"]})
+    lines += ["", "| Stage (ms per page, 1 core) | " + " | ".join(engines) + " |",
+              "|---|" + "---:|" * len(engines)]
+    for stage in stage_names:
+        lines.append(f"| {stage} | " + " | ".join(_num(e["core_seconds"].get(stage, math.nan) * 1e3, 1)
+                                                   for e in engines.values()) + " |")
+    gpu = [f"{n} cores: " + ", ".join(f"{name} {_num(e['gpu_host_ocr_bound_docs_per_s'][n], 1)}"
+                                       for name, e in engines.items())
+           for n in next(iter(engines.values()))["gpu_host_ocr_bound_docs_per_s"]]
+    lines += ["", "On a GPU host the model (and PP-OCR's networks) run on the GPU, and the host's cores bound the "
+                  "OCR left on them: N cores ÷ host OCR CPU per page, in pages/s — " + "; ".join(gpu) + "."]
+    return lines
 
 
 def plot(report: dict, out: Path) -> Path:

@@ -1,8 +1,8 @@
 """One benchmark run, end to end, with a progress display.
 
-Order: pages -> build -> (d) stage costs -> (a) naive -> (b) per-request -> (c) served
-sweep -> report.  The in-process measurements run before the server starts, so nothing
-else of ours competes for the cores while they run.
+Order: pages -> build -> for each OCR engine: (d) stage costs -> (c) served sweep, with
+(a) naive and (b) per-request after the first engine's -> report.  No server of ours runs
+while anything is measured in-process, so nothing else of ours competes for the cores.
 """
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ class BenchConfig:
     concurrency: Sequence[int] | None = None
     passes: int | None = None  # passes over the pages per concurrency level
     serving: ServingOptions = field(default_factory=ServingOptions)
+    # OCR engines to measure, each with its stage costs, bound and served sweep; the first one
+    # fills the report's headline (ppocr needs the rapidocr wheel: build-repo --ocr-engine)
+    ocr_engines: Sequence[str] = ("tesseract",)
     stage_repeats: int | None = None
     rebuild: bool = False
     progress: bool = True
@@ -172,13 +175,84 @@ def _clean(value):
     return value
 
 
-def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
-    from layoutlmv3_triton.measure.perf_data import write_input_data
-    from layoutlmv3_triton.repository.writer import write_configs
+@dataclass
+class EngineRun:
+    """One OCR engine's part of the run: its stage costs, compute bound and served sweep."""
+
+    stages: object  # stages.StageRun
+    core_seconds: dict[str, float]
+    bound: float
+    points: list
+
+
+# GPU hosts the report sizes the Tesseract bound for (N cores / OCR CPU per page).
+GPU_HOST_CORES = (8, 16, 32)
+
+
+def engine_summary(run: EngineRun, points: list[dict], naive_s: float, n_cores: int) -> dict:
+    """What the report compares across engines: CPU per page, what a GPU host keeps on its CPU, bounds."""
+    from layoutlmv3_triton.measure.bench.stages import OCR_NETWORK_STAGES
+
+    costs = run.core_seconds
+    networks = sum(costs.get(s, 0.0) for s in OCR_NETWORK_STAGES)
+    host_ocr = costs["ocr"]  # ppocr: what stays on the CPU when the networks run on a GPU
+    best = max((p["docs_per_s"] for p in points), default=math.nan)
+    words = [len(w) for w in run.stages.words]
+    return {
+        "core_seconds": costs, "ocr_cpu_s_per_page": host_ocr + networks, "ocr_networks_s_per_page": networks,
+        "host_ocr_cpu_s_per_page": host_ocr, "compute_bound_docs_per_s": run.bound,
+        "mean_words": float(np.mean(words)) if words else 0.0, "ensemble": points, "ensemble_docs_per_s": best,
+        "vs_naive": metrics.ratio(best, naive_s),
+        # a GPU host runs the model (and the ppocr networks) on its GPU; its cores bound the rest
+        "gpu_host_ocr_bound_docs_per_s": {str(n): metrics.ratio(n, host_ocr) for n in GPU_HOST_CORES},
+        "cores": n_cores,
+    }
+
+
+def _engine_run(cfg, engine, repository, documents, artifacts, n_cores, input_data, requests_per_level, progress
+                ) -> EngineRun:
     from layoutlmv3_triton.local.server import LocalTritonServer
     from layoutlmv3_triton.measure.bench import perf
-    from layoutlmv3_triton.measure.bench.pipelines import NaivePipeline, PerRequestPipeline
     from layoutlmv3_triton.measure.bench.stages import measure_stages
+
+    serving, n_pages = cfg.serving, len(documents)
+    stage_units = 3 * n_pages + 1 + (n_pages if cfg.quantize else 0)
+    with progress.phase(f"(d) [{engine}] stage costs, one core each", stage_units) as tick:
+        stages = measure_stages(repository, documents, repeats=cfg.stage_repeats,
+                                batch_size=min(serving.max_batch_size, 4, n_pages),
+                                served_threads=serving.model.intra_op_threads,
+                                reference_onnx=artifacts.fp32_onnx if cfg.quantize else None, progress=tick)
+    core_seconds = stages.core_seconds()
+    bound = metrics.compute_bound(core_seconds, n_cores)
+    points = []
+    with progress.phase(f"(c) [{engine}] ensemble: concurrency {','.join(map(str, cfg.concurrency))}",
+                        len(cfg.concurrency) + 2) as tick:
+        logs = cfg.output / "logs"
+        server = LocalTritonServer(repository, log_file=logs / f"tritonserver-{engine}.log")
+        server.start(cfg.server_timeout_s)
+        try:
+            tick()
+            warm = max(2, serving.preprocess_instances + serving.model_instances)
+            pgid = server.process.pid  # started in its own session: the stubs share its process group
+            perf.run_point(server.grpc_url, input_data, warm, max(n_pages, 2 * warm), cfg.output / "perf",
+                           tag=f"warmup-{engine}-")
+            tick()
+            for concurrency in cfg.concurrency:
+                point = perf.run_point(server.grpc_url, input_data, concurrency, requests_per_level,
+                                       cfg.output / "perf", server_pgid=pgid, tag=f"{engine}-")
+                points.append(point)
+                progress.log(f"[{engine}] concurrency {concurrency}: {point.docs_per_s:.2f} docs/s, "
+                             f"p50 {point.latency.p50 * 1e3:.0f} ms")
+                tick()
+        finally:
+            server.stop()
+    return EngineRun(stages, core_seconds, bound, points)
+
+
+def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
+    from layoutlmv3_triton.measure.perf_data import write_input_data
+    from layoutlmv3_triton.repository.writer import with_ocr_engine, write_configs, write_ocr_models
+    from layoutlmv3_triton.measure.bench.pipelines import NaivePipeline, PerRequestPipeline
 
     cfg = config.resolved()
     out = cfg.output
@@ -202,47 +276,29 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
         with progress.phase(f"build {cfg.preset} model ({cfg.quantize or 'fp32'})", 1):
             artifacts = ensure_built(cfg.work_dir, cfg.preset, cfg.quantize, out / "logs" / "build.log", cfg.rebuild)
         repository = artifacts.served_repository
-        write_configs(repository, serving)
-        stage_units = 3 * n_pages + 1 + (n_pages if cfg.quantize else 0)
-        with progress.phase("(d) stage costs, one core each", stage_units) as tick:
-            stages = measure_stages(repository, documents, repeats=cfg.stage_repeats,
-                                    batch_size=min(serving.max_batch_size, 4, n_pages),
-                                    served_threads=serving.model.intra_op_threads,
-                                    reference_onnx=artifacts.fp32_onnx if cfg.quantize else None, progress=tick)
-        core_seconds = stages.core_seconds()
-        bound = metrics.compute_bound(core_seconds, n_cores)
-        with progress.phase("(a) naive: pytesseract → HF → PyTorch", n_pages) as tick:
-            naive = NaivePipeline(artifacts.model_dir).run(documents, progress=tick)
-        with progress.phase("(b) per-request: pytesseract → ORT batch 1", n_pages) as tick:
-            per_request = PerRequestPipeline(artifacts.model_dir, artifacts.fp32_onnx).run(documents, progress=tick)
         input_data = write_input_data([p.path for p in pages], out / "perf_data.json")
         requests_per_level = cfg.passes * n_pages
-        points = []
-        with progress.phase(f"(c) ensemble: concurrency {','.join(map(str, cfg.concurrency))}",
-                            len(cfg.concurrency) + 2) as tick:
-            server = LocalTritonServer(repository, log_file=out / "logs" / "tritonserver.log")
-            server.start(cfg.server_timeout_s)
-            try:
-                tick()
-                warm = max(2, serving.preprocess_instances + serving.model_instances)
-                pgid = server.process.pid  # started in its own session: the stubs share its process group
-                perf.run_point(server.grpc_url, input_data, warm, max(n_pages, 2 * warm), out / "perf", tag="warmup-")
-                tick()
-                for concurrency in cfg.concurrency:
-                    point = perf.run_point(server.grpc_url, input_data, concurrency, requests_per_level, out / "perf",
-                                           server_pgid=pgid)
-                    points.append(point)
-                    progress.log(f"concurrency {concurrency}: {point.docs_per_s:.2f} docs/s, "
-                                 f"p50 {point.latency.p50 * 1e3:.0f} ms")
-                    tick()
-            finally:
-                server.stop()
+        runs: dict[str, EngineRun] = {}
+        for engine in cfg.ocr_engines:
+            options = with_ocr_engine(serving, engine)
+            write_configs(repository, options)
+            write_ocr_models(repository, options)
+            runs[engine] = _engine_run(cfg, engine, repository, documents, artifacts, n_cores, input_data,
+                                       requests_per_level, progress)
+            if engine == cfg.ocr_engines[0]:
+                with progress.phase("(a) naive: pytesseract → HF → PyTorch", n_pages) as tick:
+                    naive = NaivePipeline(artifacts.model_dir).run(documents, progress=tick)
+                with progress.phase("(b) per-request: pytesseract → ORT batch 1", n_pages) as tick:
+                    per_request = PerRequestPipeline(artifacts.model_dir, artifacts.fp32_onnx).run(documents,
+                                                                                                  progress=tick)
         phase_loads = list(progress.loads)
     load_end = [round(v, 2) for v in os.getloadavg()]
     others = cpu.other_cpu_share(machine_start, own_start, time.perf_counter() - started, n_cores)
 
     naive_s = metrics.throughput(len(documents), naive.wall_seconds)
     per_request_s = metrics.throughput(len(documents), per_request.wall_seconds)
+    headline = runs[cfg.ocr_engines[0]]
+    stages, core_seconds, bound, points = headline.stages, headline.core_seconds, headline.bound, headline.points
     best_s, best_point = metrics.best((p.docs_per_s, p) for p in points)
     c1 = next((p for p in points if p.concurrency == 1), None)
     overhead_ms = (metrics.overhead_seconds(c1.latency.p50, stages.served_latencies()) * 1e3) if c1 else math.nan
@@ -256,17 +312,22 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
                 "fraction_of_bound": metrics.ratio(docs_per_s, bound), "wall_seconds": run.wall_seconds,
                 "mean_tokens": float(np.mean(run.tokens))}
 
-    ensemble = []
-    for p in points:
-        d = p.as_dict()
-        d.update(vs_naive=metrics.ratio(p.docs_per_s, naive_s), vs_per_request=metrics.ratio(p.docs_per_s, per_request_s),
-                 fraction_of_bound=metrics.ratio(p.docs_per_s, bound))
-        if d.get("server_cpu_s_per_doc"):
-            # how much more CPU a served document costs than the stages alone
-            d["server_cpu_vs_stages"] = metrics.ratio(d["server_cpu_s_per_doc"], sum(core_seconds.values()))
-            busy = d["server_cpu_s_per_doc"] + (d.get("client_cpu_s_per_doc") or 0.0)
-            d["cpu_utilization"] = metrics.ratio(busy * p.docs_per_s, n_cores)
-        ensemble.append(d)
+    def ensemble_points(run: EngineRun) -> list[dict]:
+        out = []
+        for p in run.points:
+            d = p.as_dict()
+            d.update(vs_naive=metrics.ratio(p.docs_per_s, naive_s),
+                     vs_per_request=metrics.ratio(p.docs_per_s, per_request_s),
+                     fraction_of_bound=metrics.ratio(p.docs_per_s, run.bound))
+            if d.get("server_cpu_s_per_doc"):
+                # how much more CPU a served document costs than the stages alone
+                d["server_cpu_vs_stages"] = metrics.ratio(d["server_cpu_s_per_doc"], sum(run.core_seconds.values()))
+                busy = d["server_cpu_s_per_doc"] + (d.get("client_cpu_s_per_doc") or 0.0)
+                d["cpu_utilization"] = metrics.ratio(busy * p.docs_per_s, n_cores)
+            out.append(d)
+        return out
+
+    ensemble = ensemble_points(headline)
     identical, match = word_agreement(naive.words, stages.words)
     quant = None
     if cfg.quantize:
@@ -301,6 +362,8 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
             "repeats": cfg.stage_repeats,
         },
         "quantization": quant,
+        "ocr_engines": {engine: engine_summary(run, ensemble_points(run), naive_s, n_cores)
+                        for engine, run in runs.items()},
         "pages": {
             "count": n_pages, "width": pages[0].width, "height": pages[0].height,
             "source": str(cfg.pages_dir) if cfg.pages_dir is not None else "synthetic forms (synth.render_page)",
@@ -316,6 +379,7 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
             "preset": cfg.preset, "quantize": cfg.quantize, "quick": cfg.quick, "pages": n_pages,
             "concurrency": list(cfg.concurrency), "passes": cfg.passes, "requests_per_level": requests_per_level,
             "repository": str(repository), "model_dir": str(artifacts.model_dir),
+            "ocr_engines": list(cfg.ocr_engines),
         },
         "machine": {"cores": n_cores, "cpu": _cpu_model(), "load_average_start": load_start,
                     "load_average_end": load_end, "load_average_1min_during": phase_loads,

@@ -73,24 +73,30 @@ def crop_line(page: Image.Image, box: TextBox, max_width: int, width_scale: floa
     return LineCrop(np.ascontiguousarray(pixels), box, width, vertical)
 
 
-def batch_width(widths: list[int], min_width: int) -> int:
-    """The padded width of a batch: its widest crop (PaddleOCR pads to at least 320 px), in
-    whole output columns."""
-    return int(math.ceil(max(max(widths), min_width) / COLUMN) * COLUMN)
+def padded_width(width: int, min_width: int) -> int:
+    """The width a crop is padded to: the next step of a coarse grid (32 px steps up to 256,
+    then 64 up to 512, 128 up to 1024, 256 beyond), at least ``min_width`` (PaddleOCR pads to
+    320).  A crop's padding then depends on the crop alone, so it reads the same in any batch
+    (the recogniser's attention sees the padding), and few shapes reach the models."""
+    width = max(width, min_width, 1)
+    step = 32 if width <= 256 else 64 if width <= 512 else 128 if width <= 1024 else 256
+    return -(-width // step) * step
 
 
 def batches(crops: list[LineCrop], size: int, min_width: int) -> list[tuple[list[int], np.ndarray]]:
-    """Crops grouped by width (narrow with narrow), ``size`` at most per batch: each batch's
-    crop indices and its ``[n, 3, 48, width]`` input, zero-padded on the right."""
-    order = sorted(range(len(crops)), key=lambda i: crops[i].width)
+    """Crops grouped by padded width, ``size`` at most per batch: each batch's crop indices
+    and its ``[n, 3, 48, width]`` input, zero-padded on the right."""
+    groups: dict[int, list[int]] = {}
+    for i in sorted(range(len(crops)), key=lambda i: crops[i].width):
+        groups.setdefault(padded_width(crops[i].width, min_width), []).append(i)
     out = []
-    for first in range(0, len(order), max(1, size)):
-        members = order[first:first + size]
-        width = batch_width([crops[i].width for i in members], min_width)
-        array = np.zeros((len(members), 3, HEIGHT, width), dtype=np.float32)
-        for row, i in enumerate(members):
-            array[row, :, :, : crops[i].width] = crops[i].pixels
-        out.append((members, array))
+    for width, members in groups.items():
+        for first in range(0, len(members), max(1, size)):
+            chunk = members[first:first + size]
+            array = np.zeros((len(chunk), 3, HEIGHT, width), dtype=np.float32)
+            for row, i in enumerate(chunk):
+                array[row, :, :, : crops[i].width] = crops[i].pixels
+            out.append((chunk, array))
     return out
 
 
