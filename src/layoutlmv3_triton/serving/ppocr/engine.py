@@ -25,7 +25,7 @@ from layoutlmv3_triton.serving.ppocr.config import PpocrConfig
 
 Detect = Callable[[np.ndarray], np.ndarray]
 Recognise = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
-BLOCK_GAP = 0.8  # line heights: lines closer than this, one above the other and overlapping, share a block
+BLOCK_GAP = 0.5  # line heights: a line this close under another, starting where it starts, shares its block
 
 
 def read_charset(path: str | Path) -> list[str]:
@@ -122,28 +122,21 @@ class PpocrEngine:
 
 
 def block_ids(boxes: Sequence[detection.TextBox]) -> list[int]:
-    """Block number of each line: lines stacked closer than :data:`BLOCK_GAP` line heights
-    that overlap horizontally form one block (a multi-line label or answer), numbered in
-    the order of their first line."""
+    """Block number of each line: a line that starts under the line above it (left edges
+    within a line height) with a gap under :data:`BLOCK_GAP` line heights continues that
+    line's block (a paragraph, a multi-line label or answer); blocks are numbered in the
+    order of their first line.  PP-OCR's lines already end at wide gaps, so lines side by
+    side stay apart."""
     bounds = [b.bounds() for b in boxes]
-    parent = list(range(len(bounds)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for i, (ax0, ay0, ax1, ay1) in enumerate(bounds):
-        for j in range(i + 1, len(bounds)):
-            bx0, by0, bx1, by1 = bounds[j]
-            height = min(ay1 - ay0, by1 - by0)
-            gap = max(by0 - ay1, ay0 - by1)
-            if 0 <= gap < BLOCK_GAP * height or (gap < 0 and min(ax1, bx1) > max(ax0, bx0) and -gap < height / 2):
-                if min(ax1, bx1) > max(ax0, bx0):
-                    parent[root(j)] = root(i)
+    block = list(range(len(bounds)))
+    for j, (x0, y0, x1, y1) in enumerate(bounds):
+        height = y1 - y0
+        above = [i for i, (a0, b0, a1, b1) in enumerate(bounds[:j])
+                 if abs(a0 - x0) < min(height, b1 - b0) and 0 <= y0 - b1 < BLOCK_GAP * min(height, b1 - b0)]
+        if above:
+            block[j] = block[max(above, key=lambda i: bounds[i][3])]
     numbers: dict[int, int] = {}
-    return [numbers.setdefault(root(i), len(numbers)) for i in range(len(bounds))]
+    return [numbers.setdefault(b, len(numbers)) for b in block]
 
 
 def _clamp(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
