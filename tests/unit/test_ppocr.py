@@ -176,3 +176,51 @@ def test_a_slightly_rotated_scan_reads(engine):
     ImageDraw.Draw(image).text((60, 150), "Received March 12 1987", font=font(30), fill="black")
     words = engine.read(image.rotate(3, resample=Image.Resampling.BICUBIC, fillcolor="white"))
     assert {"Received", "March", "12", "1987"} <= {w.text for w in words}
+
+
+# --- the OCR networks as python-backend models (the local variant) --------------------------------
+@pytest.fixture(scope="module")
+def ocr_repository(tmp_path_factory):
+    pytest.importorskip("onnx")
+    from layoutlmv3_triton import contract
+    from layoutlmv3_triton.errors import RepositoryError
+    from layoutlmv3_triton.export.ppocr import write_ocr_models
+    from layoutlmv3_triton.repository import configs
+    from layoutlmv3_triton.repository.writer import with_ocr_engine
+
+    repo = tmp_path_factory.mktemp("ocr-models")
+    try:
+        write_ocr_models(*(repo / name / "1" / contract.ONNX_FILE for name in contract.OCR_MODELS),
+                         repo / contract.OCR_CHARSET_FILE)
+    except RepositoryError as exc:
+        pytest.skip(str(exc))
+    options = with_ocr_engine(configs.ServingOptions(), "ppocr")
+    for name in contract.OCR_MODELS:
+        (repo / name / "config.pbtxt").write_text(configs.render(configs.ocr_model_config(options, name)))
+    return repo
+
+
+def test_recognition_model_batches_equal_shapes_and_answers_bad_requests_alone(ocr_repository, monkeypatch):
+    import fake_pb_utils
+    from layoutlmv3_triton import contract
+    from layoutlmv3_triton.serving.steps import ocr_models, triton_io
+
+    monkeypatch.setattr(triton_io, "pb_utils", fake_pb_utils.install())
+    model = ocr_models.TritonPythonModel()
+    model.initialize(fake_pb_utils.initialize_args(ocr_repository, contract.OCR_RECOGNITION))
+    rng = np.random.default_rng(0)
+    lines = [rng.uniform(-1, 1, (n, 3, 48, w)).astype(np.float32) for n, w in ((2, 96), (1, 128), (3, 96))]
+    requests = [fake_pb_utils.InferenceRequest(line_images=lines[0]),
+                fake_pb_utils.InferenceRequest(line_images=np.zeros((1, 3, 32, 96), np.float32)),  # not 48 px
+                fake_pb_utils.InferenceRequest(line_images=lines[1]),
+                fake_pb_utils.InferenceRequest(),
+                fake_pb_utils.InferenceRequest(line_images=lines[2])]
+    responses = model.execute(requests)
+    for index, array in zip((0, 2, 4), lines):
+        out = responses[index].outputs()
+        assert out["char_ids"].shape == out["char_scores"].shape == (array.shape[0], array.shape[3] // 8)
+        alone = model.execute([fake_pb_utils.InferenceRequest(line_images=array)])[0].outputs()
+        np.testing.assert_array_equal(out["char_ids"], alone["char_ids"])
+    for index, reason in ((1, "line_images has shape [1, 3, 32, 96]"), (3, "missing input tensor")):
+        assert responses[index].error.code() == fake_pb_utils.TritonError.INVALID_ARG
+        assert responses[index].error.message().startswith("ocr: ") and reason in responses[index].error.message()
