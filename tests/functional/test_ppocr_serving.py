@@ -26,9 +26,11 @@ from layoutlmv3_client import DocumentClient
 from layoutlmv3_triton import contract
 
 N_FORMS = 5
-# A few points under what the ppocr default measures on the first 5 training forms through
-# the server (docs/ocr.md), and above Tesseract's defaults there (0.909 box, 0.691 box and text).
-FLOOR_BOX = 0.88
+# About 4 points under what the ppocr default measures on the first 5 training forms through
+# the server (0.890 by box, 0.800 by box and text); the box-and-text floor is above what
+# Tesseract's defaults give there (0.691), which the box floor is not (0.909): on these forms
+# PP-OCR reads far more words right and places about as many.
+FLOOR_BOX = 0.85
 FLOOR_BOX_TEXT = 0.76
 GOOD = bad_inputs.Case("good", "result", bad_inputs.good_png)
 

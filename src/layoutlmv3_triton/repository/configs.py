@@ -33,10 +33,11 @@ class ServingOptions:
     preprocess_instances: int = 2  # OCR dominates: one Tesseract engine per instance
     model_instances: int = 2  # one single-threaded ONNX Runtime session per core (docs/performance.md)
     postprocess_instances: int = 1
-    # The ppocr engine's networks (ocr_engine=ppocr): instances of each (on the GPU in the GPU
-    # variants, else single-threaded onnxruntime sessions in the python backend) and the pages
-    # a detection batch may hold; a recognition batch holds preprocess.ppocr.rec_batch lines.
-    ocr_instances: int = 1
+    # The ppocr engine's networks (ocr_engine=ppocr): instances of each (None: one on the GPU
+    # in the GPU variants; on the CPU one single-threaded session per preprocess instance, so
+    # that every preprocess instance's OCR has a core) and the pages a detection batch may
+    # hold; a recognition batch holds preprocess.ppocr.rec_batch lines.
+    ocr_instances: int | None = None
     ocr_detection_batch: int = 4
     max_queue_delay_us: int = 0  # batch only what is already queued: on CPU a wait buys no speed, padding costs
     max_queue_size: int = 64  # beyond this a request is rejected at once instead of piling up
@@ -200,7 +201,8 @@ def ocr_model_config(options: ServingOptions, name: str) -> pb.ModelConfig:
             accel = cfg.optimization.execution_accelerators.gpu_execution_accelerator.add()
             accel.name = "cuda"
             accel.parameters["cudnn_conv_algo_search"] = "HEURISTIC"
-    _instances(cfg, options.ocr_instances, gpu=options.gpu)
+    count = options.ocr_instances or (1 if options.gpu else options.preprocess_instances)
+    _instances(cfg, count, gpu=options.gpu)
     return cfg
 
 
