@@ -6,8 +6,8 @@ from tritonclient.grpc import model_config_pb2 as pb
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.repository import configs
 from layoutlmv3_triton.repository.configs import MODEL_VARIANTS, ServingOptions
-from layoutlmv3_triton.repository.writer import (check_repository, reads_with_ppocr, with_ocr_engine, write_configs,
-                                                 write_ocr_models)
+from layoutlmv3_triton.repository.manifest import check_repository, reads_with_ppocr
+from layoutlmv3_triton.repository.writer import with_ocr_engine, write_configs, write_ocr_models
 
 
 def signature(items):
