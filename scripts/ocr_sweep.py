@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """Measure OCR settings on FUNSD-layout forms: word recall by box, by box and text, CPU per page.
 
-Runs Tesseract in this process (no server) with each setting on every page of
+Runs the OCR engine in this process (no server) with each setting on every page of
 ``$FUNSD_DIR`` (or --funsd-dir), matches its words to the ground truth
 (layoutlmv3_triton.datasets.matching) and prints one Markdown table row per setting, the
-table docs/ocr.md keeps.  CPU is this process's CPU time (time.process_time) spent in
-``TesseractEngine.read`` (page scaling included, image decoding not), with
-OMP_THREAD_LIMIT=1 as the served preprocess runs it.
+table docs/ocr.md keeps.  CPU is this process's CPU time (time.process_time) spent reading
+a page (page scaling included, image decoding not), with OMP_THREAD_LIMIT=1 and
+single-threaded onnxruntime sessions, as the served preprocess runs them.
 
 A setting is a space-separated list of OcrConfig fields, e.g. "psm=11 thresholding_method=1
-text_height=25"; fields left out keep OcrConfig's defaults.
+text_height=25", and of PpocrConfig fields with their parameter prefix, e.g. "engine=ppocr
+ppocr_text_height=12"; fields left out keep their defaults.  The ppocr engine takes its
+graphs from the installed rapidocr wheel, as build-repo does (export/ppocr.py).
 
 examples:
   scripts/ocr_sweep.py --every 3 --setting "psm=11" --setting "psm=11 text_height=25 thresholding_method=1"
+  scripts/ocr_sweep.py --limit 25 --setting default --setting "engine=ppocr ppocr_rec_min_width=0"
   scripts/ocr_sweep.py --setting default --json reports/ocr-sweep.json
 """
 from __future__ import annotations
@@ -31,7 +34,9 @@ from pathlib import Path  # noqa: E402
 from layoutlmv3_triton.datasets import funsd_layout# noqa: E402
 from layoutlmv3_triton.datasets.matching import match_words, word_recall  # noqa: E402
 from layoutlmv3_triton.serving.images import decode_image  # noqa: E402
-from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine  # noqa: E402
+from layoutlmv3_triton.serving.ocr import OcrConfig  # noqa: E402
+from layoutlmv3_triton.serving.ocr_engines import open_engine  # noqa: E402
+from layoutlmv3_triton.serving.ppocr.config import PpocrConfig  # noqa: E402
 from layoutlmv3_triton.serving.page import Word  # noqa: E402
 from layoutlmv3_triton.serving.segments import BOX_LEVELS, boxes_at_level, segment_boxes  # noqa: E402
 
@@ -40,9 +45,13 @@ SEGMENT_HEADER = ("| setting | " + " | ".join(f"{level} box ≈ entity box" for 
                   + "---|" * len(BOX_LEVELS))
 
 
-def parse_setting(spec: str) -> OcrConfig:
-    """``"psm=11 text_height=25"`` -> OcrConfig with those fields (``default``: OcrConfig())."""
-    fields = {f.name: f.type for f in dataclasses.fields(OcrConfig)}
+Setting = tuple[OcrConfig, PpocrConfig]
+
+
+def parse_setting(spec: str) -> Setting:
+    """``"psm=11 text_height=25"`` -> OcrConfig (and PpocrConfig) with those fields (``default``: defaults)."""
+    fields = [f.name for f in dataclasses.fields(OcrConfig)]
+    fields += [PpocrConfig.prefix + f.name for f in dataclasses.fields(PpocrConfig)]
     values: dict[str, str] = {}
     for item in spec.split():
         if item == "default":
@@ -50,26 +59,34 @@ def parse_setting(spec: str) -> OcrConfig:
         key, sep, value = item.partition("=")
         if not sep or key not in fields:
             raise SystemExit(f"bad setting {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(fields)}")
-        values[OcrConfig.prefix + key] = value
-    return OcrConfig.from_parameters(values)
+        values[key if key.startswith(PpocrConfig.prefix) else OcrConfig.prefix + key] = value
+    return OcrConfig.from_parameters(values), PpocrConfig.from_parameters(values)
 
 
-def describe(config: OcrConfig) -> str:
-    """The fields that differ from OcrConfig's defaults (``default`` when none)."""
-    base = OcrConfig()
-    changed = [f"{f.name}={getattr(config, f.name)}" for f in dataclasses.fields(OcrConfig)
-               if getattr(config, f.name) != getattr(base, f.name)]
+def describe(setting: Setting) -> str:
+    """The fields that differ from the defaults (``default`` when none)."""
+    changed = []
+    for config, prefix in zip(setting, ("", PpocrConfig.prefix)):
+        base = type(config)()
+        changed += [f"{prefix}{f.name}={getattr(config, f.name)}" for f in dataclasses.fields(config)
+                    if getattr(config, f.name) != getattr(base, f.name)]
     return " ".join(changed) or "default"
 
 
-def measure(config: OcrConfig, pages: list[funsd_layout.Page], progress: bool = True) -> dict:
-    """OCR every page with ``config``; totals and per-page recalls and CPU seconds."""
+def measure(setting: Setting, pages: list[funsd_layout.Page], progress: bool = True, charset: str = "latin",
+            repository: str | None = None) -> dict:
+    """OCR every page with ``setting``; totals and per-page recalls and CPU seconds."""
     from tqdm.auto import tqdm
 
+    from layoutlmv3_triton.export.ppocr import package_models
+    from layoutlmv3_triton.serving.pipeline import repository_ocr_models
+
+    config, ppocr = setting
     per_page = []
-    with TesseractEngine(config) as engine:
+    models = (lambda: repository_ocr_models(Path(repository))) if repository else (lambda: package_models(charset))
+    with open_engine(config, ppocr, models) as engine:
         engine.read(decode_image(pages[0].image_path.read_bytes()))  # load the models outside the timing
-        for page in tqdm(pages, desc=describe(config)[:40], unit="page", disable=not progress, leave=False):
+        for page in tqdm(pages, desc=describe(setting)[:40], unit="page", disable=not progress, leave=False):
             image = decode_image(page.image_path.read_bytes())
             started = time.process_time()
             words = engine.read(image)
@@ -81,7 +98,8 @@ def measure(config: OcrConfig, pages: list[funsd_layout.Page], progress: bool = 
                              "segments": segment_agreement(page, words, assignment)})
     gt = sum(p["gt_words"] for p in per_page)
     return {
-        "setting": describe(config), "config": dataclasses.asdict(config), "pages": len(per_page),
+        "setting": describe(setting), "config": dataclasses.asdict(config), "ppocr": dataclasses.asdict(ppocr),
+        "pages": len(per_page),
         "recall_box_text": sum(p["by_text"] for p in per_page) / gt if gt else 0.0,
         "recall_box": sum(p["by_box"] for p in per_page) / gt if gt else 0.0,
         "cpu_s_per_page": sum(p["cpu_s"] for p in per_page) / len(per_page),
@@ -130,6 +148,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", help="training or testing (default: testing, else training)")
     parser.add_argument("--setting", action="append", metavar="SPEC",
                         help='OcrConfig fields, e.g. "psm=11 text_height=25"; repeat for several (default: default)')
+    parser.add_argument("--charset", choices=("latin", "full"), default="latin",
+                        help="the ppocr recogniser's characters (export/ppocr.py; default: %(default)s)")
+    parser.add_argument("--repository", metavar="DIR",
+                        help="read with this model repository's OCR graphs (ppocr) instead of the wheel's")
+    parser.add_argument("--first", type=int, default=0, metavar="N", help="skip the first N pages (before --every)")
     parser.add_argument("--every", type=int, default=1, metavar="K", help="take every K-th page (default: all)")
     parser.add_argument("--limit", type=int, metavar="N", help="at most N pages (after --every)")
     parser.add_argument("--json", metavar="FILE", help="append each setting's full result (per page too) as a JSON line")
@@ -142,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --funsd-dir or set FUNSD_DIR")
     configs = [parse_setting(spec) for spec in args.setting or ["default"]]
     try:
-        pages = funsd_layout.read_pages(args.funsd_dir, args.split)[:: max(1, args.every)][: args.limit]
+        pages = funsd_layout.read_pages(args.funsd_dir, args.split)[args.first:: max(1, args.every)][: args.limit]
     except funsd_layout.FunsdLayoutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -150,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER, flush=True)
     results = []
     for config in configs:
-        result = measure(config, pages, progress=not args.no_progress)
+        result = measure(config, pages, progress=not args.no_progress, charset=args.charset,
+                         repository=args.repository)
         results.append(result)
         print(table_row(result), flush=True)
         if args.json:

@@ -16,6 +16,12 @@ PREPROCESS = "layoutlmv3_preprocess"
 MODEL = "layoutlmv3_model"
 POSTPROCESS = "layoutlmv3_postprocess"
 ALL_MODELS = (PREPROCESS, MODEL, POSTPROCESS, ENSEMBLE)
+# The neural OCR engine's networks (preprocess parameter ocr_engine=ppocr), called by the
+# preprocess step through BLS: not ensemble steps.
+OCR_DETECTION = "ocr_detection"
+OCR_RECOGNITION = "ocr_recognition"
+OCR_MODELS = (OCR_DETECTION, OCR_RECOGNITION)
+OCR_ENGINES = ("tesseract", "ppocr")
 
 # LayoutLMv3's usable text length: max_position_embeddings (514) less the padding offset.
 MAX_SEQ_LEN = 512
@@ -76,6 +82,18 @@ PAGE_WORDS = Tensor("page_words", "BYTES", (1,),
                                 "page index); empty on the page's further windows")
 LOGITS = Tensor("logits", "FP32", (-1, -1))
 
+# --- the OCR models (serving/ppocr/) ---------------------------------------------------------
+OCR_PAGE = Tensor("page_image", "FP32", (3, -1, -1),
+                  description="a page scaled to sides of multiples of 32, BGR, -1..1")
+OCR_TEXT_MAP = Tensor("text_probability", "FP32", (1, -1, -1), description="per pixel: the probability of text")
+OCR_LINE_HEIGHT = 48
+OCR_LINES = Tensor("line_images", "FP32", (3, OCR_LINE_HEIGHT, -1),
+                   description="text lines cut out of pages, 48 px tall, BGR, -1..1, zero-padded to one width")
+OCR_CHAR_IDS = Tensor("char_ids", "INT64", (-1,), description="per 8-px column: the likeliest character id, 0 = blank")
+OCR_CHAR_SCORES = Tensor("char_scores", "FP32", (-1,), description="per column: that character's probability")
+OCR_DETECTION_INPUTS, OCR_DETECTION_OUTPUTS = (OCR_PAGE,), (OCR_TEXT_MAP,)
+OCR_RECOGNITION_INPUTS, OCR_RECOGNITION_OUTPUTS = (OCR_LINES,), (OCR_CHAR_IDS, OCR_CHAR_SCORES)
+
 MODEL_INPUTS = (INPUT_IDS, ATTENTION_MASK, BBOX, PIXEL_VALUES)
 PREPROCESS_INPUTS = (DOCUMENT, WORDS)
 PREPROCESS_OUTPUTS = (*MODEL_INPUTS, WORD_IDS, PAGE_WORDS)
@@ -101,6 +119,7 @@ ONNX_FILE = "model.onnx"
 PLAN_FILE = "model.plan"
 PROCESSOR_DIR = "processor"  # preprocess: tokenizer + image processor, from_pretrained format
 MODEL_CONFIG_FILE = "config.json"  # postprocess: the model's HF config, whose id2label names the labels
+OCR_CHARSET_FILE = "ocr_characters.txt"  # preprocess: the recogniser's characters, line i = id i
 
 
 # --- documents a client may send: the suffixes clients look for, the bytes the server checks --------

@@ -25,7 +25,8 @@ import pytest
 yaml = pytest.importorskip("yaml")
 
 from layoutlmv3_triton import contract  # noqa: E402
-from layoutlmv3_triton.repository.configs import ServingOptions, model_config  # noqa: E402
+from layoutlmv3_triton.repository.configs import ServingOptions, model_config, ocr_model_config  # noqa: E402
+from layoutlmv3_triton.repository.writer import with_ocr_engine  # noqa: E402
 from layoutlmv3_triton.export.tensorrt import optimization_profiles  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -552,8 +553,9 @@ def test_model_analyzer_config_loads_in_model_analyzer(tmp_path, monkeypatch):
     cli.add_subcommand(cmd="profile", help="profile", config=ConfigCommandProfile())
     _, config = cli.parse(["profile", "--config-file", str(config_file)])
     assert config.triton_launch_mode == "local" and config.run_config_search_disable
-    (model,) = config.profile_models
-    assert model.model_name() == contract.MODEL
+    models = {m.model_name(): m for m in config.profile_models}
+    assert set(models) == {contract.MODEL, *contract.OCR_MODELS}
+    model = models[contract.MODEL]
     sweep = model.model_config_parameters()
     assert len(sweep["dynamic_batching"][0]["max_queue_delay_microseconds"]) > 1
     assert len(sweep["instance_group"][0][0]["count"]) > 1
@@ -564,7 +566,8 @@ def test_model_analyzer_config_loads_in_model_analyzer(tmp_path, monkeypatch):
     # ... and no higher than the TensorRT profile the plan and onnxruntime-trt variants build
     assert max(sweep["max_batch_size"]) <= optimization_profiles()[0].max[contract.INPUT_IDS.name][0]
     # Requests with several windows: batch sizes above 1, within the deployed bound.
-    batches = config.get_config()["profile_models"].value()[0].parameters()["batch_sizes"]
+    batches = next(m for m in config.get_config()["profile_models"].value()
+                   if m.model_name() == contract.MODEL).parameters()["batch_sizes"]
     assert max(batches) > 1 and max(batches) <= deployed
     # perf_analyzer shapes: every variable-length model input, as full windows of a long page
     shapes = dict(s.split(":") for s in model.perf_analyzer_flags()["shape"])
@@ -575,6 +578,18 @@ def test_model_analyzer_config_loads_in_model_analyzer(tmp_path, monkeypatch):
         assert len(values) == len(variable[name].dims)
         assert values[0] == contract.MAX_SEQ_LEN
         assert values[1:] == [d for d in variable[name].dims[1:]]
+    # the OCR networks: their contract input, fixed dims as the contract has them, within the
+    # OCR models' deployed batch bounds
+    ppocr = with_ocr_engine(ServingOptions(variant="onnxruntime-gpu"), "ppocr")
+    for name in contract.OCR_MODELS:
+        (tensor,) = contract.OCR_DETECTION_INPUTS if name == contract.OCR_DETECTION else contract.OCR_RECOGNITION_INPUTS
+        (shape,) = models[name].perf_analyzer_flags()["shape"]
+        given, dims = shape.split(":")
+        values = [int(d) for d in dims.split(",")]
+        assert given == tensor.name and len(values) == len(tensor.dims)
+        assert all(d == -1 or d == v for d, v in zip(tensor.dims, values))
+        assert max(models[name].model_config_parameters()["max_batch_size"]) <= \
+            ocr_model_config(ppocr, name).max_batch_size
 
 
 # --- monitoring ------------------------------------------------------------------------------

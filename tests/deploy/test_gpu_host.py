@@ -347,6 +347,7 @@ def test_server_image_check_loads_a_tiny_processor(tmp_path):
 
     notes = check_server(tmp_path)
     assert "tiny processor encoded the page" in notes[1]
+    assert "PP-OCR's box extraction, line crops and CTC decoding ran" in notes[2]
     assert "python3 -m layoutlmv3_triton.images.checks server --no-torch" in joined(DOCKER / "server.Dockerfile")
 
 

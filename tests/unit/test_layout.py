@@ -25,7 +25,7 @@ ALLOWED = {
     "serving": set(),
     "datasets": {"serving"},
     "synth": set(),
-    "training": {"serving", "datasets", "synth"},
+    "training": {"serving", "datasets", "synth", "export"},
     "export": {"serving"},
     "repository": {"serving", "export"},
     "images": {"serving", "synth", "training"},

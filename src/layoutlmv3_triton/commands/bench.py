@@ -5,6 +5,9 @@ One run measures (a) the naive baseline (pytesseract -> HF processor -> PyTorch 
 ONNX Runtime at batch 1), (c) this ensemble on a real tritonserver driven by the real
 perf_analyzer over a concurrency sweep, and (d) every stage's compute cost and the
 compute bound they imply.  Writes bench.json, bench.md and bench.png to --output.
+(c) and (d) run once per OCR engine (--ocr-engine): Tesseract, and PP-OCR with its two
+networks as stages of their own; the report sets Tesseract's bound on a GPU host of N cores
+(N / OCR CPU per page) beside the CPU per page PP-OCR leaves there.
 
 examples:
   layoutlmv3-triton bench                      # full run, base-size model (INT8), ~10 min
@@ -12,6 +15,7 @@ examples:
   layoutlmv3-triton bench --quick --preset tiny --pages 2 --output /tmp/bench
   layoutlmv3-triton bench --quantize none --model-instances 1 --model-threads 2
   layoutlmv3-triton bench --pages-dir my_scans/ --pages 16   # your own page images, the first 16
+  layoutlmv3-triton bench --quick --ocr-engine ppocr          # only the PP-OCR engine
 """
 from __future__ import annotations
 
@@ -53,6 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="perf_analyzer concurrency levels, e.g. 1,2,4,8 (default: 1,2,4,6,8; quick: 1,4)")
     p.add_argument("--passes", type=int, default=None,
                    help="passes over the pages per concurrency level (default: 3, quick: 2)")
+    p.add_argument("--ocr-engine", choices=("both", "tesseract", "ppocr"), default=None,
+                   help="OCR engine(s) to measure (default: both when the rapidocr wheel is installed, "
+                        "else tesseract; the first one measured, tesseract, is the headline)")
     p.add_argument("--work-dir", type=Path, default=Path("artifacts/bench"),
                    help="where the model and repositories are built and reused (default: %(default)s)")
     p.add_argument("--rebuild", action="store_true", help="rebuild the model and repositories")
@@ -64,6 +71,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--postprocess-instances", type=int, default=defaults.postprocess_instances)
     g.add_argument("--max-batch-size", type=int, default=defaults.max_batch_size)
     g.add_argument("--max-queue-delay-us", type=int, default=defaults.max_queue_delay_us)
+
+
+def _engines(choice: str | None) -> tuple[str, ...]:
+    if choice is None:
+        import importlib.metadata
+
+        try:
+            importlib.metadata.distribution("rapidocr")
+            choice = "both"
+        except importlib.metadata.PackageNotFoundError:
+            choice = "tesseract"
+    return ("tesseract", "ppocr") if choice == "both" else (choice,)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         max_batch_size=args.max_batch_size, max_queue_delay_us=args.max_queue_delay_us,
     )
     config = BenchConfig(
+        ocr_engines=_engines(args.ocr_engine),
         output=args.output, work_dir=args.work_dir, preset=args.preset,
         quantize=None if args.quantize == "none" else args.quantize, quick=args.quick, pages=args.pages,
         pages_dir=args.pages_dir,

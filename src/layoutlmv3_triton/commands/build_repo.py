@@ -7,6 +7,7 @@ examples:
   layoutlmv3-triton build-repo --tiny                       # random tiny model, offline
   layoutlmv3-triton build-repo --model m/ --variant onnxruntime-gpu --repository /srv/models
   layoutlmv3-triton build-repo --preset base --quantize int8   # serve a dynamically quantized INT8 model
+  layoutlmv3-triton build-repo --tiny --ocr-engine ppocr   # read pages with PP-OCR (needs the rapidocr wheel)
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
+from layoutlmv3_triton import contract
 from layoutlmv3_triton.repository.configs import MODEL_VARIANTS, ServingOptions
 
 TINY_MODEL_DIR = Path("artifacts/tiny-model")
@@ -41,12 +43,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model-threads", type=int, default=defaults.model.intra_op_threads,
                    help="onnxruntime intra-op threads per model instance")
     p.add_argument("--max-queue-delay-us", type=int, default=defaults.max_queue_delay_us)
+    p.add_argument("--ocr-engine", choices=contract.OCR_ENGINES, default=None,
+                   help="how pages are read: tesseract, or ppocr (PP-OCR's networks as the ocr_detection and "
+                        "ocr_recognition models, from the installed rapidocr wheel); default: ppocr on the GPU "
+                        "variants, tesseract on the others (docs/ocr.md)")
     p.add_argument("--ocr-lang", default=defaults.preprocess.ocr.lang, help="Tesseract language(s), e.g. eng or eng+deu")
     p.add_argument("--ocr-psm", type=int, default=defaults.preprocess.ocr.psm, help="Tesseract page segmentation mode")
 
 
 def run(args: argparse.Namespace) -> int:
-    from layoutlmv3_triton.repository.writer import build_repository
+    from layoutlmv3_triton.repository.writer import build_repository, with_ocr_engine
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     defaults = ServingOptions()
@@ -56,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         model_instances=args.model_instances, max_queue_delay_us=args.max_queue_delay_us, preprocess=preprocess,
         model=replace(defaults.model, intra_op_threads=args.model_threads),
     )
+    options = with_ocr_engine(options, args.ocr_engine)
     model_dir = args.model
     if args.tiny or args.preset:
         preset = args.preset or "tiny"
@@ -68,5 +75,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"parity: {result.parity}")
     if result.quantization:
         print(f"quantization: {result.quantization}")
-    print(f"wrote {result.repository} (variant {result.variant}, {len(result.labels)} labels: {', '.join(result.labels)})")
+    print(f"wrote {result.repository} (variant {result.variant}, OCR {options.preprocess.ocr.engine}, "
+          f"{len(result.labels)} labels: {', '.join(result.labels)})")
     return 0

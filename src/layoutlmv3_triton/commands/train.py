@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 
+from layoutlmv3_triton.contract import OCR_ENGINES
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_argument_group("data")
@@ -36,8 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--limit-train", type=int, metavar="N", help="use only the first N training pages")
     src.add_argument("--max-length", type=int, default=512, help="token limit per page (<= 512)")
     src.add_argument("--ocr-words", type=float, nargs="?", const=1.0, default=0.0, metavar="P",
-                     help="re-label a fraction P of the training pages on Tesseract's words (labels from the "
+                     help="re-label a fraction P of the training pages on OCR words (labels from the "
                           "ground truth by box overlap), as the server will see them; --ocr-words alone: all")
+    src.add_argument("--ocr-engine", choices=OCR_ENGINES, default="tesseract",
+                     help="the engine that reads those pages: the one the repository serves with (build-repo "
+                          "--ocr-engine; ppocr is the GPU variants' default) (default: %(default)s)")
 
     mdl = parser.add_argument_group("model")
     which = mdl.add_mutually_exclusive_group(required=True)
@@ -105,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, seed=args.seed, max_minutes=args.max_minutes, max_length=args.max_length,
         patience=args.patience, val_fraction=args.val_fraction, limit_train=args.limit_train,
-        ocr_words=args.ocr_words, token_dropout=args.token_dropout, box_jitter=args.box_jitter,
+        ocr_words=args.ocr_words, ocr_engine=args.ocr_engine, token_dropout=args.token_dropout, box_jitter=args.box_jitter,
         precision=args.precision, threads=args.threads, progress=not args.no_progress,
         skip_if_unchanged=args.skip_if_unchanged, keep_checkpoints=args.keep_checkpoints,
     )

@@ -120,7 +120,7 @@ def check_fp16_onnx(fp32_path: str | Path, fp16_path: str | Path, vocab_size: in
     has no FP16 kernel for in FP32 (onnxruntime ``core/optimizer/insert_cast_transformer.cc``), so
     this proves the rewrite (types, casts, FP16 weights, clamped constants), not FP16 arithmetic:
     that is the engine's parity gate on the GPU."""
-    from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
+    from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
 
     atol, rtol = TOLERANCES["fp16"]
     report = ParityReport("FP16 ONNX vs FP32 ONNX (ONNX Runtime CPU)", atol, rtol)

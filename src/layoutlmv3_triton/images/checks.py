@@ -125,7 +125,24 @@ def check_server(work: Path, no_torch: bool = False) -> list[str]:
     if no_torch and importlib.util.find_spec("torch") is not None:
         raise ImageCheckError("torch is installed: the server image's extra (serving) must not pull it in")
     return [f"{tesserocr.tesseract_version().splitlines()[0]} read {len(words)} words",
-            f"tiny processor encoded the page into {len(window.input_ids)} tokens"]
+            f"tiny processor encoded the page into {len(window.input_ids)} tokens", check_ppocr_host(image)]
+
+
+def check_ppocr_host(image) -> str:
+    """PP-OCR's host side (ocr_engine=ppocr: the networks run as Triton models) works with what
+    the image has, numpy and Pillow: a text line found on a probability map, cut out and decoded."""
+    import numpy as np
+
+    from layoutlmv3_triton.serving.ppocr import detection, recognition
+
+    prob = np.zeros((64, 256), dtype=np.float32)
+    prob[20:30, 20:200] = 0.9
+    boxes = detection.boxes_from_map(prob, image.size)
+    crops = [recognition.crop_line(image, box, 2400) for box in boxes]
+    line = recognition.ctc_decode(np.array([0, 1, 1, 0, 2]), np.ones(5), ["", "o", "k"], 5)
+    if len(crops) != 1 or crops[0].pixels.shape[1] != recognition.HEIGHT or line.text != "ok":
+        raise ImageCheckError("PP-OCR's box extraction, line crops or CTC decoding failed")
+    return "PP-OCR's box extraction, line crops and CTC decoding ran (numpy and Pillow only)"
 
 
 CHECKS = {"workflow": check_workflow, "server": check_server}

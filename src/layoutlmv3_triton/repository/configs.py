@@ -13,8 +13,9 @@ from tritonclient.grpc import model_config_pb2 as pb
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.contract import Tensor
-from layoutlmv3_triton.export.tensorrt import onnxruntime_trt_parameters
-from layoutlmv3_triton.serving.settings import ModelParameters, PostprocessParameters, PreprocessParameters
+from layoutlmv3_triton.export.tensorrt import ORT_TRT_ENGINE_CACHE, onnxruntime_trt_parameters
+from layoutlmv3_triton.serving.settings import (ModelParameters, OcrModelParameters, PostprocessParameters,
+                                                PreprocessParameters)
 
 # How the model step runs.  `local` is the only one tritonserver from the PyPI wheel can
 # serve (it has no onnxruntime backend); the others are for the NGC container.
@@ -32,6 +33,12 @@ class ServingOptions:
     preprocess_instances: int = 2  # OCR dominates: one Tesseract engine per instance
     model_instances: int = 2  # one single-threaded ONNX Runtime session per core (docs/performance.md)
     postprocess_instances: int = 1
+    # The ppocr engine's networks (ocr_engine=ppocr): instances of each (None: one on the GPU
+    # in the GPU variants; on the CPU one single-threaded session per preprocess instance, so
+    # that every preprocess instance's OCR has a core) and the pages a detection batch may
+    # hold; a recognition batch holds preprocess.ppocr.rec_batch lines.
+    ocr_instances: int | None = None
+    ocr_detection_batch: int = 4
     max_queue_delay_us: int = 0  # batch only what is already queued: on CPU a wait buys no speed, padding costs
     max_queue_size: int = 64  # beyond this a request is rejected at once instead of piling up
     queue_timeout_us: int = 60_000_000
@@ -156,6 +163,58 @@ def postprocess_config(options: ServingOptions) -> pb.ModelConfig:
     return cfg
 
 
+# TensorRT EP profiles of the OCR models (variant onnxruntime-trt): page sides up to 2048
+# (ppocr_max_pixels keeps detection inside), lines up to 2400 px wide (ppocr_rec_max_width).
+_OCR_TRT_PROFILES = {
+    contract.OCR_DETECTION: ((1, 3, 32, 32), (1, 3, 1024, 768), (None, 3, 2048, 2048)),
+    contract.OCR_RECOGNITION: ((1, 3, contract.OCR_LINE_HEIGHT, 8), (None, 3, contract.OCR_LINE_HEIGHT, 320),
+                               (None, 3, contract.OCR_LINE_HEIGHT, 2400)),
+}
+
+
+def ocr_model_config(options: ServingOptions, name: str) -> pb.ModelConfig:
+    """``ocr_detection`` or ``ocr_recognition``: the onnxruntime backend on the GPU variants
+    (and on onnxruntime-cpu), the same graph in the python backend for the local server."""
+    inputs, outputs = ((contract.OCR_DETECTION_INPUTS, contract.OCR_DETECTION_OUTPUTS) if name == contract.OCR_DETECTION
+                       else (contract.OCR_RECOGNITION_INPUTS, contract.OCR_RECOGNITION_OUTPUTS))
+    cfg = pb.ModelConfig(name=name)
+    _batching(cfg, options)
+    # a recognition request carries up to rec_batch lines; room for two lets the batcher join requests
+    batch = options.ocr_detection_batch if name == contract.OCR_DETECTION else 2 * options.preprocess.ppocr.rec_batch
+    cfg.max_batch_size = batch
+    _add_io(cfg.input, inputs)
+    _add_io(cfg.output, outputs, is_input=False)
+    if options.variant == "local":
+        cfg.backend = "python"
+        _params(cfg, OcrModelParameters().to_parameters())
+    else:
+        cfg.backend = "onnxruntime"
+        cfg.default_model_filename = contract.ONNX_FILE
+        _params(cfg, {"intra_op_thread_count": 1})
+        if options.variant == "onnxruntime-trt":
+            accel = cfg.optimization.execution_accelerators.gpu_execution_accelerator.add()
+            accel.name = "tensorrt"
+            accel.parameters.update(_ocr_trt_parameters(inputs[0].name, _OCR_TRT_PROFILES[name], batch))
+        elif options.gpu:
+            # Page and line sizes vary from request to request; cuDNN's default exhaustive search
+            # would benchmark every convolution again for each new shape, inside the request.
+            accel = cfg.optimization.execution_accelerators.gpu_execution_accelerator.add()
+            accel.name = "cuda"
+            accel.parameters["cudnn_conv_algo_search"] = "HEURISTIC"
+    count = options.ocr_instances or (1 if options.gpu else options.preprocess_instances)
+    _instances(cfg, count, gpu=options.gpu)
+    return cfg
+
+
+def _ocr_trt_parameters(tensor: str, profile, batch: int) -> dict[str, str]:
+    def spec(shape) -> str:
+        return f"{tensor}:" + "x".join(str(batch if d is None else d) for d in shape)
+
+    return {"precision_mode": "FP16", "max_workspace_size_bytes": str(1 << 30), "trt_engine_cache_enable": "1",
+            "trt_engine_cache_path": ORT_TRT_ENGINE_CACHE, "trt_profile_min_shapes": spec(profile[0]),
+            "trt_profile_opt_shapes": spec(profile[1]), "trt_profile_max_shapes": spec(profile[2])}
+
+
 def ensemble_config(options: ServingOptions) -> pb.ModelConfig:
     cfg = pb.ModelConfig(name=contract.ENSEMBLE, platform="ensemble", max_batch_size=options.max_batch_size)
     _add_io(cfg.input, contract.ENSEMBLE_INPUTS)
@@ -169,13 +228,20 @@ def ensemble_config(options: ServingOptions) -> pb.ModelConfig:
     return cfg
 
 
+def uses_ppocr(options: ServingOptions) -> bool:
+    return options.preprocess.ocr.engine == "ppocr"
+
+
 def all_configs(options: ServingOptions) -> dict[str, pb.ModelConfig]:
-    return {
+    configs = {
         contract.PREPROCESS: preprocess_config(options),
         contract.MODEL: model_config(options),
         contract.POSTPROCESS: postprocess_config(options),
         contract.ENSEMBLE: ensemble_config(options),
     }
+    if uses_ppocr(options):
+        configs.update({name: ocr_model_config(options, name) for name in contract.OCR_MODELS})
+    return configs
 
 
 def render(cfg: pb.ModelConfig) -> str:

@@ -33,6 +33,8 @@ FIX = ("run `layoutlmv3-triton build-repo --variant onnxruntime-gpu` (or onnxrun
        "onnxruntime-cpu) into it first (docs/production.md)")
 _PYTHON_BACKEND = re.compile(r'^backend:\s*"python"', re.M)
 _TENSORRT_PLAN = re.compile(r'^platform:\s*"tensorrt_plan"', re.M)
+# The preprocess parameter ocr_engine (serving/ocr.py's OcrConfig.engine) set to ppocr.
+_READS_WITH_PPOCR = re.compile(r'key:\s*"ocr_engine"\s*value\s*\{\s*string_value:\s*"ppocr"')
 
 
 def check_repository(repository: str | Path) -> list[str]:
@@ -49,7 +51,18 @@ def check_repository(repository: str | Path) -> list[str]:
     version = repository / contract.MODEL / "1"
     if not any((version / f).is_file() for f in (contract.ONNX_FILE, contract.PLAN_FILE)):
         problems.append(f"{contract.MODEL}/1 has neither {contract.ONNX_FILE} nor {contract.PLAN_FILE}")
+    if reads_with_ppocr(repository):
+        for path in [f"{name}/1/{contract.ONNX_FILE}" for name in contract.OCR_MODELS] + [
+                f"{contract.PREPROCESS}/1/{contract.OCR_CHARSET_FILE}"]:
+            if not (repository / path).is_file():
+                problems.append(f"{path} is missing (the preprocess step reads with ocr_engine=ppocr)")
     return problems
+
+
+def reads_with_ppocr(repository: str | Path) -> bool:
+    """Whether the repository's preprocess step reads pages with the ppocr engine."""
+    config = Path(repository) / contract.PREPROCESS / "config.pbtxt"
+    return config.is_file() and _READS_WITH_PPOCR.search(config.read_text()) is not None
 
 
 def read_manifest(repository: str | Path) -> dict | None:

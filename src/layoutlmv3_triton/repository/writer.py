@@ -6,6 +6,13 @@ Layout (one folder per model, named by its role):
     layoutlmv3_model/        config.pbtxt  1/model.py  1/model.onnx
     layoutlmv3_postprocess/  config.pbtxt  1/model.py  1/config.json (id2label)  1/linker.json (question->answer)
     layoutlmv3_ensemble/     config.pbtxt  1/
+
+and with the ppocr OCR engine (preprocess parameter ocr_engine=ppocr), the two networks the
+preprocess step calls through BLS, and their character list beside the processor:
+
+    ocr_detection/           config.pbtxt  NOTICE  1/model.onnx  (1/model.py in the local variant)
+    ocr_recognition/         config.pbtxt  NOTICE  1/model.onnx  (1/model.py in the local variant)
+    layoutlmv3_preprocess/1/ocr_characters.txt
 """
 from __future__ import annotations
 
@@ -35,6 +42,8 @@ BACKEND_MODULES = {
     contract.MODEL: "layoutlmv3_triton.serving.steps.onnx_model",
     contract.POSTPROCESS: "layoutlmv3_triton.serving.steps.postprocess",
 }
+# The OCR networks in the local variant (ocr_engine=ppocr): one module serves both.
+OCR_BACKEND_MODULE = "layoutlmv3_triton.serving.steps.ocr_models"
 # The stub runs Python in isolated mode (PYTHONPATH is ignored), so the local launcher
 # passes this project's environment in STUB_PATH_ENV; in a container it is unset.
 STUB_PATH_ENV = "LAYOUTLMV3_TRITON_PYTHONPATH"
@@ -49,13 +58,15 @@ from {module} import TritonPythonModel  # noqa: E402,F401
 
 
 def model_py_source(model_name: str) -> str:
-    module = BACKEND_MODULES[model_name]
+    module = OCR_BACKEND_MODULE if model_name in contract.OCR_MODELS else BACKEND_MODULES[model_name]
     return MODEL_PY_TEMPLATE.format(name=model_name, module=module, env=STUB_PATH_ENV)
 
 
 def python_backend_models(options: ServingOptions) -> list[str]:
     names = [contract.PREPROCESS, contract.POSTPROCESS]
-    return names + [contract.MODEL] if options.variant == "local" else names
+    if options.variant != "local":
+        return names
+    return names + [contract.MODEL] + (list(contract.OCR_MODELS) if configs.uses_ppocr(options) else [])
 
 
 def write_configs(repository: str | Path, options: ServingOptions) -> list[Path]:
@@ -68,14 +79,46 @@ def write_configs(repository: str | Path, options: ServingOptions) -> list[Path]
         path = repository / name / "config.pbtxt"
         path.write_text(configs.render(cfg))
         written.append(path)
-    for name in BACKEND_MODULES:
+    for name in (*BACKEND_MODULES, *contract.OCR_MODELS):
         model_py = repository / name / "1" / "model.py"
         if name in python_backend_models(options):
             model_py.write_text(model_py_source(name))
             written.append(model_py)
         elif model_py.exists():  # the ORT / TensorRT backends must not see a stray model.py
             model_py.unlink()
+    if not configs.uses_ppocr(options):  # a repository read by Tesseract loses an earlier build's OCR models
+        for name in contract.OCR_MODELS:
+            if (repository / name).is_dir():
+                shutil.rmtree(repository / name)
+        (repository / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE).unlink(missing_ok=True)
     return written
+
+
+OCR_NOTICE = """PP-OCRv6-small text {role} model (PaddleOCR), Apache License 2.0.
+Copyright Baidu and/or the PaddleOCR rights holders; converted to ONNX and packaged by the
+RapidOCR authors (rapidocr {version}). Modified by layoutlmv3-triton build-repo: tensors renamed{extra}.
+License: https://www.apache.org/licenses/LICENSE-2.0
+"""
+
+
+def write_ocr_models(repository: str | Path, options: ServingOptions) -> list[Path]:
+    """The ppocr engine's networks and character list, from the installed rapidocr wheel (when
+    the preprocess step reads with ppocr)."""
+    from layoutlmv3_triton.export import ppocr
+
+    repository = Path(repository)
+    if not configs.uses_ppocr(options):
+        return []
+    detection = repository / contract.OCR_DETECTION / "1" / contract.ONNX_FILE
+    recognition = repository / contract.OCR_RECOGNITION / "1" / contract.ONNX_FILE
+    files = ppocr.write_ocr_models(detection, recognition,
+                                   repository / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE)
+    for name, role, extra in ((contract.OCR_DETECTION, "detection", ""),
+                              (contract.OCR_RECOGNITION, "recognition", ", last layer cut to the Latin-script "
+                               "characters, per-column argmax added")):
+        (repository / name / "NOTICE").write_text(OCR_NOTICE.format(role=role, version=ppocr.DISTRIBUTION_VERSION,
+                                                                     extra=extra))
+    return [files.detection, files.recognition, files.charset]
 
 
 def copy_processor(model_dir: Path, repository: Path) -> Path:
@@ -130,6 +173,14 @@ def quantize_model_step(repository: str | Path, mode: str, vocab_size: int,
     return report
 
 
+def with_ocr_engine(options: ServingOptions, engine: str | None) -> ServingOptions:
+    """``options`` whose preprocess reads pages with ``engine`` (None: the variant's default)."""
+    from layoutlmv3_triton.serving.ocr_engines import default_engine
+
+    ocr = replace(options.preprocess.ocr, engine=engine or default_engine(options.gpu))
+    return replace(options, preprocess=replace(options.preprocess, ocr=ocr))
+
+
 def with_box_level(options: ServingOptions, box_level: str) -> ServingOptions:
     """``options`` whose preprocess gives words the boxes of ``box_level`` (serving/segments.py)."""
     ocr = replace(options.preprocess.ocr, box_level=box_level)
@@ -171,6 +222,7 @@ def build_repository(model_dir: str | Path, repository: str | Path, options: Ser
     options = with_box_level(options, read_box_level(model_dir / "config.json"))  # the level it was trained at
     write_configs(repository, options)
     copy_processor(model_dir, repository)
+    write_ocr_models(repository, options)
     shutil.copy2(model_dir / "config.json", repository / contract.POSTPROCESS / "1" / contract.MODEL_CONFIG_FILE)
     write_linker(repository, linker)
     result = BuildResult(str(repository), options.variant, str(onnx_path), str(report), report.worst, labels,

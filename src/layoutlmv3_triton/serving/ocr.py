@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
+from layoutlmv3_triton.contract import OCR_ENGINES
 from layoutlmv3_triton.errors import OcrError
 from layoutlmv3_triton.serving.page import Word
 from layoutlmv3_triton.serving.page_scale import choose_scale, ink_fraction
@@ -52,6 +53,9 @@ class OcrConfig(ParameterSet):
     """Tesseract settings; each field is the preprocess parameter ``ocr_<field>``."""
 
     prefix = "ocr_"
+    # Which engine reads pages: "tesseract" (this module) or "ppocr" (serving/ppocr/, its own
+    # ppocr_* settings); build-repo picks one per variant (serving/ocr_engines.py).
+    engine: str = "tesseract"
     lang: str = "eng"
     psm: int = DEFAULT_PSM
     tessdata: Optional[str] = None  # None: $TESSDATA_PREFIX, then the usual system folders
@@ -72,6 +76,8 @@ class OcrConfig(ParameterSet):
 
     def __post_init__(self):
         check_box_level(self.box_level)
+        if self.engine not in OCR_ENGINES:
+            raise ValueError(f"ocr_engine must be one of {', '.join(OCR_ENGINES)}, not {self.engine!r}")
 
     def tesseract_variables(self) -> dict[str, str]:
         pairs = {"thresholding_method": str(self.thresholding_method)}
@@ -167,6 +173,9 @@ class TesseractEngine:
                                   round(confidence, 2), max(line, 0), max(block, 0)))
             self._api.Clear()
         return split_words(words, config.split_after)
+
+    def read_pages(self, images: list[Image.Image]) -> list[list[Word]]:
+        return [self.read(image) for image in images]
 
     def _adaptive_threshold_failed(self, image: Image.Image) -> bool:
         """True when adaptive thresholding made far more ink than a global threshold would.

@@ -6,7 +6,8 @@ to a document is all here:
 
 1. :class:`~.preprocessor.Preprocessor` opens the bytes (an image, a PDF or either in base64)
    into :class:`~.page.Page` objects, gives each its words (the PDF's text layer, the
-   client's, or Tesseract's: ocr.py) and encodes it into one or more model windows
+   client's, or OCR's: Tesseract, ocr.py, or PP-OCR, ppocr/, as ``ocr_engine`` says,
+   ocr_engines.py) and encodes it into one or more model windows
    (encoding.py, windows.py);
 2. :class:`~.onnx_classifier.OnnxTokenClassifier` runs ``model.onnx`` on each page's windows
    (stacked into one batch: encoding.stack_windows);
@@ -15,7 +16,9 @@ to a document is all here:
    words, entities and pairs (linking.py): one JSON result per document.
 
 Each stage reads its settings from the repository's own ``config.pbtxt`` (settings.py), so
-this is the reference the served results are tested against, and a local API.
+this is the reference the served results are tested against, and a local API; for the
+ppocr engine it runs the repository's own OCR graphs on onnxruntime (the server runs them as
+Triton models, called from preprocess: steps/ocr_models.py).
 """
 from __future__ import annotations
 
@@ -27,8 +30,15 @@ from layoutlmv3_triton.errors import RequestError
 from layoutlmv3_triton.serving.decoding import Postprocessor
 from layoutlmv3_triton.serving.encoding import stack_windows
 from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
+from layoutlmv3_triton.serving.ppocr.engine import PpocrModels, onnx_models
 from layoutlmv3_triton.serving.preprocessor import Preprocessor
 from layoutlmv3_triton.serving.settings import PostprocessParameters, PreprocessParameters
+
+
+def repository_ocr_models(repository: Path) -> PpocrModels:
+    """The repository's OCR networks (ppocr engine) on onnxruntime: the graphs the server runs."""
+    return onnx_models(*(repository / name / "1" / contract.ONNX_FILE for name in contract.OCR_MODELS),
+                       repository / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE)
 
 
 def repository_parameters(repository: Path, model: str) -> dict[str, str]:
@@ -49,7 +59,8 @@ class InProcessPipeline:
         if params is None:
             params = PreprocessParameters.from_parameters(repository_parameters(repository, contract.PREPROCESS))
         post = PostprocessParameters.from_parameters(repository_parameters(repository, contract.POSTPROCESS))
-        self.pre = Preprocessor(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR, params)
+        self.pre = Preprocessor(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR, params,
+                                lambda: repository_ocr_models(repository))
         self.model = OnnxTokenClassifier(repository / contract.MODEL / "1" / contract.ONNX_FILE, threads)
         self.post = Postprocessor(repository / contract.POSTPROCESS / "1" / post.model_config_file)
 

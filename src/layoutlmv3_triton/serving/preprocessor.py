@@ -12,16 +12,17 @@ import base64
 import binascii
 import json
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from layoutlmv3_triton.contract import is_pdf
 from layoutlmv3_triton.errors import RequestError
 from layoutlmv3_triton.serving.encoding import EncodedWindow, PageEncoder
 from layoutlmv3_triton.serving.images import decode_image
 from layoutlmv3_triton.serving.limits import Limits
-from layoutlmv3_triton.serving.ocr import TesseractEngine
+from layoutlmv3_triton.serving.ocr_engines import open_engine
 from layoutlmv3_triton.serving.page import Page, Word
 from layoutlmv3_triton.serving.pdf import DEFAULT_PDF_DPI, load_pdf
+from layoutlmv3_triton.serving.ppocr.engine import PpocrModels
 from layoutlmv3_triton.serving.segments import boxes_at_level
 from layoutlmv3_triton.serving.settings import PreprocessParameters
 
@@ -29,28 +30,38 @@ STAGE = "preprocess"
 
 
 class Preprocessor:
-    """One Tesseract engine and one processor, reused for every request."""
+    """One OCR engine and one processor, reused for every request.  ``ocr_models`` makes the
+    ppocr engine's networks (BLS calls in the server, onnxruntime in-process)."""
 
-    def __init__(self, processor_dir: str | Path, params: PreprocessParameters = PreprocessParameters()):
+    def __init__(self, processor_dir: str | Path, params: PreprocessParameters = PreprocessParameters(),
+                 ocr_models: Callable[[], PpocrModels] | None = None):
         self.params = params
         self.encoder = PageEncoder(processor_dir, stride=params.window_stride,
                                    max_windows_per_page=params.max_windows_per_page)
-        self.engine = TesseractEngine(params.ocr)
+        self.engine = open_engine(params.ocr, params.ppocr, ocr_models)
 
     def read(self, data: bytes, words_json: bytes | None = None) -> list[Page]:
         """The document's pages, each with its words (OCR'd here when not known)."""
-        pages = load_document(data, self.params.limits, self.params.pdf_dpi, words_json)
-        for page in pages:
-            if page.words is None:
-                page.words = self.engine.read(page.image)
+        return self._ocr(load_document(data, self.params.limits, self.params.pdf_dpi, words_json))
+
+    def _ocr(self, pages: list[Page]) -> list[Page]:
+        """Read every page that has no words yet, all in one go (the ppocr engine batches their lines)."""
+        todo = [page for page in pages if page.words is None]
+        for page, found in zip(todo, self.engine.read_pages([page.image for page in todo]) if todo else []):
+            page.words = found
         return pages
 
     def process(self, documents: Sequence[bytes], words: Sequence[bytes | None] | None = None,
                 ) -> list[list[Page] | RequestError]:
-        """Each document gets its pages, read and encoded, or its own error; all pages are
-        encoded together."""
+        """Each document gets its pages, read and encoded, or its own error; the pages of all
+        documents are OCR'd together and encoded together."""
         words = words if words is not None else [None] * len(documents)
-        results = [self._read_alone(data, given) for data, given in zip(documents, words)]
+        limits, dpi = self.params.limits, self.params.pdf_dpi
+        results = [_alone(load_document, data, limits, dpi, given) for data, given in zip(documents, words)]
+        opened = [doc for doc in results if not isinstance(doc, RequestError)]
+        if isinstance(_alone(self._ocr, [page for doc in opened for page in doc]), RequestError):
+            # read each document alone, so that only the culprit's document fails
+            results = [doc if isinstance(doc, RequestError) else _alone(self._ocr, doc) for doc in results]
         read = [(index, page) for index, doc in enumerate(results) if not isinstance(doc, RequestError)
                 for page in doc]
         for (index, page), windows in zip(read, self._encode([page for _, page in read])):
@@ -61,14 +72,6 @@ class Preprocessor:
             else:
                 page.windows = windows
         return results
-
-    def _read_alone(self, data: bytes, words_json: bytes | None) -> list[Page] | RequestError:
-        try:
-            return self.read(data, words_json)
-        except RequestError as exc:
-            return exc
-        except Exception as exc:  # noqa: BLE001 - hostile bytes reach decoders and OCR: never fail the batch
-            return RequestError(f"cannot read document: {type(exc).__name__}: {exc}", stage=STAGE)
 
     def model_boxes(self, page: Page) -> list[list[float]]:
         """The boxes the model reads: word, line or block boxes, as it was trained (segments.py)."""
@@ -94,6 +97,16 @@ class Preprocessor:
 
     def close(self) -> None:
         self.engine.close()
+
+
+def _alone(fn: Callable, *args):
+    """``fn(*args)``, or the one document's error it raised."""
+    try:
+        return fn(*args)
+    except RequestError as exc:
+        return exc
+    except Exception as exc:  # noqa: BLE001 - hostile bytes reach decoders and OCR: never fail the batch
+        return RequestError(f"cannot read document: {type(exc).__name__}: {exc}", stage=STAGE)
 
 
 _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8", b"II*\x00", b"MM\x00*", b"GIF8", b"BM", b"RIFF")

@@ -11,12 +11,14 @@ from layoutlmv3_triton.serving.limits import Limits
 from layoutlmv3_triton.serving.ocr import OcrConfig
 from layoutlmv3_triton.serving.parameters import ParameterSet
 from layoutlmv3_triton.serving.pdf import DEFAULT_PDF_DPI
+from layoutlmv3_triton.serving.ppocr.config import PpocrConfig
 from layoutlmv3_triton.serving.windows import DEFAULT_STRIDE
 
 
 @dataclass(frozen=True)
 class PreprocessParameters(ParameterSet):
     ocr: OcrConfig = field(default_factory=OcrConfig)
+    ppocr: PpocrConfig = field(default_factory=PpocrConfig)  # read when ocr.engine is ppocr
     limits: Limits = field(default_factory=Limits)
     pdf_dpi: int = DEFAULT_PDF_DPI
     window_stride: int = DEFAULT_STRIDE  # tokens shared by consecutive windows of a long page
@@ -34,6 +36,15 @@ class ModelParameters(ParameterSet):
     cpu_memory_arena: bool = True  # onnxruntime's arena keeps its high-water mark (docs/memory.md)
     # Pad windows of different buckets into one run instead of one run per length.
     pad_across_lengths: bool = False
+
+
+@dataclass(frozen=True)
+class OcrModelParameters(ParameterSet):
+    """The local (python-backend) OCR models of the ppocr engine (steps/ocr_models.py); the
+    onnxruntime backend takes its own keys."""
+
+    onnx_file: str = contract.ONNX_FILE
+    intra_op_threads: int = 1  # one single-threaded session per instance, as the model step
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from layoutlmv3_triton.contract import OCR_ENGINES
 from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton.training.text_init import DEMO_TEXT_MODEL
 
@@ -80,7 +81,8 @@ class TrainConfig:
     patience: int = 3
     val_fraction: float = 0.1
     limit_train: int | None = None  # use only the first N training pages
-    ocr_words: float = 0.0  # fraction of training pages re-labelled on Tesseract's words
+    ocr_words: float = 0.0  # fraction of training pages re-labelled on OCR words
+    ocr_engine: str = "tesseract"  # the engine that reads them: the one the repository will serve with
     token_dropout: float = 0.0  # share of training word tokens replaced by <mask> (regularises scratch models)
     box_jitter: int = 0  # per-word random box shift in 0..1000 units (makes scratch models robust to OCR boxes)
     precision: str = "auto"  # Lightning precision; auto: bf16-mixed where the hardware has bf16, else 32
@@ -112,6 +114,8 @@ class TrainConfig:
             raise TrainingError(f"--tokenizer-corpus must be one of {TOKENIZER_CORPORA}")
         if not 0.0 <= self.ocr_words <= 1.0:
             raise TrainingError("--ocr-words is a fraction in 0..1")
+        if self.ocr_engine not in OCR_ENGINES:
+            raise TrainingError(f"--ocr-engine must be one of {', '.join(OCR_ENGINES)}")
 
     @property
     def learning_rate(self) -> float:

@@ -1,9 +1,9 @@
-"""Train on the words the server will see: Tesseract's, labelled from the ground truth.
+"""Train on the words the server will see: its OCR engine's, labelled from the ground truth.
 
-Why: at serving time the model reads Tesseract's words, which differ from the ground-truth
-words now and then (a split or merged word, a misread character, a stray mark read as
-"|").  Re-labelling some training pages on Tesseract's output teaches the model those
-cases.  Each OCR word takes the label of the ground-truth word that covers most of it;
+Why: at serving time the model reads OCR words (Tesseract's or PP-OCR's, as the repository's
+``ocr_engine`` says), which differ from the ground-truth words now and then (a split or
+merged word, a misread character, a stray mark read as "|").  Re-labelling some training
+pages on that engine's output teaches the model those cases.  Each OCR word takes the label of the ground-truth word that covers most of it;
 words with no ground truth under them are ``O``; BIO tags are then repaired.
 """
 from __future__ import annotations
@@ -34,24 +34,32 @@ def label_ocr_words(ocr_boxes: list[tuple[float, ...]], gt_boxes: list[tuple[flo
     return labels
 
 
-_ENGINE = None
+_ENGINES: dict[str, Any] = {}
 
 
-def _engine() -> Any:
-    global _ENGINE
-    if _ENGINE is None:
-        from layoutlmv3_triton.serving.ocr import TesseractEngine
+def _engine(name: str) -> Any:
+    """The engine ``name`` with the settings a repository gets by default (the ppocr graphs
+    straight from the installed wheel, as build-repo writes them)."""
+    if name not in _ENGINES:
+        from layoutlmv3_triton.serving.ocr import OcrConfig
+        from layoutlmv3_triton.serving.ocr_engines import open_engine
+        from layoutlmv3_triton.serving.ppocr.config import PpocrConfig
 
-        _ENGINE = TesseractEngine()
-    return _ENGINE
+        def models():
+            from layoutlmv3_triton.export.ppocr import package_models
+
+            return package_models()
+
+        _ENGINES[name] = open_engine(OcrConfig(engine=name), PpocrConfig(), models)
+    return _ENGINES[name]
 
 
-def relabel_page(row: dict, names: list[str]) -> dict:
-    """Replace a page's words, boxes and tags with Tesseract's words labelled from ``row``."""
+def relabel_page(row: dict, names: list[str], engine: str = "tesseract") -> dict:
+    """Replace a page's words, boxes and tags with ``engine``'s words labelled from ``row``."""
     image = row["image"].convert("RGB")
     w, h = image.size
     gt = [(b[0] * w / 1000, b[1] * h / 1000, b[2] * w / 1000, b[3] * h / 1000) for b in row["bboxes"]]
-    words = _engine().read(image)
+    words = _engine(engine).read(image)
     if not words:
         return row
     labels = label_ocr_words([tuple(x.box) for x in words], gt, [names[t] for t in row["ner_tags"]])
@@ -64,11 +72,13 @@ def relabel_page(row: dict, names: list[str]) -> dict:
     }
 
 
-def relabel_with_ocr(ds: Any, *, fraction: float = 1.0, seed: int = 0, progress: bool = False) -> Any:
-    """``ds`` with a ``fraction`` of its pages (chosen by ``seed``) re-labelled on OCR words.
+def relabel_with_ocr(ds: Any, *, fraction: float = 1.0, seed: int = 0, progress: bool = False,
+                     engine: str = "tesseract") -> Any:
+    """``ds`` with a ``fraction`` of its pages (chosen by ``seed``) re-labelled on ``engine``'s words.
 
     Only the ``tokens``, ``bboxes`` and ``ner_tags`` columns are rebuilt; images are left as
-    stored.  OCR takes ~0.3 s a page on one core, so this adds minutes to a large run.
+    stored.  OCR takes ~0.4 s a page on one core with Tesseract and several seconds with PP-OCR
+    (docs/ocr.md), so this adds minutes to a large run.
     """
     from layoutlmv3_triton.training.data import label_names
 
@@ -82,7 +92,7 @@ def relabel_with_ocr(ds: Any, *, fraction: float = 1.0, seed: int = 0, progress:
 
         rows = tqdm(rows, total=len(chosen), desc="OCR re-labelling", unit="page")
     for i, row in zip(chosen, rows):
-        new = relabel_page(row, names)
+        new = relabel_page(row, names, engine)
         for k in cols:
             cols[k][i] = new[k]
     features = ds.features

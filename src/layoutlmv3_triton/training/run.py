@@ -124,7 +124,8 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.ocr_words > 0:
         from layoutlmv3_triton.training.ocr_labels import relabel_with_ocr
 
-        train_ds = relabel_with_ocr(train_ds, fraction=cfg.ocr_words, seed=cfg.seed, progress=cfg.progress)
+        train_ds = relabel_with_ocr(train_ds, fraction=cfg.ocr_words, seed=cfg.seed, progress=cfg.progress,
+                                    engine=cfg.ocr_engine)
     dm = FunsdDataModule(train_ds, val_ds, processor, batch_size=cfg.batch_size, max_length=cfg.max_length,
                          token_dropout=cfg.token_dropout, box_jitter=cfg.box_jitter, box_level=cfg.box_level)
     dm.setup("fit")

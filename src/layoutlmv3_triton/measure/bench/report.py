@@ -55,7 +55,7 @@ def _pages_kind(pages: dict) -> str:
 def markdown(report: dict) -> str:
     """The report as Markdown: the main table and headline, then one section per measurement."""
     lines = (_summary(report) + _targets(report) + _stage_costs(report) + _served_cpu(report)
-             + _quantization(report) + _setup(report))
+             + _ocr_engines(report) + _quantization(report) + _setup(report))
     return "\n".join(lines) + "\n"
 
 
@@ -204,6 +204,43 @@ def _setup(report: dict) -> list[str]:
            "are lower than this machine can do; the CPU columns are not**" if report["machine"].get("busy") else ""),
         f"- Total run time {report['run_seconds']:.0f} s.",
     ]
+
+
+def _ocr_engines(report: dict) -> list[str]:
+    """The OCR engines side by side: CPU per page, what a GPU host keeps on its CPU, bounds, served."""
+    engines = report.get("ocr_engines") or {}
+    if not engines:
+        return []
+    cores = report["machine"]["cores"]
+    lines = [
+        "",
+        "## OCR engines",
+        "",
+        "Each engine's stage costs (d) and served sweep (c) on the same pages. PP-OCR's two networks "
+        "(detection, recognition) are stages of their own; its *host OCR* is what stays on the CPU when they "
+        "run on a GPU (page scaling, box extraction, line crops, CTC decoding).",
+        "",
+        "| Engine | OCR CPU ms/page | of which networks | host OCR ms/page | words/page | "
+        f"bound on {cores} cores, docs/s | served best docs/s | × naive (a) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, e in engines.items():
+        lines.append(f"| {name} | {_num(e['ocr_cpu_s_per_page'] * 1e3, 0)} | {_num(e['ocr_networks_s_per_page'] * 1e3, 0)} | "
+                     f"{_num(e['host_ocr_cpu_s_per_page'] * 1e3, 0)} | {_num(e['mean_words'], 0)} | "
+                     f"{_num(e['compute_bound_docs_per_s'])} | {_num(e['ensemble_docs_per_s'])} | "
+                     f"{_num(e['vs_naive'], 2, '×')} |")
+    stage_names = sorted({k for e in engines.values() for k in e["core_seconds"]})
+    lines += ["", "| Stage (ms per page, 1 core) | " + " | ".join(engines) + " |",
+              "|---|" + "---:|" * len(engines)]
+    for stage in stage_names:
+        lines.append(f"| {stage} | " + " | ".join(_num(e["core_seconds"].get(stage, math.nan) * 1e3, 1)
+                                                   for e in engines.values()) + " |")
+    gpu = [f"{n} cores: " + ", ".join(f"{name} {_num(e['gpu_host_ocr_bound_docs_per_s'][n], 1)}"
+                                       for name, e in engines.items())
+           for n in next(iter(engines.values()))["gpu_host_ocr_bound_docs_per_s"]]
+    lines += ["", "On a GPU host the model (and PP-OCR's networks) run on the GPU, and the host's cores bound the "
+                  "OCR left on them: N cores ÷ host OCR CPU per page, in pages/s — " + "; ".join(gpu) + "."]
+    return lines
 
 
 def plot(report: dict, out: Path) -> Path:

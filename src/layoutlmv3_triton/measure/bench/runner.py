@@ -1,8 +1,8 @@
 """One benchmark run, end to end, with a progress display.
 
-Order: pages -> build -> (d) stage costs -> (a) naive -> (b) per-request -> (c) served
-sweep -> report.  The in-process measurements run before the server starts, so nothing
-else of ours competes for the cores while they run.
+Order: pages -> build -> for each OCR engine: (d) stage costs -> (c) served sweep, with
+(a) naive and (b) per-request after the first engine's -> report.  No server of ours runs
+while anything is measured in-process, so nothing else of ours competes for the cores.
 """
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ class BenchConfig:
     concurrency: Sequence[int] | None = None
     passes: int | None = None  # passes over the pages per concurrency level
     serving: ServingOptions = field(default_factory=ServingOptions)
+    # OCR engines to measure, each with its stage costs, bound and served sweep; the first one
+    # fills the report's headline (ppocr needs the rapidocr wheel: build-repo --ocr-engine)
+    ocr_engines: Sequence[str] = ("tesseract",)
     stage_repeats: int | None = None
     rebuild: bool = False
     progress: bool = True
@@ -197,28 +200,41 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
     return result, paths
 
 
+
+@dataclass
+class EngineRun:
+    """One OCR engine's part of the run: its stage costs, compute bound and served sweep."""
+
+    stages: Any  # stages.StageRun: (d) each stage on one core
+    core_seconds: dict[str, float]
+    bound: float  # (d) the compute bound, docs/s
+    points: list  # perf.Point per concurrency level: (c)
+
+
 @dataclass
 class _Measured:
     """Everything one run measured, before it is summarised."""
 
     pages: list
     artifacts: BenchArtifacts
-    stages: Any  # stages.StageRun: (d) each stage on one core
+    runs: dict[str, EngineRun]  # per OCR engine, the first one the headline's
     naive: Any  # pipelines' runs: (a) and (b)
     per_request: Any
-    points: list  # perf.Point per concurrency level: (c)
     requests_per_level: int
     phase_loads: list[float]  # the 1-minute load average at each phase boundary
 
+    @property
+    def headline(self) -> EngineRun:
+        return next(iter(self.runs.values()))
+
 
 def _measure(cfg: BenchConfig, out: Path, progress: Progress) -> _Measured:
-    """pages -> build -> (d) stage costs -> (a) naive -> (b) per-request -> (c) served sweep."""
+    """pages -> build -> per OCR engine: (d) stage costs -> (c) served sweep, with (a) naive and
+    (b) per-request after the first engine's."""
     from layoutlmv3_triton.measure.bench.pipelines import NaivePipeline, PerRequestPipeline
-    from layoutlmv3_triton.measure.bench.stages import measure_stages
     from layoutlmv3_triton.measure.perf_data import write_input_data
-    from layoutlmv3_triton.repository.writer import write_configs
+    from layoutlmv3_triton.repository.writer import with_ocr_engine, write_configs, write_ocr_models
 
-    serving = cfg.serving
     if cfg.pages_dir is not None:
         pages = read_pages_dir(cfg.pages_dir, cfg.pages)
     else:
@@ -229,46 +245,65 @@ def _measure(cfg: BenchConfig, out: Path, progress: Progress) -> _Measured:
     with progress.phase(f"build {cfg.preset} model ({cfg.quantize or 'fp32'})", 1):
         artifacts = ensure_built(cfg.work_dir, cfg.preset, cfg.quantize, out / "logs" / "build.log", cfg.rebuild)
     repository = artifacts.served_repository
-    write_configs(repository, serving)
-    stage_units = 3 * n_pages + 1 + (n_pages if cfg.quantize else 0)
-    with progress.phase("(d) stage costs, one core each", stage_units) as tick:
-        stages = measure_stages(repository, documents, repeats=cfg.stage_repeats,
-                                batch_size=min(serving.max_batch_size, 4, n_pages),
-                                served_threads=serving.model.intra_op_threads,
-                                reference_onnx=artifacts.fp32_onnx if cfg.quantize else None, progress=tick)
-    with progress.phase("(a) naive: pytesseract → HF → PyTorch", n_pages) as tick:
-        naive = NaivePipeline(artifacts.model_dir).run(documents, progress=tick)
-    with progress.phase("(b) per-request: pytesseract → ORT batch 1", n_pages) as tick:
-        per_request = PerRequestPipeline(artifacts.model_dir, artifacts.fp32_onnx).run(documents, progress=tick)
     input_data = write_input_data([p.path for p in pages], out / "perf_data.json")
     requests_per_level = cfg.passes * n_pages
-    points = _served_sweep(cfg, repository, input_data, n_pages, requests_per_level, out, progress)
-    return _Measured(pages, artifacts, stages, naive, per_request, points, requests_per_level, list(progress.loads))
+    runs: dict[str, EngineRun] = {}
+    for engine in cfg.ocr_engines:
+        options = with_ocr_engine(cfg.serving, engine)
+        write_configs(repository, options)
+        write_ocr_models(repository, options)
+        stages = _stage_costs(cfg, engine, artifacts, documents, progress)
+        core_seconds = stages.core_seconds()
+        points = _served_sweep(cfg, engine, repository, input_data, n_pages, requests_per_level, out, progress)
+        runs[engine] = EngineRun(stages, core_seconds, metrics.compute_bound(core_seconds, cores()), points)
+        if len(runs) == 1:
+            with progress.phase("(a) naive: pytesseract → HF → PyTorch", n_pages) as tick:
+                naive = NaivePipeline(artifacts.model_dir).run(documents, progress=tick)
+            with progress.phase("(b) per-request: pytesseract → ORT batch 1", n_pages) as tick:
+                per_request = PerRequestPipeline(artifacts.model_dir, artifacts.fp32_onnx).run(documents,
+                                                                                              progress=tick)
+    return _Measured(pages, artifacts, runs, naive, per_request, requests_per_level, list(progress.loads))
 
 
-def _served_sweep(cfg: BenchConfig, repository: Path, input_data: Path, n_pages: int, requests_per_level: int,
-                  out: Path, progress: Progress) -> list:
-    """(c): the ensemble on a real tritonserver, warmed up, at each concurrency level."""
+def _stage_costs(cfg: BenchConfig, engine: str, artifacts: BenchArtifacts, documents: list[bytes],
+                 progress: Progress):
+    """(d): every stage of the repository as it stands (read with ``engine``) on one core."""
+    from layoutlmv3_triton.measure.bench.stages import measure_stages
+
+    n_pages = len(documents)
+    stage_units = 3 * n_pages + 1 + (n_pages if cfg.quantize else 0)
+    with progress.phase(f"(d) [{engine}] stage costs, one core each", stage_units) as tick:
+        return measure_stages(artifacts.served_repository, documents, repeats=cfg.stage_repeats,
+                              batch_size=min(cfg.serving.max_batch_size, 4, n_pages),
+                              served_threads=cfg.serving.model.intra_op_threads,
+                              reference_onnx=artifacts.fp32_onnx if cfg.quantize else None, progress=tick)
+
+
+def _served_sweep(cfg: BenchConfig, engine: str, repository: Path, input_data: Path, n_pages: int,
+                  requests_per_level: int, out: Path, progress: Progress) -> list:
+    """(c): the ensemble (reading with ``engine``) on a real tritonserver, warmed up, at each
+    concurrency level."""
     from layoutlmv3_triton.local.server import LocalTritonServer
     from layoutlmv3_triton.measure.bench import perf
 
     serving = cfg.serving
     points = []
-    with progress.phase(f"(c) ensemble: concurrency {','.join(map(str, cfg.concurrency))}",
+    with progress.phase(f"(c) [{engine}] ensemble: concurrency {','.join(map(str, cfg.concurrency))}",
                         len(cfg.concurrency) + 2) as tick:
-        server = LocalTritonServer(repository, log_file=out / "logs" / "tritonserver.log")
+        server = LocalTritonServer(repository, log_file=out / "logs" / f"tritonserver-{engine}.log")
         server.start(cfg.server_timeout_s)
         try:
             tick()
             warm = max(2, serving.preprocess_instances + serving.model_instances)
             pgid = server.process.pid  # started in its own session: the stubs share its process group
-            perf.run_point(server.grpc_url, input_data, warm, max(n_pages, 2 * warm), out / "perf", tag="warmup-")
+            perf.run_point(server.grpc_url, input_data, warm, max(n_pages, 2 * warm), out / "perf",
+                           tag=f"warmup-{engine}-")
             tick()
             for concurrency in cfg.concurrency:
                 point = perf.run_point(server.grpc_url, input_data, concurrency, requests_per_level, out / "perf",
-                                       server_pgid=pgid)
+                                       server_pgid=pgid, tag=f"{engine}-")
                 points.append(point)
-                progress.log(f"concurrency {concurrency}: {point.docs_per_s:.2f} docs/s, "
+                progress.log(f"[{engine}] concurrency {concurrency}: {point.docs_per_s:.2f} docs/s, "
                              f"p50 {point.latency.p50 * 1e3:.0f} ms")
                 tick()
         finally:
@@ -277,15 +312,15 @@ def _served_sweep(cfg: BenchConfig, repository: Path, input_data: Path, n_pages:
 
 
 def _result(cfg: BenchConfig, m: _Measured, machine: dict, started: float) -> dict:
-    """The report's JSON: headline ratios, each baseline, the served sweep, stages, pages, settings."""
+    """The report's JSON: headline ratios (the first OCR engine's), each baseline, the served
+    sweep, stages, every engine side by side, pages, settings."""
     n_cores = machine["cores"]
-    stages = m.stages
-    core_seconds = stages.core_seconds()
-    bound = metrics.compute_bound(core_seconds, n_cores)
+    headline = m.headline
+    stages, core_seconds, bound = headline.stages, headline.core_seconds, headline.bound
     naive_s = metrics.throughput(len(m.pages), m.naive.wall_seconds)
     per_request_s = metrics.throughput(len(m.pages), m.per_request.wall_seconds)
-    best_s, best_point = metrics.best((p.docs_per_s, p) for p in m.points)
-    c1 = next((p for p in m.points if p.concurrency == 1), None)
+    best_s, best_point = metrics.best((p.docs_per_s, p) for p in headline.points)
+    c1 = next((p for p in headline.points if p.concurrency == 1), None)
     overhead_ms = (metrics.overhead_seconds(c1.latency.p50, stages.served_latencies()) * 1e3) if c1 else math.nan
     speedup_naive = metrics.ratio(best_s, naive_s)
     fraction = metrics.ratio(best_s, bound)
@@ -304,7 +339,7 @@ def _result(cfg: BenchConfig, m: _Measured, machine: dict, started: float) -> di
         "targets": metrics.Targets().check(speedup_naive, fraction, overhead_ms),
         "naive": compare.baseline(m.naive, naive_s),
         "per_request": compare.baseline(m.per_request, per_request_s),
-        "ensemble": [compare.point(p, sum(core_seconds.values()), n_cores) for p in m.points],
+        "ensemble": [compare.point(p, sum(core_seconds.values()), n_cores) for p in headline.points],
         "stages": {
             "cores": n_cores,
             "core_seconds": core_seconds,
@@ -315,6 +350,8 @@ def _result(cfg: BenchConfig, m: _Measured, machine: dict, started: float) -> di
             "repeats": cfg.stage_repeats,
         },
         "quantization": quant,
+        "ocr_engines": {engine: engine_summary(run, _Comparison(naive_s, per_request_s, run.bound), n_cores)
+                        for engine, run in m.runs.items()},
         "pages": _pages_section(cfg, m),
         "serving_options": {**{k: v for k, v in asdict(cfg.serving).items()
                                if k not in ("preprocess", "model", "postprocess")},
@@ -323,6 +360,7 @@ def _result(cfg: BenchConfig, m: _Measured, machine: dict, started: float) -> di
             "preset": cfg.preset, "quantize": cfg.quantize, "quick": cfg.quick, "pages": len(m.pages),
             "concurrency": list(cfg.concurrency), "passes": cfg.passes, "requests_per_level": m.requests_per_level,
             "repository": str(m.artifacts.served_repository), "model_dir": str(m.artifacts.model_dir),
+            "ocr_engines": list(cfg.ocr_engines),
         },
         "machine": machine,
         "run_seconds": time.perf_counter() - started,
@@ -359,6 +397,31 @@ class _Comparison:
         return d
 
 
+# GPU hosts the report sizes the OCR bound for (N cores / OCR CPU per page).
+GPU_HOST_CORES = (8, 16, 32)
+
+
+def engine_summary(run: EngineRun, compare: _Comparison, n_cores: int) -> dict:
+    """What the report compares across engines: CPU per page, what a GPU host keeps on its CPU, bounds."""
+    from layoutlmv3_triton.measure.bench.stages import OCR_NETWORK_STAGES
+
+    costs = run.core_seconds
+    networks = sum(costs.get(s, 0.0) for s in OCR_NETWORK_STAGES)
+    host_ocr = costs["ocr"]  # ppocr: what stays on the CPU when the networks run on a GPU
+    points = [compare.point(p, sum(costs.values()), n_cores) for p in run.points]
+    best = max((p["docs_per_s"] for p in points), default=math.nan)
+    words = [len(w) for w in run.stages.words]
+    return {
+        "core_seconds": costs, "ocr_cpu_s_per_page": host_ocr + networks, "ocr_networks_s_per_page": networks,
+        "host_ocr_cpu_s_per_page": host_ocr, "compute_bound_docs_per_s": run.bound,
+        "mean_words": float(np.mean(words)) if words else 0.0, "ensemble": points, "ensemble_docs_per_s": best,
+        "vs_naive": metrics.ratio(best, compare.naive),
+        # a GPU host runs the model (and the ppocr networks) on its GPU; its cores bound the rest
+        "gpu_host_ocr_bound_docs_per_s": {str(n): metrics.ratio(n, host_ocr) for n in GPU_HOST_CORES},
+        "cores": n_cores,
+    }
+
+
 def _stage_latencies(stages) -> dict:
     """(d)'s per-page times and the model's batch-size and threading variants, in ms."""
     return {
@@ -375,13 +438,14 @@ def _stage_latencies(stages) -> dict:
 
 def _pages_section(cfg: BenchConfig, m: _Measured) -> dict:
     """The pages measured: size, words, tokens, buckets, and how the two OCR runs agree."""
-    identical, match = word_agreement(m.naive.words, m.stages.words)
+    stages = m.headline.stages
+    identical, match = word_agreement(m.naive.words, stages.words)
     return {
         "count": len(m.pages), "width": m.pages[0].width, "height": m.pages[0].height,
         "source": str(cfg.pages_dir) if cfg.pages_dir is not None else "synthetic forms (synth.render_page)",
-        "mean_words": float(np.mean([len(w) for w in m.stages.words])),
-        "mean_tokens": float(np.mean(m.stages.tokens)),
+        "mean_words": float(np.mean([len(w) for w in stages.words])),
+        "mean_tokens": float(np.mean(stages.tokens)),
         "mean_tokens_pytesseract": float(np.mean(m.naive.tokens)),
-        "seq_buckets": {str(k): int(v) for k, v in zip(*np.unique(m.stages.seq_lengths, return_counts=True))},
+        "seq_buckets": {str(k): int(v) for k, v in zip(*np.unique(stages.seq_lengths, return_counts=True))},
         "ocr_identical_pages": identical, "ocr_word_match": match, **_versions(),
     }

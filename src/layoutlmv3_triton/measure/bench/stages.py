@@ -3,8 +3,11 @@
 The stages are exactly the code the served steps run (the same classes, the same
 files), called in this process without a server:
 
-* ``ocr``: decode the encoded image and run Tesseract (tesserocr, one reused engine;
-  its bundled Tesseract is single-threaded);
+* ``ocr``: decode the encoded image and read it with the repository's OCR engine: Tesseract
+  (tesserocr, one reused engine; its bundled Tesseract is single-threaded), or PP-OCR, whose
+  two networks are then stages of their own, ``detection`` and ``recognition`` (the
+  repository's ONNX graphs in single-threaded onnxruntime sessions), while ``ocr`` keeps what
+  stays on the CPU when they run on a GPU (page scaling, box extraction, line crops, decoding);
 * ``encode``: tokenizer + image processor, padded to the sequence bucket;
 * ``model``: ONNX Runtime with one intra-op thread at the page's bucket length;
 * ``decode``: first-sub-token labels, entities and the JSON result.
@@ -34,8 +37,10 @@ if TYPE_CHECKING:  # the serving classes are imported when the stages run
     from layoutlmv3_triton.serving.decoding import Postprocessor
     from layoutlmv3_triton.serving.encoding import EncodedWindow, PageEncoder
     from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
+    from layoutlmv3_triton.serving.ocr_engines import OcrEngine
 
 STAGES = ("ocr", "encode", "model", "decode")
+OCR_NETWORK_STAGES = ("detection", "recognition")  # the ppocr engine's networks, timed apart from "ocr"
 
 
 @dataclass
@@ -90,6 +95,59 @@ def label_agreement(reference: np.ndarray, other: np.ndarray, mask: np.ndarray) 
     return diff, agree
 
 
+class _NetworkClock:
+    """CPU seconds spent inside the ppocr engine's two networks, per page read."""
+
+    def __init__(self, models):
+        self.seconds = dict.fromkeys(OCR_NETWORK_STAGES, 0.0)
+        self.wall = dict.fromkeys(OCR_NETWORK_STAGES, 0.0)
+        models.detect = self._timed("detection", models.detect)
+        models.recognise = self._timed("recognition", models.recognise)
+
+    def _timed(self, stage: str, fn: Callable) -> Callable:
+        def run(array):
+            c0, t0 = time.process_time(), time.perf_counter()
+            try:
+                return fn(array)
+            finally:
+                self.seconds[stage] += time.process_time() - c0
+                self.wall[stage] += time.perf_counter() - t0
+        return run
+
+    def take(self) -> tuple[dict[str, float], dict[str, float]]:
+        out = (dict(self.seconds), dict(self.wall))
+        self.seconds, self.wall = dict.fromkeys(OCR_NETWORK_STAGES, 0.0), dict.fromkeys(OCR_NETWORK_STAGES, 0.0)
+        return out
+
+    def split_off(self, run: StageRun, repeats: int) -> None:
+        """The networks' share of the page's last ``ocr`` timing becomes their own stages."""
+        cpu, wall = self.take()
+        for stage in OCR_NETWORK_STAGES:
+            run.per_page[stage].append(cpu[stage] / repeats)
+            run.per_page_wall[stage].append(wall[stage] / repeats)
+            run.per_page["ocr"][-1] -= cpu[stage] / repeats
+            run.per_page_wall["ocr"][-1] -= wall[stage] / repeats
+
+
+def _ocr_engine(repository: Path) -> tuple[OcrEngine, _NetworkClock | None]:
+    """The repository's OCR engine as its preprocess step builds it, and a clock on the ppocr
+    engine's networks (None for Tesseract)."""
+    from layoutlmv3_triton.serving.ocr_engines import open_engine
+    from layoutlmv3_triton.serving.pipeline import repository_ocr_models, repository_parameters
+    from layoutlmv3_triton.serving.settings import PreprocessParameters
+
+    params = PreprocessParameters.from_parameters(repository_parameters(repository, contract.PREPROCESS))
+    clock = []
+
+    def models():
+        made = repository_ocr_models(repository)
+        clock.append(_NetworkClock(made))
+        return made
+
+    engine = open_engine(params.ocr, params.ppocr, models)
+    return engine, (clock[0] if clock else None)
+
+
 def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int = 1, batch_size: int = 4,
                    served_threads: int = 1, reference_onnx: Path | None = None,
                    progress: Callable[[str], None] | None = None) -> StageRun:
@@ -104,9 +162,12 @@ def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int
     post = Postprocessor(repository / contract.POSTPROCESS / "1" / contract.MODEL_CONFIG_FILE)
     onnx_path = repository / contract.MODEL / "1" / contract.ONNX_FILE
     model = OnnxTokenClassifier(onnx_path, threads=1)
-    per_page: dict[str, list[float]] = {s: [] for s in STAGES}
-    run = StageRun(per_page, {s: [] for s in STAGES}, 0.0, batch_size, served_threads, [])
-    encoded, records = _ocr_and_encode(run, documents, encoder, repeats, tick)
+    engine, clock = _ocr_engine(repository)
+    stages = STAGES if clock is None else (*STAGES, *OCR_NETWORK_STAGES)
+    per_page: dict[str, list[float]] = {s: [] for s in stages}
+    run = StageRun(per_page, {s: [] for s in stages}, 0.0, batch_size, served_threads, [])
+    with engine:
+        encoded, records = _ocr_and_encode(run, documents, engine, clock, encoder, repeats, tick)
     inputs = [{k: v[None] for k, v in page.model_inputs().items()} for page in encoded]
     logits = _model(run, model, inputs, repeats, tick)
     if served_threads == 1:
@@ -123,31 +184,35 @@ def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int
     return run
 
 
-def _ocr_and_encode(run: StageRun, documents: Sequence[bytes], encoder: PageEncoder, repeats: int,
+def _ocr_and_encode(run: StageRun, documents: Sequence[bytes], engine: OcrEngine, clock: _NetworkClock | None,
+                    encoder: PageEncoder, repeats: int,
                     tick: Callable[[str], None]) -> tuple[list[EncodedWindow], list[PageRecord]]:
-    """``ocr`` and ``encode`` of every page: (its encoded window, its page record)."""
+    """``ocr`` (with the ppocr engine's networks apart, when ``clock`` times them) and ``encode``
+    of every page: (its encoded window, its page record)."""
     from layoutlmv3_triton.serving.images import decode_image
-    from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine
     from layoutlmv3_triton.serving.page import Page
 
     encoded, records = [], []
-    with TesseractEngine(OcrConfig()) as engine:
-        for data in documents:
-            engine.read(decode_image(data))  # warm the engine (first call loads the models)
-            break
-        for data in documents:
-            def ocr():
-                image = decode_image(data)
-                return image, engine.read(image)
-            image, words = _record(run, "ocr", _timed(ocr, repeats))
-            texts, boxes = [w.text for w in words], [w.box for w in words]
-            page = _record(run, "encode", _timed(lambda: encoder.encode(image, texts, boxes), repeats))
-            encoded.append(page)
-            records.append(Page(image, words=words).record())
-            run.words.append(texts)
-            run.seq_lengths.append(int(page.input_ids.shape[0]))
-            run.tokens.append(int(page.attention_mask.sum()))
-            tick("ocr")
+    for data in documents:
+        engine.read(decode_image(data))  # warm the engine (first call loads the models)
+        break
+    if clock is not None:
+        clock.take()
+    for data in documents:
+        def ocr():
+            image = decode_image(data)
+            return image, engine.read(image)
+        image, words = _record(run, "ocr", _timed(ocr, repeats))
+        if clock is not None:
+            clock.split_off(run, repeats)
+        texts, boxes = [w.text for w in words], [w.box for w in words]
+        page = _record(run, "encode", _timed(lambda: encoder.encode(image, texts, boxes), repeats))
+        encoded.append(page)
+        records.append(Page(image, words=words).record())
+        run.words.append(texts)
+        run.seq_lengths.append(int(page.input_ids.shape[0]))
+        run.tokens.append(int(page.attention_mask.sum()))
+        tick("ocr")
     return encoded, records
 
 

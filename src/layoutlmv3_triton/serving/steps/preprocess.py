@@ -15,6 +15,7 @@ from layoutlmv3_triton.serving.preprocessor import STAGE, Preprocessor
 from layoutlmv3_triton.serving.settings import PreprocessParameters
 from layoutlmv3_triton.serving.steps import triton_io
 from layoutlmv3_triton.serving.steps.diagnostics import HeapSnapshots
+from layoutlmv3_triton.serving.steps.ocr_models import bls_models
 from layoutlmv3_triton.serving.steps.triton_io import ModelArgs
 
 
@@ -41,7 +42,9 @@ class TritonPythonModel:
         self.args = ModelArgs(args)
         self.heap = HeapSnapshots.from_parameters(self.args.instance, self.args.parameters)  # off by default
         self.params = PreprocessParameters.from_parameters(self.args.parameters)
-        self.pre = Preprocessor(self.args.version_dir / contract.PROCESSOR_DIR, self.params)
+        charset = self.args.version_dir / contract.OCR_CHARSET_FILE
+        self.pre = Preprocessor(self.args.version_dir / contract.PROCESSOR_DIR, self.params,
+                                lambda: bls_models(charset))
         self.dtypes = {t.name: self.args.output_dtype(t.name) for t in contract.PREPROCESS_OUTPUTS}
 
     def _request(self, request) -> tuple[list[bytes], list[bytes | None]]:
