@@ -140,7 +140,7 @@ def check_ppocr_host(image) -> str:
     boxes = detection.boxes_from_map(prob, image.size)
     crops = [recognition.crop_line(image, box, 2400) for box in boxes]
     line = recognition.ctc_decode(np.array([0, 1, 1, 0, 2]), np.ones(5), ["", "o", "k"], 5)
-    if len(crops) != 1 or crops[0].pixels.shape[1] != recognition.HEIGHT or line.text != "ok":
+    if len(crops) != 1 or crops[0].image.height != recognition.HEIGHT or line.text != "ok":
         raise ImageCheckError("PP-OCR's box extraction, line crops or CTC decoding failed")
     return "PP-OCR's box extraction, line crops and CTC decoding ran (numpy and Pillow only)"
 
