@@ -99,9 +99,11 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     height, width = mask.shape
     padded = np.zeros((height, width + 2), dtype=np.int8)
     padded[:, 1:-1] = mask
-    edges = np.diff(padded, axis=1)
-    rows, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)
+    edges = np.diff(padded, axis=1).ravel()
+    where = np.flatnonzero(edges)  # one pass: starts (+1) and ends (-1) alternate along each row
+    rising = edges[where] == 1
+    rows, starts = np.divmod(where[rising], width + 1)
+    ends = where[~rising] % (width + 1)
     return rows, starts, ends
 
 
