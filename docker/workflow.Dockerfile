@@ -18,6 +18,8 @@ COPY docker/constraints.txt docker/constraints.txt
 # torch (2.14.0a0+<commit>.nv26.11), so pyproject.toml's torch range has no upper bound.  NGC's own constraints (/etc/pip/constraint.txt
 # since 25.03) are kept: setting PIP_CONSTRAINT would otherwise replace them.
 # The tested versions (docker/constraints.txt) pin the rest, less what the image already ships.
+# rapidocr only for its PP-OCR ONNX files (build-repo --ocr-engine ppocr, the GPU variants'
+# default): without its dependencies (OpenCV, shapely, ...), which its files do not need.
 # Then the image check: transformers must see this torch (transformers 5 disables torch below
 # 2.6, and NGC's 2.6.0a0 counts as below) and a tiny LayoutLMv3 model and processor must load.
 RUN python -c 'import torch; print(f"torch=={torch.__version__}")' > /tmp/torch-pin.txt \
@@ -26,6 +28,7 @@ RUN python -c 'import torch; print(f"torch=={torch.__version__}")' > /tmp/torch-
     && ngc="$(if [ -f /etc/pip/constraint.txt ]; then echo /etc/pip/constraint.txt; fi)" \
     && PIP_CONSTRAINT="${PIP_CONSTRAINT:-${ngc}} /tmp/torch-pin.txt /tmp/constraints.txt" \
         python -m pip install --no-cache-dir ".[train,notebook]" \
+    && python -m pip install --no-cache-dir --no-deps "rapidocr==3.10.0" \
     && python -c "import onnx, onnxruntime, lightning, layoutlmv3_triton.export.tensorrt" \
     && python -m layoutlmv3_triton.images.checks workflow
 # Notebooks and the model repository are host folders: run as the host user that owns

@@ -81,3 +81,23 @@ def test_build_repo_writes_the_ocr_models_and_drops_them_again(tmp_path):
     assert not reads_with_ppocr(tmp_path)
     assert not any((tmp_path / name).exists() for name in contract.OCR_MODELS)
     assert not (tmp_path / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE).exists()
+
+
+def test_the_workflow_image_installs_the_measured_rapidocr_without_its_dependencies():
+    from pathlib import Path
+
+    from layoutlmv3_triton.export.ppocr import DISTRIBUTION, DISTRIBUTION_VERSION
+
+    dockerfile = (Path(__file__).resolve().parents[2] / "docker" / "workflow.Dockerfile").read_text()
+    assert f'pip install --no-cache-dir --no-deps "{DISTRIBUTION}=={DISTRIBUTION_VERSION}"' in dockerfile
+
+
+def test_the_workflow_image_check_finds_the_ppocr_files():
+    from layoutlmv3_triton.images.checks import check_ppocr_files
+
+    pytest.importorskip("onnx")
+    try:
+        note = check_ppocr_files()
+    except Exception as exc:  # noqa: BLE001 - no wheel here: nothing to check
+        pytest.skip(str(exc))
+    assert "PP-OCR's ONNX files" in note

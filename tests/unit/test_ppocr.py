@@ -109,7 +109,7 @@ def test_line_crops_are_48_px_and_batches_group_by_padded_width():
     boxes = [TextBox(np.array([[10, 10], [10 + w, 10], [10 + w, 34], [10, 34]], dtype=float), 0.9)
              for w in (40, 400, 50, 380, 45)]
     crops = [recognition.crop_line(page, b, max_width=2400) for b in boxes]
-    assert [c.pixels.shape[1] for c in crops] == [48] * 5
+    assert [c.image.height for c in crops] == [48] * 5
     assert [c.width for c in crops] == [80, 800, 100, 760, 90]
     groups = recognition.batches(crops, size=2, min_width=0)
     assert [members for members, _ in groups] == [[0, 4], [2], [3], [1]]

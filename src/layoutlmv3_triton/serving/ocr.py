@@ -50,7 +50,8 @@ ADAPTIVE_INK_LIMIT = 2.0
 
 @dataclass(frozen=True)
 class OcrConfig(ParameterSet):
-    """Tesseract settings; each field is the preprocess parameter ``ocr_<field>``."""
+    """The OCR engine and the settings of Tesseract and of both engines (box level, word splitting,
+    minimum confidence); each field is the preprocess parameter ``ocr_<field>``."""
 
     prefix = "ocr_"
     # Which engine reads pages: "tesseract" (this module) or "ppocr" (serving/ppocr/, its own

@@ -15,7 +15,8 @@ the server image.  What differs, and why it is the same for text lines:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -32,30 +33,26 @@ SORT_TOLERANCE = 10  # det-input pixels: boxes whose tops differ by less share a
 @dataclass(frozen=True)
 class TextBox:
     """A detected text line: four corners in page pixels (top-left, top-right, bottom-right,
-    bottom-left, clockwise) and DB's score."""
+    bottom-left, clockwise) and DB's score; its size and bounds are worked out once."""
 
     corners: np.ndarray  # 4 x 2 float
     score: float
+    width: float = field(init=False)  # the longer of the top and bottom edges
+    height: float = field(init=False)  # the longer of the left and right edges
+    upright: bool = field(init=False)  # axis-aligned: a crop is a plain cut-out of the page
+    box: tuple[float, float, float, float] = field(init=False)  # upright bounds x0, y0, x1, y1
 
-    @property
-    def width(self) -> float:
-        return float(max(np.linalg.norm(self.corners[0] - self.corners[1]),
-                         np.linalg.norm(self.corners[3] - self.corners[2])))
-
-    @property
-    def height(self) -> float:
-        return float(max(np.linalg.norm(self.corners[0] - self.corners[3]),
-                         np.linalg.norm(self.corners[1] - self.corners[2])))
-
-    @property
-    def upright(self) -> bool:
-        """Axis-aligned: a crop is a plain cut-out of the page."""
-        c = self.corners
-        return bool(c[0, 1] == c[1, 1] and c[0, 0] == c[3, 0] and c[1, 0] == c[2, 0] and c[3, 1] == c[2, 1])
+    def __post_init__(self):
+        c = [(float(x), float(y)) for x, y in self.corners]
+        (ax, ay), (bx, by), (cx, cy), (dx, dy) = c
+        set_ = object.__setattr__  # frozen: the derived fields are set once, here
+        set_(self, "width", max(math.hypot(bx - ax, by - ay), math.hypot(cx - dx, cy - dy)))
+        set_(self, "height", max(math.hypot(dx - ax, dy - ay), math.hypot(cx - bx, cy - by)))
+        set_(self, "upright", ay == by and ax == dx and bx == cx and dy == cy)
+        set_(self, "box", (min(ax, bx, cx, dx), min(ay, by, cy, dy), max(ax, bx, cx, dx), max(ay, by, cy, dy)))
 
     def bounds(self) -> tuple[float, float, float, float]:
-        return (float(self.corners[:, 0].min()), float(self.corners[:, 1].min()),
-                float(self.corners[:, 0].max()), float(self.corners[:, 1].max()))
+        return self.box
 
 
 def detection_scale(image: Image.Image, config: PpocrConfig) -> float:
@@ -81,9 +78,20 @@ def detector_input(image: Image.Image, scale: float) -> np.ndarray:
     PaddleOCR's models were trained (OpenCV), normalised to -1..1."""
     width = max(STRIDE, int(round(image.width * scale / STRIDE)) * STRIDE)
     height = max(STRIDE, int(round(image.height * scale / STRIDE)) * STRIDE)
-    resized = image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR)
-    array = np.asarray(resized, dtype=np.float32)[:, :, ::-1].transpose(2, 0, 1)
-    return np.ascontiguousarray(array * (2.0 / 255.0) - 1.0)[None]
+    return normalised(image.convert("RGB").resize((width, height), Image.Resampling.BILINEAR))[None]
+
+
+def normalised(image: Image.Image, out: np.ndarray | None = None) -> np.ndarray:
+    """An RGB image as the networks read it: ``[3, H, W]`` float32, BGR, -1..1 (into ``out``
+    when given).  One pass per channel, no intermediate copies: this runs on every page and
+    every line, on the host even when the networks run on a GPU."""
+    pixels = np.asarray(image)
+    if out is None:
+        out = np.empty((3, pixels.shape[0], pixels.shape[1]), dtype=np.float32)
+    for channel in range(3):
+        np.multiply(pixels[:, :, 2 - channel], np.float32(2.0 / 255.0), out=out[channel], casting="unsafe")
+    out -= np.float32(1.0)
+    return out
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -91,9 +99,11 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     height, width = mask.shape
     padded = np.zeros((height, width + 2), dtype=np.int8)
     padded[:, 1:-1] = mask
-    edges = np.diff(padded, axis=1)
-    rows, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)
+    edges = np.diff(padded, axis=1).ravel()
+    where = np.flatnonzero(edges)  # one pass: starts (+1) and ends (-1) alternate along each row
+    rising = edges[where] == 1
+    rows, starts = np.divmod(where[rising], width + 1)
+    ends = where[~rising] % (width + 1)
     return rows, starts, ends
 
 
@@ -165,12 +175,13 @@ def _rectangles(rows, starts, ends, labels, count):
     return cx, cy, cos, sin, length, thickness
 
 
-def _mean_in_boxes(prob: np.ndarray, x0, y0, x1, y1) -> np.ndarray:
-    """Mean of ``prob`` over each upright box (inclusive pixel bounds), from a summed-area table."""
-    table = np.zeros((prob.shape[0] + 1, prob.shape[1] + 1))
-    table[1:, 1:] = prob.cumsum(0).cumsum(1)
-    total = table[y1 + 1, x1 + 1] - table[y0, x1 + 1] - table[y1 + 1, x0] + table[y0, x0]
-    return total / ((x1 - x0 + 1) * (y1 - y0 + 1))
+def _mean_in_boxes(prob: np.ndarray, x0, y0, x1, y1, which: np.ndarray) -> np.ndarray:
+    """Mean of ``prob`` over each upright box (inclusive pixel bounds) among ``which``: text
+    covers a small part of a page, so slicing each box beats a summed-area table of the map."""
+    out = np.zeros(len(x0))
+    for i in np.nonzero(which)[0]:
+        out[i] = prob[y0[i]:y1[i] + 1, x0[i]:x1[i] + 1].mean()
+    return out
 
 
 def _mean_in_rectangle(prob: np.ndarray, corners: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
@@ -213,7 +224,7 @@ def boxes_from_map(prob: np.ndarray, page_size: tuple[int, int], config: PpocrCo
     corners = _corners(cx, cy, cos, sin, length, thickness)
     low = np.clip(np.floor(corners.min(1)).astype(int), 0, [width - 1, height - 1])
     high = np.clip(np.ceil(corners.max(1)).astype(int), 0, [width - 1, height - 1])
-    score = _mean_in_boxes(prob, low[:, 0], low[:, 1], high[:, 0], high[:, 1])
+    score = _mean_in_boxes(prob, low[:, 0], low[:, 1], high[:, 0], high[:, 1], keep & (sin == 0))
     for i in np.nonzero(keep & (sin != 0))[0]:  # a tilted box: the mean inside it, not its upright bounds
         score[i] = _mean_in_rectangle(prob, corners[i], low[i], high[i])
     keep &= score >= config.box_threshold

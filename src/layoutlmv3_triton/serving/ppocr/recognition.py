@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from layoutlmv3_triton.serving.ppocr.detection import TextBox
+from layoutlmv3_triton.serving.ppocr.detection import TextBox, normalised
 from layoutlmv3_triton.serving.word_split import split_text
 
 HEIGHT = 48  # the recogniser's input height
@@ -31,7 +31,7 @@ VERTICAL = 1.5  # a crop this many times taller than wide is a vertical line: tu
 class LineCrop:
     """One detected line, cut out and scaled to the recogniser's height."""
 
-    pixels: np.ndarray  # [3, 48, width] float32, BGR, -1..1
+    image: Image.Image  # RGB, 48 px tall, ``width`` wide
     box: TextBox
     width: int  # pixels of the scaled crop before padding
     vertical: bool = False
@@ -68,9 +68,7 @@ def crop_line(page: Image.Image, box: TextBox, max_width: int, width_scale: floa
         region = region.transpose(Image.Transpose.ROTATE_90)
         crop_w, crop_h = crop_h, crop_w
     width = min(max_width, max(1, math.ceil(HEIGHT * width_scale * crop_w / crop_h)))
-    scaled = region.convert("RGB").resize((width, HEIGHT), Image.Resampling.BILINEAR)
-    pixels = np.asarray(scaled, dtype=np.float32)[:, :, ::-1].transpose(2, 0, 1) * (2.0 / 255.0) - 1.0
-    return LineCrop(np.ascontiguousarray(pixels), box, width, vertical)
+    return LineCrop(region.convert("RGB").resize((width, HEIGHT), Image.Resampling.BILINEAR), box, width, vertical)
 
 
 def padded_width(width: int, min_width: int) -> int:
@@ -93,9 +91,9 @@ def batches(crops: list[LineCrop], size: int, min_width: int) -> list[tuple[list
     for width, members in groups.items():
         for first in range(0, len(members), max(1, size)):
             chunk = members[first:first + size]
-            array = np.zeros((len(chunk), 3, HEIGHT, width), dtype=np.float32)
+            array = np.zeros((len(chunk), 3, HEIGHT, width), dtype=np.float32)  # padding reads as 0
             for row, i in enumerate(chunk):
-                array[row, :, :, : crops[i].width] = crops[i].pixels
+                normalised(crops[i].image, array[row, :, :, : crops[i].width])
             out.append((chunk, array))
     return out
 
@@ -177,13 +175,14 @@ def span_box(box: TextBox, span: WordSpan, crop_width: float, vertical: bool = F
     if vertical:  # the words of a turned line run along the page's height; keep the line's width
         top, bottom = y1 - (y1 - y0) * span.right / crop_width, y1 - (y1 - y0) * span.left / crop_width
         return math.floor(x0), math.floor(top), math.ceil(x1), math.ceil(bottom)
-    top_left, top_right, _, bottom_left = box.corners
-    along = (top_right - top_left) / max(crop_width, 1e-6)
-    down = bottom_left - top_left
-    points = np.array([top_left + along * span.left, top_left + along * span.right,
-                       top_left + along * span.left + down, top_left + along * span.right + down])
-    return (math.floor(points[:, 0].min()), math.floor(points[:, 1].min()),
-            math.ceil(points[:, 0].max()), math.ceil(points[:, 1].max()))
+    if box.upright:
+        return math.floor(x0 + span.left), math.floor(y0), math.ceil(x0 + span.right), math.ceil(y1)
+    (ax, ay), (bx, by), _, (dx, dy) = box.corners.tolist()
+    ux, uy = (bx - ax) / max(crop_width, 1e-6), (by - ay) / max(crop_width, 1e-6)  # along the line, per crop px
+    vx, vy = dx - ax, dy - ay  # down the line
+    xs = [ax + ux * t + vx * d for t in (span.left, span.right) for d in (0, 1)]
+    ys = [ay + uy * t + vy * d for t in (span.left, span.right) for d in (0, 1)]
+    return math.floor(min(xs)), math.floor(min(ys)), math.ceil(max(xs)), math.ceil(max(ys))
 
 
 __all__ = ["HEIGHT", "LineCrop", "ReadLine", "WordSpan", "batches", "crop_line", "ctc_decode", "line_words",
