@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 NOTEBOOK = NOTEBOOKS / "layoutlmv3_workflow.ipynb"
 KERNEL = "python3"
+# The tiny run's model learns its 3 pages by heart as Tesseract reads them and is scored on them
+# through the server (make_notebook.py, TINY): measured 0.847 on 2 loaded cores.
+SERVED_F1_FLOOR = 0.6
 
 
 def load_generator():
@@ -91,7 +94,8 @@ def test_notebook_runs_tiny(tmp_path, monkeypatch, venv_kernel):
     assert "TensorRT step skipped" in text or "engine:" in text
     assert "tritonserver stopped" in text
     f1_lines = [line for line in text.splitlines() if line.startswith("entity_f1=")]
-    assert f1_lines and 0.0 <= float(f1_lines[-1].split("=")[1]) <= 1.0
+    print(f"\nnotebook (tiny): served {f1_lines[-1] if f1_lines else 'no F1 line'}")
+    assert f1_lines and float(f1_lines[-1].split("=")[1]) >= SERVED_F1_FLOOR, f1_lines
     images = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
               if "image/png" in out.get("data", {})]
     assert len(images) >= 2  # the ground-truth preview and the annotated served page
