@@ -308,6 +308,8 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
             "mean_tokens": float(np.mean(stages.tokens)),
             "mean_tokens_pytesseract": float(np.mean(naive.tokens)),
             "seq_buckets": {str(k): int(v) for k, v in zip(*np.unique(stages.seq_lengths, return_counts=True))},
+            "windows": {str(k): int(v) for k, v in zip(*np.unique(stages.windows, return_counts=True))},
+            "mean_windows": float(np.mean(stages.windows)),
             "ocr_identical_pages": identical, "ocr_word_match": match, **_versions(),
         },
         "serving_options": {**{k: v for k, v in asdict(serving).items() if k not in ("preprocess", "model", "postprocess")},

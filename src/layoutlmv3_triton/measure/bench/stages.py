@@ -1,26 +1,30 @@
 """(d) What each stage of the ensemble costs on its own, on one core.
 
-The stages are exactly the code the served steps run (the same classes, the same
-files), called in this process without a server:
+The stages are exactly the work the served steps do (the same classes, the same files,
+the repository's own ``config.pbtxt`` parameters), called in this process without a server:
 
-* ``ocr``: decode the encoded image and run Tesseract (tesserocr, one reused engine;
-  its bundled Tesseract is single-threaded);
-* ``encode``: tokenizer + image processor, padded to the sequence bucket;
-* ``model``: ONNX Runtime with one intra-op thread at the page's bucket length;
-* ``decode``: first-sub-token labels, entities and the JSON result.
+* ``ocr``: load the document (decode, limits) and run Tesseract (tesserocr, one reused
+  engine; its bundled Tesseract is single-threaded): ``Preprocessor.read``;
+* ``encode``: tokenizer + image processor into the page's windows (a page longer than
+  one sequence becomes several overlapping windows), stacked into the step's output
+  tensors with the page record as JSON, as the preprocess step returns them;
+* ``model``: ONNX Runtime with one intra-op thread on all the page's windows at once
+  (one request of the model step);
+* ``decode``: the postprocess step's ``documents`` on the page's windows: merged
+  per-word labels, entities and the JSON result.
 
 Each stage runs single-threaded and its cost is the CPU time this process spent on it
 (``time.process_time``): core-seconds, which other work on a shared machine does not
 inflate the way it inflates wall time.  ``cores / sum(stage costs)`` bounds the
 documents per second of any pipeline made of these stages on this machine
-(:func:`.metrics.compute_bound`).  For the model the cheaper of batch 1 and batches of
-``batch_size`` (grouped by length, as the model step runs them) counts, so the bound
-stays an upper bound whatever the batcher does; batches padded to their longest page
-are timed too, to show what padding costs.  Wall times are kept too: they are the stage latencies a request sees.
+(:func:`.metrics.compute_bound`).  For the model the cheaper of one page per run and
+batches of ``batch_size`` pages (grouped by length, as the model step runs them) counts,
+so the bound stays an upper bound whatever the batcher does; batches padded to their
+longest page are timed too, to show what padding costs.  Wall times are kept too: they
+are the stage latencies a request sees.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,8 +47,9 @@ class StageRun:
     model_served_latency: list[float]  # model seconds per page at batch 1 with the served thread count
     model_padded_per_page: float = 0.0  # CPU seconds per page in batches padded to their longest page
     words: list[list[str]] = field(default_factory=list)
-    seq_lengths: list[int] = field(default_factory=list)  # bucket length per page
-    tokens: list[int] = field(default_factory=list)  # real tokens per page
+    seq_lengths: list[int] = field(default_factory=list)  # bucket length of each page's windows
+    windows: list[int] = field(default_factory=list)  # windows (model rows) per page
+    tokens: list[int] = field(default_factory=list)  # real tokens per page, over all its windows
     accuracy: dict | None = None  # served model vs fp32 on these pages (quantized variant only)
 
     def core_seconds(self) -> dict[str, float]:
@@ -90,90 +95,145 @@ def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int
                    progress: Callable[[str], None] | None = None) -> StageRun:
     """Time every stage on every page.  ``reference_onnx``: an fp32 model to compare the served one with."""
     from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
-    from layoutlmv3_triton.serving.steps.postprocess import Postprocessor
-    from layoutlmv3_triton.records import PageRecord
-    from layoutlmv3_triton.serving.encoding import PageEncoder
-    from layoutlmv3_triton.serving.images import decode_image
-    from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine
 
     repository = Path(repository)
     tick = progress or (lambda _stage: None)
-    encoder = PageEncoder(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR)
-    post = Postprocessor(repository / contract.POSTPROCESS / "1" / contract.MODEL_CONFIG_FILE)
-    onnx_path = repository / contract.MODEL / "1" / contract.ONNX_FILE
-    model = OnnxTokenClassifier(onnx_path, threads=1)
+    steps = ServedSteps.of(repository)
     per_page: dict[str, list[float]] = {s: [] for s in STAGES}
     run = StageRun(per_page, {s: [] for s in STAGES}, 0.0, batch_size, served_threads, [])
-    encoded, page_words = [], []
-    with TesseractEngine(OcrConfig()) as engine:
-        for data in documents:
-            engine.read(decode_image(data))  # warm the engine (first call loads the models)
-            break
-        for data in documents:
-            def ocr():
-                image = decode_image(data)
-                return image, engine.read(image)
-            image, words = _record(run, "ocr", _timed(ocr, repeats))
-            texts, boxes = [w.text for w in words], [w.box for w in words]
-            page = _record(run, "encode", _timed(lambda: encoder.encode(image, texts, boxes), repeats))
-            encoded.append(page)
-            page_words.append({"page": 0, "width": image.width, "height": image.height, "source": "ocr",
-                               "words": texts, "boxes": [list(b) for b in boxes],
-                               "confidences": [w.confidence for w in words]})
-            run.words.append(texts)
-            run.seq_lengths.append(int(page.input_ids.shape[0]))
-            run.tokens.append(int(page.attention_mask.sum()))
-            tick("ocr")
-    inputs = [{k: v[None] for k, v in page.model_inputs().items()} for page in encoded]
-    model.run(inputs[0])  # warm-up: the first run allocates
+    try:
+        outputs = _read_and_encode(run, steps, documents, repeats, tick)
+    finally:
+        steps.pre.close()
+    inputs = [{t.name: out[t.name] for t in contract.MODEL_INPUTS} for out in outputs]
+    model = steps.model(threads=1)
+    model.run_many(inputs[:1])  # warm-up: the first run allocates
     logits = []
     for feed in inputs:
-        logits.append(_record(run, "model", _timed(lambda: model.run(feed), repeats)))
+        logits.append(_record(run, "model", _timed(lambda: model.run_many([feed])[0], repeats)))
         tick("model")
-    # batches of batch_size as the model step runs them (grouped by length, so unpadded)
-    start = time.process_time()
-    for i in range(0, len(inputs), batch_size):
-        model.run_many(inputs[i:i + batch_size])
-    run.model_batched_per_page = (time.process_time() - start) / len(inputs)
-    start = time.process_time()
-    for i in range(0, len(inputs), batch_size):
-        model.run_many(inputs[i:i + batch_size], pad_across_lengths=True)
-    run.model_padded_per_page = (time.process_time() - start) / len(inputs)
+    run.model_batched_per_page = _batched_cost(model, inputs, batch_size)
+    run.model_padded_per_page = _batched_cost(model, inputs, batch_size, pad_across_lengths=True)
     tick("model")
     if served_threads == 1:
         run.model_served_latency = list(run.per_page_wall["model"])
     else:
-        served = OnnxTokenClassifier(onnx_path, threads=served_threads)
-        served.run(inputs[0])
+        served = steps.model(threads=served_threads)
+        served.run_many(inputs[:1])
         for feed in inputs:
-            run.model_served_latency.append(_timed(lambda: served.run(feed), repeats)[1])
+            run.model_served_latency.append(_timed(lambda: served.run_many([feed]), repeats)[1])
         del served
-    for out, page, words in zip(logits, encoded, page_words):
-        def decode():
-            parsed = PageRecord.from_json(json.dumps(words))  # the step receives the page record as JSON
-            return post.document([post.page(out[0], page.word_ids, parsed)])
-        _record(run, "decode", _timed(decode, repeats))
+    for out, page_logits in zip(outputs, logits):
+        word_ids, page_words = out[contract.WORD_IDS.name], out[contract.PAGE_WORDS.name]
+        _record(run, "decode", _timed(lambda: steps.post.documents(page_logits, word_ids, page_words), repeats))
         tick("decode")
     if reference_onnx is not None and Path(reference_onnx).is_file():
-        reference = OnnxTokenClassifier(reference_onnx, threads=1)
-        diffs, agree, word_agree, n_words = [], [], 0, 0
-        for feed, out, page in zip(inputs, logits, encoded):
-            ref = reference.run(feed)
-            d, a = label_agreement(ref[0], out[0], feed[contract.ATTENTION_MASK.name][0])
-            diffs.append(d)
-            agree.append(a)
-            first = _first_subtokens(page.word_ids)
-            word_agree += int((ref[0][first].argmax(-1) == out[0][first].argmax(-1)).sum())
-            n_words += len(first)
-            tick("model")
-        run.accuracy = {
-            "reference": str(reference_onnx),
-            "max_abs_logit_diff": float(max(diffs)),
-            "token_label_agreement": float(np.mean(agree)),
-            "word_label_agreement": word_agree / n_words if n_words else 1.0,
-            "pages": len(inputs),
-        }
+        run.accuracy = _accuracy(OnnxTokenClassifier(reference_onnx, threads=1), reference_onnx, inputs, outputs,
+                                 logits, tick)
     return run
+
+
+@dataclass
+class ServedSteps:
+    """The three steps' logic objects, built from a repository as its ``config.pbtxt`` files say."""
+
+    pre: object  # Preprocessor
+    post: object  # Postprocessor
+    onnx_path: Path
+    model_params: object  # ModelParameters
+    dtypes: dict[str, str]  # the preprocess step's output dtypes
+
+    @classmethod
+    def of(cls, repository: Path) -> "ServedSteps":
+        from layoutlmv3_triton.serving.pipeline import repository_parameters
+        from layoutlmv3_triton.serving.steps.parameters import (ModelParameters, PostprocessParameters,
+                                                                PreprocessParameters)
+        from layoutlmv3_triton.serving.steps.postprocess import Postprocessor
+        from layoutlmv3_triton.serving.steps.preprocess import Preprocessor
+
+        pre_params = PreprocessParameters.from_parameters(repository_parameters(repository, contract.PREPROCESS))
+        post_params = PostprocessParameters.from_parameters(repository_parameters(repository, contract.POSTPROCESS))
+        model_params = ModelParameters.from_parameters(repository_parameters(repository, contract.MODEL))
+        pre = Preprocessor(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR, pre_params)
+        post = Postprocessor(repository / contract.POSTPROCESS / "1" / post_params.model_config_file)
+        dtypes = {t.name: t.numpy_dtype for t in contract.PREPROCESS_OUTPUTS}  # the local model step's
+        return cls(pre, post, repository / contract.MODEL / "1" / model_params.onnx_file, model_params, dtypes)
+
+    def model(self, threads: int):
+        from layoutlmv3_triton.serving.steps.onnx_model import OnnxTokenClassifier
+
+        p = self.model_params
+        return OnnxTokenClassifier(self.onnx_path, threads, allow_spinning=p.allow_spinning,
+                                   optimization=p.graph_optimization, memory_arena=p.cpu_memory_arena)
+
+
+def _read_and_encode(run: StageRun, steps: ServedSteps, documents: Sequence[bytes], repeats: int,
+                     tick: Callable[[str], None]) -> list[dict[str, np.ndarray]]:
+    """OCR and encoding of every page; returns what the preprocess step would send on, per page."""
+    for data in documents[:1]:
+        steps.pre.read(data)  # warm the engine (the first call loads the models)
+    outputs = []
+    for data in documents:
+        pages = _record(run, "ocr", _timed(lambda: steps.pre.read(data), repeats))
+        out = _record(run, "encode", _timed(lambda: encode_as_served(steps, pages), repeats))
+        outputs.append(out)
+        run.words.append([w for page in pages for w in page.words])
+        mask = out[contract.ATTENTION_MASK.name]
+        run.seq_lengths.append(int(mask.shape[1]))
+        run.windows.append(int(mask.shape[0]))
+        run.tokens.append(int(mask.sum()))
+        tick("ocr")
+    return outputs
+
+
+def encode_as_served(steps: ServedSteps, pages) -> dict[str, np.ndarray]:
+    """The preprocess step's outputs for one document whose pages were read: its windows
+    stacked into the model's input tensors, word maps and page records."""
+    from layoutlmv3_triton.records import PageRecord
+    from layoutlmv3_triton.serving.steps import triton_io
+    from layoutlmv3_triton.serving.steps.preprocess import PreparedPage, stack_windows, windows_of
+
+    pre = steps.pre
+    encoded = pre.encoder.encode_windows([p.image for p in pages], [p.words for p in pages],
+                                         [pre.model_boxes(p) for p in pages])
+    prepared = [PreparedPage(windows, PageRecord(page=number, width=p.image.width, height=p.image.height,
+                                                 source=p.source, words=p.words, boxes=p.boxes,
+                                                 confidences=p.confidences))
+                for number, (p, windows) in enumerate(zip(pages, encoded))]
+    windows = windows_of(prepared)
+    out = stack_windows([window for window, _ in windows], steps.dtypes)
+    out[contract.PAGE_WORDS.name] = triton_io.bytes_array([record for _, record in windows])
+    return out
+
+
+def _batched_cost(model, inputs: list[dict[str, np.ndarray]], batch_size: int, pad_across_lengths: bool = False) -> float:
+    """CPU seconds per page when ``batch_size`` pages' requests run together, as the model step runs them."""
+    start = time.process_time()
+    for i in range(0, len(inputs), batch_size):
+        model.run_many(inputs[i:i + batch_size], pad_across_lengths=pad_across_lengths)
+    return (time.process_time() - start) / len(inputs)
+
+
+def _accuracy(reference, reference_path: Path, inputs, outputs, logits, tick) -> dict:
+    """The served model against ``reference`` on the same windows: logits and labels."""
+    diffs, agree, word_agree, n_words = [], [], 0, 0
+    for feed, out, served in zip(inputs, outputs, logits):
+        ref = reference.run(feed)
+        d, a = label_agreement(ref, served, feed[contract.ATTENTION_MASK.name])
+        diffs.append(d)
+        agree.append(a)
+        for row, word_ids in enumerate(out[contract.WORD_IDS.name]):
+            first = _first_subtokens(word_ids)
+            word_agree += int((ref[row][first].argmax(-1) == served[row][first].argmax(-1)).sum())
+            n_words += len(first)
+        tick("model")
+    return {
+        "reference": str(reference_path),
+        "max_abs_logit_diff": float(max(diffs)),
+        "token_label_agreement": float(np.mean(agree)),
+        "word_label_agreement": word_agree / n_words if n_words else 1.0,
+        "pages": len(inputs),
+    }
 
 
 def _first_subtokens(word_ids: np.ndarray) -> np.ndarray:
