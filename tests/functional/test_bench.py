@@ -58,7 +58,9 @@ def test_json_headline_fields_are_positive_floats(bench_report):
         report["ensemble_docs_per_s"] / report["stages"]["compute_bound_docs_per_s"])
     assert [p["concurrency"] for p in report["ensemble"]] == [1, 2]
     assert set(report["stages"]["core_seconds"]) == {"ocr", "encode", "model", "decode"}
-    assert set(report["targets"]) == {"speedup_vs_naive", "fraction_of_bound", "overhead_ms_at_concurrency_1"}
+    assert set(report["targets"]) == {"speedup_vs_naive", "fraction_of_bound", "overhead_ms_at_concurrency_1",
+                                      "served_cpu_vs_stages"}
+    assert report["served_cpu_vs_stages"] > 0 and report["naive"]["cpu_s_per_doc"] > 0
     assert report["quantization"]["pages"]["word_label_agreement"] > 0.5
     engines = report["ocr_engines"]
     assert tuple(engines) == ENGINES

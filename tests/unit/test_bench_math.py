@@ -79,12 +79,18 @@ def test_overhead_is_p50_minus_median_page_stage_sum():
 
 def test_targets():
     targets = metrics.Targets()
-    met = targets.check(speedup_vs_naive=2.1, fraction_of_bound=0.93, overhead_ms=7.5)
+    met = targets.check(speedup_vs_naive=2.1, fraction_of_bound=0.93, overhead_ms=7.5, served_cpu_vs_stages=1.04)
     assert all(t["met"] for t in met.values())
-    missed = targets.check(speedup_vs_naive=1.9, fraction_of_bound=0.5, overhead_ms=12.0)
+    missed = targets.check(speedup_vs_naive=1.9, fraction_of_bound=0.5, overhead_ms=51.0, served_cpu_vs_stages=1.2)
     assert not any(t["met"] for t in missed.values())
     assert targets.check(float("nan"), 0.95, 1.0)["speedup_vs_naive"]["met"] is False
     assert missed["fraction_of_bound"]["threshold"] == 0.9
+    assert targets.check(2.1, 0.93, 7.5)["served_cpu_vs_stages"]["met"] is False  # not measured: not met
+
+
+def test_served_cpu_vs_stages_is_the_worst_level():
+    assert metrics.served_cpu_vs_stages([1.0, 1.2, None, 1.1], 1.0) == pytest.approx(1.2)
+    assert math.isnan(metrics.served_cpu_vs_stages([None], 1.0))
 
 
 def test_best_point():

@@ -1,4 +1,6 @@
 """The model, the logic: ``model.onnx`` run by onnxruntime on the CPU, one batch or several.
+Every row (window) runs at its own length, its padding cut off, and rows of equal length
+run as one batch (or, with ``pad_across_lengths``, all are padded to the longest).
 
 tritonserver from the PyPI wheel has no onnxruntime backend, so the local server's model
 step (steps/onnx_model.py) runs the same ``model.onnx`` that the NGC container serves with
@@ -59,23 +61,43 @@ class OnnxTokenClassifier:
         return self.session.run([contract.LOGITS.name], feed)[0]
 
     def run_many(self, batches: Sequence[dict[str, np.ndarray]], pad_across_lengths: bool = False) -> list[np.ndarray]:
-        """Run several requests batched; logits come back cut to each request's length.
+        """Run several requests batched; logits come back in each request's shape.
 
-        By default requests are grouped by sequence length (their bucket) and each group
-        runs as one batch, so no page is padded to a longer neighbour: on CPU a padded
-        token costs as much as a real one, and batching equal lengths costs nothing
-        (docs/performance.md).  ``pad_across_lengths``: one batch padded to the longest.
+        By default every row (window) runs at its own length: the padding after its last
+        real token is cut off, and rows of equal length, whichever request they come
+        from, run as one batch.  Why: on CPU a padded token costs as much as a real one
+        and batching equal lengths costs nothing (docs/performance.md), and a page's
+        windows are padded to its longest one.  Logits past a row's length are 0; no
+        word maps there.  ``pad_across_lengths``: one batch padded to the longest request.
         """
-        if not pad_across_lengths:
-            groups: dict[int, list[int]] = {}
-            for index, b in enumerate(batches):
-                groups.setdefault(b[contract.INPUT_IDS.name].shape[1], []).append(index)
-            if len(groups) > 1:
-                out: list[np.ndarray] = [np.empty(0)] * len(batches)
-                for members in groups.values():
-                    for index, logits in zip(members, self.run_many([batches[i] for i in members], True)):
-                        out[index] = logits
-                return out
+        return self._run_padded(batches) if pad_across_lengths else self._run_rows(batches)
+
+    def run_request(self, inputs: dict[str, np.ndarray], pad_across_lengths: bool = False) -> np.ndarray:
+        """One request alone, run the way :meth:`run_many` runs it in a batch."""
+        return (self._run_padded if pad_across_lengths else self._run_rows)([inputs])[0]
+
+    def _run_rows(self, batches: Sequence[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        """Every row at its own length; rows of equal length together."""
+        masks = [b[contract.ATTENTION_MASK.name] for b in batches]
+        groups: dict[int, list[tuple[int, int]]] = {}
+        for index, mask in enumerate(masks):
+            for row, length in enumerate(real_lengths(mask)):
+                groups.setdefault(length, []).append((index, row))
+        out: list[np.ndarray | None] = [None] * len(batches)
+        for length, members in groups.items():
+            feed = {}
+            for t in contract.MODEL_INPUTS:
+                rows = [batches[index][t.name][row] for index, row in members]
+                feed[t.name] = np.stack(rows if t is contract.PIXEL_VALUES else [r[:length] for r in rows])
+            logits = self.run(feed)
+            for (index, row), row_logits in zip(members, logits):
+                if out[index] is None:
+                    out[index] = np.zeros((*masks[index].shape[:2], logits.shape[-1]), dtype=logits.dtype)
+                out[index][row, :length] = row_logits
+        return out
+
+    def _run_padded(self, batches: Sequence[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        """All requests as one batch, padded to the longest."""
         lengths = [b[contract.INPUT_IDS.name].shape[1] for b in batches]
         sizes = [b[contract.INPUT_IDS.name].shape[0] for b in batches]
         longest = max(lengths)
@@ -93,3 +115,11 @@ class OnnxTokenClassifier:
             out.append(logits[start:start + size, :length])
             start += size
         return out
+
+
+def real_lengths(attention_mask: np.ndarray) -> list[int]:
+    """Each row's length without its trailing padding (at least 1 token)."""
+    mask = np.asarray(attention_mask).reshape(attention_mask.shape[0], -1) != 0
+    seq = mask.shape[1]
+    last = seq - np.argmax(mask[:, ::-1], axis=1)  # one past the last real token
+    return [int(n) if any_real else 1 for n, any_real in zip(last, mask.any(axis=1))]

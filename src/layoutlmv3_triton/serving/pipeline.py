@@ -71,7 +71,7 @@ class InProcessPipeline:
         results = []
         for page in pages:
             batch = stack_windows(page.windows)
-            logits = self.model.run({t.name: batch[t.name] for t in contract.MODEL_INPUTS})
+            logits = self.model.run_request({t.name: batch[t.name] for t in contract.MODEL_INPUTS})
             results.append(self.post.page(list(logits), list(batch[contract.WORD_IDS.name]), page.record()))
         return json.loads(self.post.document(results))
 

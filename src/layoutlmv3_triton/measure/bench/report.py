@@ -84,7 +84,10 @@ def _summary(report: dict) -> list[str]:
         f"**{_num(report['speedup_vs_naive'], 2)}× naive**, **{_num(report['speedup_vs_per_request'], 2)}× per-request**, "
         f"**{_pct(report['fraction_of_bound'])} of the compute bound**; "
         f"overhead at concurrency 1: **{_num(report['overhead_ms_at_concurrency_1'], 1)} ms** "
-        f"(p50 latency minus the median page's summed stage latencies).",
+        f"(p50 latency minus the median page's summed stage latencies); "
+        f"served CPU ÷ stage sum: **{_num(report.get('served_cpu_vs_stages_at_concurrency_1'), 2, '×')}** at "
+        f"concurrency 1, **{_num(report.get('served_cpu_vs_stages'), 2, '×')}** at worst.",
+        *cpu_lines(report),
     ]
     return lines
 
@@ -99,10 +102,11 @@ def _targets(report: dict) -> list[str]:
         "|---|---:|---:|:---:|",
     ]
     names = {"speedup_vs_naive": "ensemble docs/s ÷ naive (a)", "fraction_of_bound": "ensemble docs/s ÷ compute bound (d)",
-             "overhead_ms_at_concurrency_1": "overhead at concurrency 1 (ms)"}
+             "overhead_ms_at_concurrency_1": "overhead at concurrency 1 (ms)",
+             "served_cpu_vs_stages": "served CPU per document ÷ stage sum (worst concurrency)"}
     for key, target in report["targets"].items():
         fmt = _pct if key == "fraction_of_bound" else (lambda v: _num(v, 2))
-        relation = "≤" if key.startswith("overhead") else "≥"
+        relation = "≤" if key.startswith(("overhead", "served_cpu")) else "≥"
         lines.append(f"| {names.get(key, key)} | {fmt(target['value'])} | {relation} {fmt(target['threshold'])} | "
                      f"{'yes' if target['met'] else 'no'} |")
     return lines
@@ -241,6 +245,26 @@ def _ocr_engines(report: dict) -> list[str]:
     lines += ["", "On a GPU host the model (and PP-OCR's networks) run on the GPU, and the host's cores bound the "
                   "OCR left on them: N cores ÷ host OCR CPU per page, in pages/s — " + "; ".join(gpu) + "."]
     return lines
+
+
+def cpu_lines(report: dict) -> list[str]:
+    """The same comparison in CPU time, which other work on the machine barely moves: what
+    each system spends per document, and the ratios a machine with every core busy would see."""
+    naive = report["naive"].get("cpu_s_per_doc")
+    per_request = report["per_request"].get("cpu_s_per_doc")
+    stage_sum = sum(report["stages"]["core_seconds"].values())
+    served = [p["server_cpu_s_per_doc"] for p in report["ensemble"] if p.get("server_cpu_s_per_doc")]
+    if not naive or not served:
+        return []
+    worst = max(served)
+    return [
+        "",
+        f"In CPU time per document: naive (a) {_num(naive * 1e3, 0)} ms, per-request (b) "
+        f"{_num((per_request or math.nan) * 1e3, 0)} ms, served (c) {_num(min(served) * 1e3, 0)}–"
+        f"{_num(worst * 1e3, 0)} ms, stages (d) {_num(stage_sum * 1e3, 0)} ms. With every core busy, the served "
+        f"ensemble would do **{_num(naive / worst, 2)}× naive** and **{_pct(stage_sum / worst)} of the bound** "
+        f"(CPU ratios, worst concurrency; (a) counts PyTorch's and Tesseract's threads).",
+    ]
 
 
 def plot(report: dict, out: Path) -> Path:

@@ -325,6 +325,9 @@ def _result(cfg: BenchConfig, m: _Measured, machine: dict, started: float) -> di
     speedup_naive = metrics.ratio(best_s, naive_s)
     fraction = metrics.ratio(best_s, bound)
     compare = _Comparison(naive_s, per_request_s, bound)
+    ensemble = [compare.point(p, sum(core_seconds.values()), n_cores) for p in headline.points]
+    served_ratio = metrics.served_cpu_vs_stages([p.get("server_cpu_s_per_doc") for p in ensemble],
+                                                sum(core_seconds.values()))
     quant = None
     if cfg.quantize:
         quant = {"mode": cfg.quantize, "pages": stages.accuracy, "build": quantization_report(m.artifacts.served_repository)}
@@ -336,10 +339,13 @@ def _result(cfg: BenchConfig, m: _Measured, machine: dict, started: float) -> di
         "ensemble_docs_per_s": best_s,
         "ensemble_best_concurrency": best_point.concurrency,
         "overhead_ms_at_concurrency_1": overhead_ms,
-        "targets": metrics.Targets().check(speedup_naive, fraction, overhead_ms),
+        "served_cpu_vs_stages": served_ratio,
+        "served_cpu_vs_stages_at_concurrency_1": next(
+            (p.get("server_cpu_vs_stages") for p in ensemble if p["concurrency"] == 1), None),
+        "targets": metrics.Targets().check(speedup_naive, fraction, overhead_ms, served_ratio),
         "naive": compare.baseline(m.naive, naive_s),
         "per_request": compare.baseline(m.per_request, per_request_s),
-        "ensemble": [compare.point(p, sum(core_seconds.values()), n_cores) for p in headline.points],
+        "ensemble": ensemble,
         "stages": {
             "cores": n_cores,
             "core_seconds": core_seconds,
@@ -383,7 +389,8 @@ class _Comparison:
     def baseline(self, run, docs_per_s: float) -> dict:
         """One in-process baseline: throughput, latencies, ratios."""
         return {"docs_per_s": docs_per_s, **metrics.LatencySummary.of(run.latencies).as_ms(),
-                **self.ratios(docs_per_s), "wall_seconds": run.wall_seconds, "mean_tokens": float(np.mean(run.tokens))}
+                **self.ratios(docs_per_s), "wall_seconds": run.wall_seconds, "mean_tokens": float(np.mean(run.tokens)),
+                "cpu_s_per_doc": run.cpu_seconds / len(run.latencies)}
 
     def point(self, point, stage_core_seconds: float, n_cores: int) -> dict:
         """One concurrency level of the served sweep, with its ratios and CPU use."""
@@ -447,5 +454,7 @@ def _pages_section(cfg: BenchConfig, m: _Measured) -> dict:
         "mean_tokens": float(np.mean(stages.tokens)),
         "mean_tokens_pytesseract": float(np.mean(m.naive.tokens)),
         "seq_buckets": {str(k): int(v) for k, v in zip(*np.unique(stages.seq_lengths, return_counts=True))},
+        "windows": {str(k): int(v) for k, v in zip(*np.unique(stages.windows, return_counts=True))},
+        "mean_windows": float(np.mean(stages.windows)),
         "ocr_identical_pages": identical, "ocr_word_match": match, **_versions(),
     }

@@ -1,8 +1,8 @@
 """Model step for the local server: onnxruntime inside the python backend (the Triton glue
 around serving/onnx_classifier.py).
 
-Requests of different lengths (ragged batching) are grouped by length and each group
-runs as one batch (or, with ``pad_across_lengths``, all are padded to the longest).
+Every row (window) runs at its own length, its padding cut off, and rows of equal length
+run as one batch (or, with ``pad_across_lengths``, all are padded to the longest).
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class TritonPythonModel:
 
     def _run_alone(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
-            return {contract.LOGITS.name: self.model.run(inputs)}
+            return {contract.LOGITS.name: self.model.run_request(inputs, self.pad_across_lengths)}
         except Exception as exc:  # noqa: BLE001 - onnxruntime's own exceptions carry no stage
             raise ModelRunError(f"onnxruntime failed: {exc}") from exc
 

@@ -28,6 +28,15 @@ def windows_of(pages: list[Page]) -> list[tuple[EncodedWindow, bytes]]:
     return windows
 
 
+def step_outputs(pages: list[Page], dtypes: dict[str, str] | None = None) -> dict[str, np.ndarray]:
+    """The step's output tensors for encoded pages: every window stacked into the model's
+    inputs and word maps, the page records beside them."""
+    windows = windows_of(pages)
+    outputs = stack_windows([window for window, _ in windows], dtypes)
+    outputs[contract.PAGE_WORDS.name] = triton_io.bytes_array([record for _, record in windows])
+    return outputs
+
+
 def _elements(request, tensor: contract.Tensor) -> list[bytes] | None:
     array = triton_io.input_array(request, tensor.name)
     if array is None:
@@ -93,13 +102,12 @@ class TritonPythonModel:
                 if len(documents) == 1 or not isinstance(doc, RequestError):
                     raise doc
                 raise RequestError(f"document {number}: {doc.reason}", stage=doc.stage)
-        windows = windows_of([page for doc in documents for page in doc])
-        if len(windows) > self.params.limits.max_windows:
-            raise RequestError(f"the request needs {len(windows)} windows (pages x windows per page); the limit "
+        pages = [page for doc in documents for page in doc]
+        n_windows = sum(len(page.windows) for page in pages)
+        if n_windows > self.params.limits.max_windows:
+            raise RequestError(f"the request needs {n_windows} windows (pages x windows per page); the limit "
                                f"is {self.params.limits.max_windows}", stage=STAGE)
-        outputs = stack_windows([window for window, _ in windows], self.dtypes)
-        outputs[contract.PAGE_WORDS.name] = triton_io.bytes_array([record for _, record in windows])
-        return outputs
+        return step_outputs(pages, self.dtypes)
 
     def finalize(self):
         self.pre.close()
