@@ -27,7 +27,7 @@ EPILOG = f"""examples:
 
 Each result prints as {{"file": PATH, "result": {{...}}}}
 or {{"file": PATH, "error": {{"stage": ..., "message": ...}}}}; the result document is described
-in docs/result-format.md.  Error stages overload, timeout and connect are transient: the document
+in docs/result-format.md.  Error stages overload, timeout, connect and ready are transient: the document
 was retried (--retries) and --resume sends it again.
 exit status: 0 all documents succeeded, 1 some failed, 2 nothing could be sent (usage, server, model)
 or the server went away mid-run (rerun with --resume to send the rest).

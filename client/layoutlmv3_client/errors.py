@@ -52,5 +52,6 @@ class BadInputError(InferenceError):
     """The document itself was refused (empty, undecodable, wrong type)."""
 
 
-# The stages of transient errors in records: ``--resume`` sends those documents again.
-TRANSIENT_STAGES = frozenset({"connect", "overload", "timeout"})
+# The stages of transient errors in records: ``--resume`` sends those documents again.  A model
+# that is not ready (the server loading or shutting down) is one of them.
+TRANSIENT_STAGES = frozenset({"connect", "overload", "timeout", "ready"})
