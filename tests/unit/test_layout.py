@@ -164,3 +164,17 @@ def test_every_exception_the_package_defines_derives_from_its_base():
                     and not issubclass(obj, (LayoutLMv3TritonError, Warning)):
                 strays.append(f"{module.__name__}.{name}")
     assert not strays, f"derive these from LayoutLMv3TritonError: {strays}"
+
+
+def test_test_modules_have_unique_basenames():
+    """pytest's default import mode imports test files by basename (the test folders are
+    not packages), so two ``test_x.py`` in different folders stop the whole run at
+    collection on a clean clone."""
+    tests_dir = Path(__file__).resolve().parents[1]
+    seen: dict[str, Path] = {}
+    clashes = []
+    for path in sorted(tests_dir.rglob("*.py")):
+        if path.name in seen:
+            clashes.append(f"{seen[path.name].relative_to(tests_dir)} and {path.relative_to(tests_dir)}")
+        seen.setdefault(path.name, path)
+    assert not clashes, f"same module name twice: {clashes}"

@@ -1,7 +1,7 @@
 """``--jsonl`` written record by record and ``--resume`` reading it back: no record lost,
 none written twice, after a crash of the client (a cut-off last line) or a server that
 went away (transient errors, a stopped run).  The server is a fake here; the real one is
-in tests/functional/test_client_resume.py."""
+in tests/functional/test_client_resume.py (this file has its own name: pytest imports test modules by basename)."""
 from __future__ import annotations
 
 import io
