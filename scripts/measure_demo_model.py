@@ -62,7 +62,7 @@ def gt_words_f1(model_dir: Path, data: str, threads: int) -> tuple[float, float]
 
 
 def ensure_repository(model_dir: Path, repository: Path) -> None:
-    from layoutlmv3_triton.build.repository import build_repository
+    from layoutlmv3_triton.repository.writer import build_repository
 
     manifest = repository / "build_manifest.json"
     if manifest.is_file():
