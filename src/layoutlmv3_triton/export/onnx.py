@@ -63,8 +63,20 @@ def export_onnx(model, out_path: str | Path, opset: int = OPSET) -> Path:
             opset_version=opset, verbose=False,
         )
     program.save(str(out_path), external_data=False)
+    _rewrite(out_path)
     log.info("exported %s in %.1fs", out_path, time.perf_counter() - start)
     return out_path
+
+
+def _rewrite(path: Path) -> None:
+    """The graph passes that keep results exact and save CPU (graph_passes.py)."""
+    import onnx
+
+    from layoutlmv3_triton.export.graph_passes import gather_whole_rows
+
+    model = onnx.load(str(path))
+    if gather_whole_rows(model):
+        onnx.save(model, str(path))
 
 
 def check_parity(model, onnx_path: str | Path, shapes: Sequence[tuple[int, int]] = PARITY_SHAPES,
