@@ -17,7 +17,7 @@ from layoutlmv3_triton import contract
 from layoutlmv3_triton.errors import EncodingError
 from layoutlmv3_triton.serving.windows import DEFAULT_STRIDE, Window, plan_windows
 
-DEFAULT_MAX_WINDOWS_PER_PAGE = 16  # per page: with the default stride, about 6000 tokens
+DEFAULT_MAX_WINDOWS_PER_PAGE = 16  # per page: with the default stride, about 7000 tokens
 
 Box = Sequence[float]
 
