@@ -22,7 +22,7 @@ DEMO_MODEL := artifacts/demo-model
 REPOSITORY := model_repository
 PYTEST_ARGS ?=
 
-.PHONY: help setup apt venv lock data model repo demo serve notebook test test-unit test-functional bench soak k8s-validate clean
+.PHONY: help setup apt venv lock lint data model repo demo serve notebook test test-unit test-functional bench soak k8s-validate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -93,6 +93,12 @@ serve: apt repo  ## run the local server on 127.0.0.1:8000 (HTTP), :8001 (gRPC),
 
 test: apt venv  ## the whole test suite (unit + functional with a real tritonserver)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Every Python file we write (the notebook is generated from notebooks/make_notebook.py)
+STYLE_PATHS := src client tests scripts model_repository notebooks/make_notebook.py
+lint: venv  ## black and ruff over every Python file we write (settings in pyproject.toml)
+	$(BIN)/python -m black --check $(STYLE_PATHS)
+	$(BIN)/python -m ruff check $(STYLE_PATHS)
 
 test-unit: apt venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

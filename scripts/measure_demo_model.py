@@ -18,6 +18,7 @@ separately and passed with ``--make-demo-seconds``.
     python scripts/measure_demo_model.py --model artifacts/demo-model --repository model_repository \\
         --funsd $FUNSD_DIR --synthetic artifacts/data/test --out docs/demo-model-figures.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,34 +68,41 @@ def ensure_repository(model_dir: Path, repository: Path) -> None:
     manifest = repository / "build_manifest.json"
     if manifest.is_file():
         built = json.loads(manifest.read_text())
-        if Path(built.get("source_model", "")).resolve() == model_dir.resolve() and \
-                manifest.stat().st_mtime > (model_dir / "config.json").stat().st_mtime:
+        if (
+            Path(built.get("source_model", "")).resolve() == model_dir.resolve()
+            and manifest.stat().st_mtime > (model_dir / "config.json").stat().st_mtime
+        ):
             return
     print(f"building {repository} from {model_dir} ...", flush=True)
     build_repository(model_dir, repository)
 
 
 def served(repository: Path, datasets: dict[str, tuple[str, str | None]], concurrency: int) -> dict:
+    from layoutlmv3_triton.datasets.scoring import entity_scores
     from layoutlmv3_triton.local.server import LocalTritonServer
     from layoutlmv3_triton.measure.evaluation import EvalConfig, evaluate
-    from layoutlmv3_triton.datasets.scoring import entity_scores
 
     out = {}
     with LocalTritonServer(repository) as server:
         for name, (data, split) in datasets.items():
             started = time.monotonic()
-            run = evaluate(EvalConfig(url=server.grpc_url, data=data, split=split, concurrency=concurrency,
-                                      progress=False))
+            run = evaluate(
+                EvalConfig(url=server.grpc_url, data=data, split=split, concurrency=concurrency, progress=False)
+            )
             r = run.report
             first = run.pages[:FLOOR_FORMS]
             out[name] = {
-                "pages": r["pages"], "pages_failed": r["pages_failed"],
-                "entity_f1": round(r["entity"]["f1"], 4), "precision": round(r["entity"]["precision"], 4),
-                "recall": round(r["entity"]["recall"], 4), "predicted": r["entity"]["predicted"],
+                "pages": r["pages"],
+                "pages_failed": r["pages_failed"],
+                "entity_f1": round(r["entity"]["f1"], 4),
+                "precision": round(r["entity"]["precision"], 4),
+                "recall": round(r["entity"]["recall"], 4),
+                "predicted": r["entity"]["predicted"],
                 "gold": r["entity"]["gold"],
                 "per_label_f1": {k: round(v["f1"], 4) for k, v in r["per_label"].items()},
                 f"first_{FLOOR_FORMS}_entity_f1": round(
-                    entity_scores([p.gold for p in first], [p.pred for p in first])["overall"]["f1"], 4),
+                    entity_scores([p.gold for p in first], [p.pred for p in first])["overall"]["f1"], 4
+                ),
                 "pair_f1": round(r["pairs"]["end_to_end"]["f1"], 4) if "pairs" in r else None,
                 "seconds": round(time.monotonic() - started, 1),
             }

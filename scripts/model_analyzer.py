@@ -23,6 +23,7 @@ usage:
   python scripts/model_analyzer.py                              # artifacts/bench/base-int8 (run the bench once first)
   python scripts/model_analyzer.py --repository model_repository --output reports/model_analyzer
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.measure.bench.perf import cuda_runtime_lib, find_perf_analyzer
 from layoutlmv3_triton.local.server import backend_directory, free_port, pytriton_root, stub_environment
+from layoutlmv3_triton.measure.bench.perf import cuda_runtime_lib, find_perf_analyzer
 
 
 def pad_to(array: np.ndarray, length: int, value: int) -> np.ndarray:
@@ -70,8 +71,10 @@ def model_inputs_json(repository: Path, pages: int, out: Path, seq_len: int = co
                     pad_value = encoder.tokenizer.pad_token_id if t is contract.INPUT_IDS else 0
                     array = pad_to(array, seq_len, pad_value)
                 array = np.ascontiguousarray(array)
-                entry[t.name] = {"content": {"b64": base64.b64encode(array.tobytes()).decode()},
-                                 "shape": list(array.shape)}
+                entry[t.name] = {
+                    "content": {"b64": base64.b64encode(array.tobytes()).decode()},
+                    "shape": list(array.shape),
+                }
             entries.append(entry)
     out.write_text(json.dumps({"data": entries}))
     return out
@@ -103,7 +106,9 @@ def write_config(args, ma_repo: Path, input_data: Path, out_dir: Path) -> Path:
         "triton_output_path": str(out_dir / "tritonserver.log"),
         "triton_server_flags": {
             "backend-directory": str(backend_directory()),
-            "http-address": "127.0.0.1", "grpc-address": "127.0.0.1", "metrics-address": "127.0.0.1",
+            "http-address": "127.0.0.1",
+            "grpc-address": "127.0.0.1",
+            "metrics-address": "127.0.0.1",
         },
         "triton_server_environment": {k: env[k] for k in keep if k in env},
         "triton_http_endpoint": f"127.0.0.1:{http}",
@@ -194,10 +199,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("reports/model_analyzer"))
     parser.add_argument("--pages", type=int, default=4, help="pages whose model inputs perf_analyzer sends")
     parser.add_argument("--instances", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--max-batch-sizes", type=int, nargs="+", default=None,
-                        help="default: the repository's deployed max_batch_size (64 sequences)")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 4],
-                        help="sequences per request perf_analyzer sends (windows of long or multi-page documents)")
+    parser.add_argument(
+        "--max-batch-sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="default: the repository's deployed max_batch_size (64 sequences)",
+    )
+    parser.add_argument(
+        "--batch-sizes",
+        type=int,
+        nargs="+",
+        default=[1, 4],
+        help="sequences per request perf_analyzer sends (windows of long or multi-page documents)",
+    )
     parser.add_argument("--seq-len", type=int, default=contract.MAX_SEQ_LEN, help="tokens per sequence")
     parser.add_argument("--queue-delays", type=int, nargs="+", default=[0, 4000])
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4])

@@ -18,6 +18,7 @@ examples:
   scripts/ocr_sweep.py --limit 25 --setting default --setting "engine=ppocr ppocr_rec_min_width=0"
   scripts/ocr_sweep.py --setting default --json reports/ocr-sweep.json
 """
+
 from __future__ import annotations
 
 import os
@@ -31,18 +32,22 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-from layoutlmv3_triton.datasets import funsd_layout# noqa: E402
+from layoutlmv3_triton.datasets import funsd_layout  # noqa: E402
 from layoutlmv3_triton.datasets.matching import match_words, word_recall  # noqa: E402
 from layoutlmv3_triton.serving.images import decode_image  # noqa: E402
 from layoutlmv3_triton.serving.ocr import OcrConfig  # noqa: E402
 from layoutlmv3_triton.serving.ocr_engines import open_engine  # noqa: E402
-from layoutlmv3_triton.serving.ppocr.config import PpocrConfig  # noqa: E402
 from layoutlmv3_triton.serving.page import Word  # noqa: E402
+from layoutlmv3_triton.serving.ppocr.config import PpocrConfig  # noqa: E402
 from layoutlmv3_triton.serving.segments import BOX_LEVELS, boxes_at_level, segment_boxes  # noqa: E402
 
 HEADER = "| setting | box and text right | box right | CPU s/page | OCR words/page |\n|---|---|---|---|---|"
-SEGMENT_HEADER = ("| setting | " + " | ".join(f"{level} box ≈ entity box" for level in BOX_LEVELS) + " |\n|---|"
-                  + "---|" * len(BOX_LEVELS))
+SEGMENT_HEADER = (
+    "| setting | "
+    + " | ".join(f"{level} box ≈ entity box" for level in BOX_LEVELS)
+    + " |\n|---|"
+    + "---|" * len(BOX_LEVELS)
+)
 
 
 Setting = tuple[OcrConfig, PpocrConfig]
@@ -68,13 +73,21 @@ def describe(setting: Setting) -> str:
     changed = []
     for config, prefix in zip(setting, ("", PpocrConfig.prefix)):
         base = type(config)()
-        changed += [f"{prefix}{f.name}={getattr(config, f.name)}" for f in dataclasses.fields(config)
-                    if getattr(config, f.name) != getattr(base, f.name)]
+        changed += [
+            f"{prefix}{f.name}={getattr(config, f.name)}"
+            for f in dataclasses.fields(config)
+            if getattr(config, f.name) != getattr(base, f.name)
+        ]
     return " ".join(changed) or "default"
 
 
-def measure(setting: Setting, pages: list[funsd_layout.Page], progress: bool = True, charset: str = "latin",
-            repository: str | None = None) -> dict:
+def measure(
+    setting: Setting,
+    pages: list[funsd_layout.Page],
+    progress: bool = True,
+    charset: str = "latin",
+    repository: str | None = None,
+) -> dict:
     """OCR every page with ``setting``; totals and per-page recalls and CPU seconds."""
     from tqdm.auto import tqdm
 
@@ -93,19 +106,31 @@ def measure(setting: Setting, pages: list[funsd_layout.Page], progress: bool = T
             cpu = time.process_time() - started
             assignment = match_words([w.box for w in words], page.boxes)
             recall = word_recall(assignment, [w.text for w in words], page.words)
-            per_page.append({"id": page.id, "gt_words": recall.gt_words, "by_box": sum(recall.by_box),
-                             "by_text": sum(recall.by_text), "ocr_words": len(words), "cpu_s": round(cpu, 4),
-                             "segments": segment_agreement(page, words, assignment)})
+            per_page.append(
+                {
+                    "id": page.id,
+                    "gt_words": recall.gt_words,
+                    "by_box": sum(recall.by_box),
+                    "by_text": sum(recall.by_text),
+                    "ocr_words": len(words),
+                    "cpu_s": round(cpu, 4),
+                    "segments": segment_agreement(page, words, assignment),
+                }
+            )
     gt = sum(p["gt_words"] for p in per_page)
     return {
-        "setting": describe(setting), "config": dataclasses.asdict(config), "ppocr": dataclasses.asdict(ppocr),
+        "setting": describe(setting),
+        "config": dataclasses.asdict(config),
+        "ppocr": dataclasses.asdict(ppocr),
         "pages": len(per_page),
         "recall_box_text": sum(p["by_text"] for p in per_page) / gt if gt else 0.0,
         "recall_box": sum(p["by_box"] for p in per_page) / gt if gt else 0.0,
         "cpu_s_per_page": sum(p["cpu_s"] for p in per_page) / len(per_page),
         "ocr_words_per_page": sum(p["ocr_words"] for p in per_page) / len(per_page),
-        "segments": {level: sum(p["segments"][level] for p in per_page) / max(1, sum(p["by_box"] for p in per_page))
-                     for level in BOX_LEVELS},
+        "segments": {
+            level: sum(p["segments"][level] for p in per_page) / max(1, sum(p["by_box"] for p in per_page))
+            for level in BOX_LEVELS
+        },
         "per_page": per_page,
     }
 
@@ -136,36 +161,56 @@ def _iou(a, b) -> float:
 
 
 def table_row(result: dict) -> str:
-    return (f"| {result['setting']} | {result['recall_box_text']:.3f} | {result['recall_box']:.3f} | "
-            f"{result['cpu_s_per_page']:.3f} | {result['ocr_words_per_page']:.0f} |")
+    return (
+        f"| {result['setting']} | {result['recall_box_text']:.3f} | {result['recall_box']:.3f} | "
+        f"{result['cpu_s_per_page']:.3f} | {result['ocr_words_per_page']:.0f} |"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--funsd-dir", default=os.environ.get("FUNSD_DIR"),
-                        help="FUNSD-layout folder (annotations/ + images/, or one holding training_data/); "
-                             "default: $FUNSD_DIR")
+    parser.add_argument(
+        "--funsd-dir",
+        default=os.environ.get("FUNSD_DIR"),
+        help="FUNSD-layout folder (annotations/ + images/, or one holding training_data/); " "default: $FUNSD_DIR",
+    )
     parser.add_argument("--split", help="training or testing (default: testing, else training)")
-    parser.add_argument("--setting", action="append", metavar="SPEC",
-                        help='OcrConfig fields, e.g. "psm=11 text_height=25"; repeat for several (default: default)')
-    parser.add_argument("--charset", choices=("latin", "full"), default="latin",
-                        help="the ppocr recogniser's characters (export/ppocr.py; default: %(default)s)")
-    parser.add_argument("--repository", metavar="DIR",
-                        help="read with this model repository's OCR graphs (ppocr) instead of the wheel's")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        metavar="SPEC",
+        help='OcrConfig fields, e.g. "psm=11 text_height=25"; repeat for several (default: default)',
+    )
+    parser.add_argument(
+        "--charset",
+        choices=("latin", "full"),
+        default="latin",
+        help="the ppocr recogniser's characters (export/ppocr.py; default: %(default)s)",
+    )
+    parser.add_argument(
+        "--repository",
+        metavar="DIR",
+        help="read with this model repository's OCR graphs (ppocr) instead of the wheel's",
+    )
     parser.add_argument("--first", type=int, default=0, metavar="N", help="skip the first N pages (before --every)")
     parser.add_argument("--every", type=int, default=1, metavar="K", help="take every K-th page (default: all)")
     parser.add_argument("--limit", type=int, metavar="N", help="at most N pages (after --every)")
-    parser.add_argument("--json", metavar="FILE", help="append each setting's full result (per page too) as a JSON line")
-    parser.add_argument("--segments", action="store_true",
-                        help="also print, per setting, how often each box level's box matches the word's "
-                             "ground-truth entity box (IoU >= 0.5)")
+    parser.add_argument(
+        "--json", metavar="FILE", help="append each setting's full result (per page too) as a JSON line"
+    )
+    parser.add_argument(
+        "--segments",
+        action="store_true",
+        help="also print, per setting, how often each box level's box matches the word's "
+        "ground-truth entity box (IoU >= 0.5)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not args.funsd_dir:
         parser.error("give --funsd-dir or set FUNSD_DIR")
     configs = [parse_setting(spec) for spec in args.setting or ["default"]]
     try:
-        pages = funsd_layout.read_pages(args.funsd_dir, args.split)[args.first:: max(1, args.every)][: args.limit]
+        pages = funsd_layout.read_pages(args.funsd_dir, args.split)[args.first :: max(1, args.every)][: args.limit]
     except funsd_layout.FunsdLayoutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -173,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER, flush=True)
     results = []
     for config in configs:
-        result = measure(config, pages, progress=not args.no_progress, charset=args.charset,
-                         repository=args.repository)
+        result = measure(config, pages, progress=not args.no_progress, charset=args.charset, repository=args.repository)
         results.append(result)
         print(table_row(result), flush=True)
         if args.json:
@@ -185,8 +229,11 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(SEGMENT_HEADER)
         for result in results:
-            print(f"| {result['setting']} | " + " | ".join(f"{result['segments'][level]:.3f}" for level in BOX_LEVELS)
-                  + " |")
+            print(
+                f"| {result['setting']} | "
+                + " | ".join(f"{result['segments'][level]:.3f}" for level in BOX_LEVELS)
+                + " |"
+            )
     return 0
 
 

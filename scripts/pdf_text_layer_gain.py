@@ -5,6 +5,7 @@ The page is a synthetic form written as a born-digital PDF (text layer) and as a
 scanned PDF (the same page rendered to an image); both go through the preprocess
 step's document loader, the scanned one through Tesseract as well.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=910001)
     args = parser.parse_args()
     page = render_page(args.seed)
-    born_digital = text_pdf([[" ".join(page.words[i:i + 10]) for i in range(0, len(page.words), 10)]])
+    born_digital = text_pdf([[" ".join(page.words[i : i + 10]) for i in range(0, len(page.words), 10)]])
     scanned = image_pdf(load_pdf(born_digital)[0].image)
     engine = TesseractEngine()
 

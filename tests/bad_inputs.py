@@ -6,21 +6,22 @@ check).  ``expect`` says what the server must answer: ``error`` (a per-request e
 whose message names ``stage`` and matches ``reason``) or ``result`` (a valid result
 document, checked by ``check``).  :func:`send` runs one case with raw tritonclient.
 """
+
 from __future__ import annotations
 
 import functools
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
+from pages import font
 from PIL import Image, ImageDraw
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.serving.limits import Limits
-from pages import font
 
 TEXT = ["INVOICE NUMBER 4711", "Customer: Jane Doe", "Total amount: 120 EUR"]
 # Errors the Triton core raises itself (before any backend runs) have no stage prefix.
@@ -64,7 +65,7 @@ def encode(image: Image.Image, fmt: str = "PNG", **kwargs) -> bytes:
     return buf.getvalue()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def good_png() -> bytes:
     return encode(text_page())
 
@@ -73,7 +74,7 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bomb_png(side: int = 30_000) -> bytes:
     """A real decompression bomb: a 1-bit side x side PNG of zeros, about 100 KB on disk
     and 900 MP once decoded.  It must be refused from its header alone."""
@@ -93,11 +94,17 @@ def tiff_16bit() -> bytes:
 
 def animated_gif() -> bytes:
     frames = [text_page(), text_page(["SECOND FRAME ONLY"])]
-    return encode(frames[0].convert("P"), "GIF", save_all=True,
-                  append_images=[f.convert("P") for f in frames[1:]], duration=200, loop=0)
+    return encode(
+        frames[0].convert("P"),
+        "GIF",
+        save_all=True,
+        append_images=[f.convert("P") for f in frames[1:]],
+        duration=200,
+        loop=0,
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def dense_page(words_per_line: int = 22, lines: int = 70) -> bytes:
     """About 1500 short words: far past 512 tokens (several windows, or truncated with one)."""
     rows = [" ".join(f"w{(r * words_per_line + c) % 97}" for c in range(words_per_line)) for r in range(lines)]
@@ -136,6 +143,7 @@ def reads(*expected: str, absent: tuple[str, ...] = ()) -> Callable[[dict], None
         text = " ".join(w["text"] for w in page_of(result)["words"]).upper()
         assert all(e in text for e in expected), text
         assert not any(a in text for a in absent), text
+
     return check
 
 
@@ -156,42 +164,95 @@ def covered(result: dict) -> None:
 
 CASES: tuple[Case, ...] = (
     Case("zero_bytes", "error", lambda: b"", stage="preprocess", reason="zero bytes"),
-    Case("random_bytes", "error", lambda: np.random.default_rng(0).bytes(4096), stage="preprocess",
-         reason="not a known image format"),
-    Case("truncated_png", "error", lambda: good_png()[: len(good_png()) // 2], stage="preprocess",
-         reason="truncated"),
-    Case("truncated_jpeg", "error", lambda: (j := encode(text_page(), "JPEG"))[: len(j) // 2], stage="preprocess",
-         reason="truncated"),
-    Case("text_named_png", "error", lambda: b"This is not a PNG, whatever its name (page.png) says.\n" * 20,
-         stage="preprocess", reason="not a known image format"),
-    Case("eps_postscript", "error", lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n",
-         stage="preprocess", reason="not a known image format"),  # never handed to Ghostscript
-    Case("over_byte_limit", "error", lambda: b"\x89PNG\r\n\x1a\n" + bytes(Limits().max_request_bytes),
-         stage="preprocess", reason="the limit is"),
+    Case(
+        "random_bytes",
+        "error",
+        lambda: np.random.default_rng(0).bytes(4096),
+        stage="preprocess",
+        reason="not a known image format",
+    ),
+    Case("truncated_png", "error", lambda: good_png()[: len(good_png()) // 2], stage="preprocess", reason="truncated"),
+    Case(
+        "truncated_jpeg",
+        "error",
+        lambda: (j := encode(text_page(), "JPEG"))[: len(j) // 2],
+        stage="preprocess",
+        reason="truncated",
+    ),
+    Case(
+        "text_named_png",
+        "error",
+        lambda: b"This is not a PNG, whatever its name (page.png) says.\n" * 20,
+        stage="preprocess",
+        reason="not a known image format",
+    ),
+    Case(
+        "eps_postscript",
+        "error",
+        lambda: b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n",
+        stage="preprocess",
+        reason="not a known image format",
+    ),  # never handed to Ghostscript
+    Case(
+        "over_byte_limit",
+        "error",
+        lambda: b"\x89PNG\r\n\x1a\n" + bytes(Limits().max_request_bytes),
+        stage="preprocess",
+        reason="the limit is",
+    ),
     Case("truncated_pdf", "error", lambda: pdf()[:300], stage="preprocess", reason="cannot open pdf"),
-    Case("pdf_too_many_pages", "error", lambda: pdf(Limits().max_pdf_pages + 1), stage="preprocess",
-         reason=f"the limit is {Limits().max_pdf_pages}"),
+    Case(
+        "pdf_too_many_pages",
+        "error",
+        lambda: pdf(Limits().max_pdf_pages + 1),
+        stage="preprocess",
+        reason=f"the limit is {Limits().max_pdf_pages}",
+    ),
     Case("one_pixel", "result", lambda: encode(Image.new("RGB", (1, 1), "white")), check=blank),
     Case("blank_white", "result", lambda: encode(Image.new("RGB", (850, 1100), "white")), check=blank),
     Case("all_black", "result", lambda: encode(Image.new("RGB", (850, 1100), "black")), check=no_entities),
     Case("bomb_30000x30000", "error", bomb_png, stage="preprocess", reason="pixels"),
-    Case("too_many_pixels", "error", lambda: encode(Image.new("1", (7000, 6000), 1)), stage="preprocess",
-         reason="the limits are 40000000 pixels"),
-    Case("too_wide", "error", lambda: encode(Image.new("1", (13_000, 20), 1)), stage="preprocess",
-         reason="12000 per side"),
+    Case(
+        "too_many_pixels",
+        "error",
+        lambda: encode(Image.new("1", (7000, 6000), 1)),
+        stage="preprocess",
+        reason="the limits are 40000000 pixels",
+    ),
+    Case(
+        "too_wide",
+        "error",
+        lambda: encode(Image.new("1", (13_000, 20), 1)),
+        stage="preprocess",
+        reason="12000 per side",
+    ),
     Case("tiff_16bit", "result", tiff_16bit, check=reads("INVOICE")),
     Case("cmyk_jpeg", "result", lambda: encode(text_page(mode="CMYK"), "JPEG", quality=95), check=reads("INVOICE")),
     Case("animated_gif", "result", animated_gif, check=reads("INVOICE", absent=("SECOND",))),
     Case("dense_page", "result", dense_page, check=covered),
     Case("wrong_input_name", "error", raw=raw_document(name="image"), stage=CORE, reason="unexpected inference input"),
-    Case("wrong_dtype", "error", raw=raw_document(dtype="FP32", array=np.zeros((1, 1), np.float32)), stage=CORE,
-         reason="data-type"),
-    Case("wrong_shape", "error", raw=raw_document(array=np.array([[b"a", b"b"]], dtype=object)), stage=CORE,
-         reason="unexpected shape"),
-    Case("empty_batch", "error", raw=raw_document(array=np.zeros((0, 1), dtype=object)), stage=CORE,
-         reason="got 0"),
-    Case("batch_with_one_bad", "error", raw=raw_document(array=np.array([[good_png()], [b"junk"]], dtype=object)),
-         stage="preprocess", reason="not a known image format"),
+    Case(
+        "wrong_dtype",
+        "error",
+        raw=raw_document(dtype="FP32", array=np.zeros((1, 1), np.float32)),
+        stage=CORE,
+        reason="data-type",
+    ),
+    Case(
+        "wrong_shape",
+        "error",
+        raw=raw_document(array=np.array([[b"a", b"b"]], dtype=object)),
+        stage=CORE,
+        reason="unexpected shape",
+    ),
+    Case("empty_batch", "error", raw=raw_document(array=np.zeros((0, 1), dtype=object)), stage=CORE, reason="got 0"),
+    Case(
+        "batch_with_one_bad",
+        "error",
+        raw=raw_document(array=np.array([[good_png()], [b"junk"]], dtype=object)),
+        stage="preprocess",
+        reason="not a known image format",
+    ),
 )
 BY_NAME = {c.name: c for c in CASES}
 
@@ -215,8 +276,12 @@ def send(url: str, case: Case | None = None, timeout_s: float = 60.0, parts=None
     item.set_data_from_numpy(array)
     with grpcclient.InferenceServerClient(url) as client:
         try:
-            response = client.infer(contract.ENSEMBLE, [item], client_timeout=timeout_s,
-                                    outputs=[grpcclient.InferRequestedOutput(contract.RESULT.name)])
+            response = client.infer(
+                contract.ENSEMBLE,
+                [item],
+                client_timeout=timeout_s,
+                outputs=[grpcclient.InferRequestedOutput(contract.RESULT.name)],
+            )
         except InferenceServerException as exc:
             return Outcome(status=str(exc.status()), message=exc.message() or str(exc))
     return Outcome(result=json.loads(response.as_numpy(contract.RESULT.name).reshape(-1)[0]))

@@ -1,11 +1,11 @@
 """Shared fixtures.  Functional tests share one tiny model repository and one real
 tritonserver per session (started on free loopback ports, stopped at the end)."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-
 from pages import FORM_LINES, font, png_bytes, render_lines  # noqa: F401  (re-exported for tests)
 
 
@@ -22,8 +22,8 @@ def form_page():
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
-    from layoutlmv3_triton.training.scratch import build_from_scratch
     from layoutlmv3_triton.synth import FUNSD_LABELS, corpus_texts
+    from layoutlmv3_triton.training.scratch import build_from_scratch
 
     out = tmp_path_factory.mktemp("tiny-model")
     return build_from_scratch(out, corpus_texts(50, seed=0), FUNSD_LABELS, preset="tiny", vocab_size=1000)
@@ -67,4 +67,3 @@ def funsd_dir() -> Path:
     if not funsd_layout.is_layout(folder):
         pytest.skip(f"FUNSD_DIR={folder} is not in FUNSD's layout")
     return Path(folder)
-

@@ -1,4 +1,5 @@
 """Pages rendered with known text, for tests: real pixels for real Tesseract."""
+
 from __future__ import annotations
 
 import io
@@ -60,8 +61,10 @@ def text_pdf(pages: list[list[str]], size: tuple[int, int] = (612, 792), font_si
             y -= int(font_size * 1.8)
         ops.append("ET")
         stream = "\n".join(ops).encode()
-        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {size[0]} {size[1]}] "
-                       f"/Resources << /Font << /F1 {font_ref} 0 R >> >> /Contents {4 + 2 * i} 0 R >>".encode())
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {size[0]} {size[1]}] "
+            f"/Resources << /Font << /F1 {font_ref} 0 R >> >> /Contents {4 + 2 * i} 0 R >>".encode()
+        )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     out = bytearray(b"%PDF-1.4\n")
@@ -88,5 +91,5 @@ def dense_page(n_words: int = 1500, size: tuple[int, int] = (2000, 2700), font_s
     vocabulary = ["total", "amount", "date", "name", "invoice", "item", "price", "qty", "tax", "due", "ref", "code"]
     words = [str(i) if i % 7 == 6 else vocabulary[(i * 5) % len(vocabulary)] for i in range(n_words)]
     per_line = 20
-    lines = [" ".join(words[i:i + per_line]) for i in range(0, n_words, per_line)]
+    lines = [" ".join(words[i : i + per_line]) for i in range(0, n_words, per_line)]
     return render_lines(lines, size=size, font_size=font_size)

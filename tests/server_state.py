@@ -3,12 +3,13 @@ counters and the CPU time of its python-backend stubs, polled with a deadline.
 
 Tests wait on these instead of sleeping: a fixed sleep is too short on a loaded machine
 and too long on an idle one."""
+
 from __future__ import annotations
 
 import re
 import time
 import urllib.request
-from typing import Callable
+from collections.abc import Callable
 
 from layoutlmv3_triton.local import procfs
 from layoutlmv3_triton.local.supervisor import stub_processes
@@ -52,5 +53,8 @@ def wait_until_working(server, model: str, cpu_s: float = 0.3, deadline_s: float
     """Wait until ``model``'s stubs have spent ``cpu_s`` more CPU: a request is executing there
     (an idle stub spends next to none)."""
     start = stub_cpu_seconds(server, model)
-    wait_for(lambda: stub_cpu_seconds(server, model) - start >= cpu_s,
-             f"{model} to start working ({cpu_s:g} s of CPU)", deadline_s)
+    wait_for(
+        lambda: stub_cpu_seconds(server, model) - start >= cpu_s,
+        f"{model} to start working ({cpu_s:g} s of CPU)",
+        deadline_s,
+    )

@@ -4,6 +4,7 @@ each question to its answer (the page's ``pairs``), and a legend.
 The drawn image always has the page's ``width`` x ``height`` from the result, so the
 pixel boxes land where the server found the entities; the legend sits inside it.
 """
+
 from __future__ import annotations
 
 import colorsys
@@ -11,16 +12,27 @@ import functools
 import hashlib
 import io
 import math
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps, ImageSequence
 
 from layoutlmv3_triton import contract
 
 # Tableau 10: distinct on white and on scanned paper.
-PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
-           (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207))
+PALETTE = (
+    (31, 119, 180),
+    (255, 127, 14),
+    (44, 160, 44),
+    (214, 39, 40),
+    (148, 103, 189),
+    (140, 86, 75),
+    (227, 119, 194),
+    (127, 127, 127),
+    (188, 189, 34),
+    (23, 190, 207),
+)
 
 
 def label_name(tag: str) -> str:
@@ -101,8 +113,12 @@ def _clip(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
-def annotate_page(image: Image.Image, page: dict, colors: dict[str, tuple[int, int, int]] | None = None,
-                  labels: list[str] | None = None) -> Image.Image:
+def annotate_page(
+    image: Image.Image,
+    page: dict,
+    colors: dict[str, tuple[int, int, int]] | None = None,
+    labels: list[str] | None = None,
+) -> Image.Image:
     """A copy of ``image`` (resized to the page size) with the page's entities drawn on it."""
     size = (int(page["width"]), int(page["height"]))
     base = image.convert("RGB")
@@ -231,8 +247,10 @@ def page_images(data: bytes, result: dict, pdf: bool) -> list[Image.Image]:
         source = Image.open(io.BytesIO(data))
         frames = [f.copy() for f in ImageSequence.Iterator(source)] if len(pages) > 1 else [source]
         # Mirror the server's decoding: EXIF orientation applied, alpha flattened on white.
-        images = [_on_white(ImageOps.exif_transpose(frames[min(int(p.get("page", i)), len(frames) - 1)]))
-                  for i, p in enumerate(pages)]
+        images = [
+            _on_white(ImageOps.exif_transpose(frames[min(int(p.get("page", i)), len(frames) - 1)]))
+            for i, p in enumerate(pages)
+        ]
     sizes = [(int(p["width"]), int(p["height"])) for p in pages]
     return [img if img.size == size else img.resize(size) for img, size in zip(images, sizes)]
 
@@ -240,8 +258,10 @@ def page_images(data: bytes, result: dict, pdf: bool) -> list[Image.Image]:
 def annotate_document(data: bytes, result: dict, pdf: bool) -> list[Image.Image]:
     labels = entity_labels(result)
     colors = label_colors(labels)
-    return [annotate_page(img, page, colors, labels)
-            for img, page in zip(page_images(data, result, pdf), result.get("pages", []))]
+    return [
+        annotate_page(img, page, colors, labels)
+        for img, page in zip(page_images(data, result, pdf), result.get("pages", []))
+    ]
 
 
 def write_annotations(data: bytes, result: dict, out_dir: str | Path, stem: str, pdf: bool) -> list[Path]:

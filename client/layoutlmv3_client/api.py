@@ -6,13 +6,15 @@ so callers handle one set of errors.  :meth:`DocumentClient.infer` sends a docum
 again after a transient error (overloaded, timed out, unreachable), up to ``retries``
 times with backoff.
 """
+
 from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Union
+from typing import Any
 
 from layoutlmv3_triton import contract
 
@@ -22,7 +24,7 @@ from .retry import DEFAULT_RETRIES, RetryPolicy
 
 DEFAULT_TIMEOUT_S = 120.0
 
-Item = Union[bytes, Callable[[], bytes]]
+Item = bytes | Callable[[], bytes]
 
 
 @dataclass
@@ -41,9 +43,16 @@ class Outcome:
 class DocumentClient:
     """A client for one model (the ensemble by default) on one Triton server."""
 
-    def __init__(self, url: str | None = None, protocol: str = "grpc", model: str = contract.ENSEMBLE,
-                 timeout_s: float = DEFAULT_TIMEOUT_S, model_version: str = "", retries: int = DEFAULT_RETRIES,
-                 on_retry: Callable[[TransientError, int, float], None] | None = None):
+    def __init__(
+        self,
+        url: str | None = None,
+        protocol: str = "grpc",
+        model: str = contract.ENSEMBLE,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        model_version: str = "",
+        retries: int = DEFAULT_RETRIES,
+        on_retry: Callable[[TransientError, int, float], None] | None = None,
+    ):
         self.protocol = protocol
         self.url, self._ssl = split_url(url, protocol)
         self.model = model
@@ -73,8 +82,9 @@ class DocumentClient:
         module = self._triton()
         if self.protocol == "grpc":
             return module.InferenceServerClient(self.url, ssl=self._ssl)
-        return module.InferenceServerClient(self.url, ssl=self._ssl, connection_timeout=self.timeout_s,
-                                            network_timeout=self.timeout_s)
+        return module.InferenceServerClient(
+            self.url, ssl=self._ssl, connection_timeout=self.timeout_s, network_timeout=self.timeout_s
+        )
 
     def _client(self) -> Any:
         # gRPC stubs are thread-safe, so every thread shares one channel.  An HTTP client
@@ -119,9 +129,13 @@ class DocumentClient:
     def health(self, models: Iterable[str] | None = None) -> dict[str, Any]:
         """Server liveness/readiness and each model's readiness; raises ServerUnavailableError."""
         t = self._probe_timeout()
-        out: dict[str, Any] = {"url": self.url, "protocol": self.protocol,
-                               "live": bool(self._call("is_server_live", timeout_s=t)),
-                               "ready": bool(self._call("is_server_ready", timeout_s=t)), "models": {}}
+        out: dict[str, Any] = {
+            "url": self.url,
+            "protocol": self.protocol,
+            "live": bool(self._call("is_server_live", timeout_s=t)),
+            "ready": bool(self._call("is_server_ready", timeout_s=t)),
+            "models": {},
+        }
         names = list(models) if models is not None else [self.model]
         for name in names:
             version = self.model_version if name == self.model else ""
@@ -139,7 +153,9 @@ class DocumentClient:
         if not state["models"][self.model]:
             raise ModelNotReadyError(
                 f"model {self.model!r} is not ready on {self.url} (server ready: {state['ready']}); "
-                "see the server log, or run `layoutlmv3-client health`", "ready")
+                "see the server log, or run `layoutlmv3-client health`",
+                "ready",
+            )
 
     def ready(self) -> bool:
         try:
@@ -158,8 +174,9 @@ class DocumentClient:
         inputs, outputs = build_inputs(self._triton(), bytes(data))
 
         def once() -> dict:
-            return parse_result(self._call("infer", self.model, inputs, model_version=self.model_version,
-                                           outputs=outputs))
+            return parse_result(
+                self._call("infer", self.model, inputs, model_version=self.model_version, outputs=outputs)
+            )
 
         return self.retry.call(once, self._retrying)
 
@@ -249,7 +266,7 @@ class DocumentClient:
             except Exception:  # noqa: BLE001 - closing is best effort
                 pass
 
-    def __enter__(self) -> "DocumentClient":
+    def __enter__(self) -> DocumentClient:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -1,4 +1,5 @@
 """``layoutlmv3-client``: send page images and PDFs to the served ensemble, print entities."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,7 +10,8 @@ from typing import Any
 
 from layoutlmv3_triton import contract
 
-from . import files, records as jsonl
+from . import files
+from . import records as jsonl
 from .api import DEFAULT_TIMEOUT_S, DocumentClient
 from .errors import ClientError, ModelNotReadyError, ServerUnavailableError
 from .fields import FieldsCsv
@@ -35,45 +37,78 @@ or the server went away mid-run (rerun with --resume to send the rest).
 
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--url", default=None,
-                   help=f"server HOST:PORT (default {DEFAULT_HOST}:{DEFAULT_PORTS['grpc']} for grpc, "
-                        f":{DEFAULT_PORTS['http']} for http; a missing port takes the protocol's default)")
+    p.add_argument(
+        "--url",
+        default=None,
+        help=f"server HOST:PORT (default {DEFAULT_HOST}:{DEFAULT_PORTS['grpc']} for grpc, "
+        f":{DEFAULT_PORTS['http']} for http; a missing port takes the protocol's default)",
+    )
     p.add_argument("--protocol", choices=PROTOCOLS, default="grpc", help="default: grpc")
     p.add_argument("--model", default=contract.ENSEMBLE, help="model to call (default: %(default)s)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
-                   help="seconds to wait for each answer (default: %(default)g)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="S",
+        help="seconds to wait for each answer (default: %(default)g)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="layoutlmv3-client", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Send page images or PDFs to the LayoutLMv3 ensemble on Triton and get labelled entities.")
+        prog="layoutlmv3-client",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Send page images or PDFs to the LayoutLMv3 ensemble on Triton and get labelled entities.",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p = sub.add_parser("infer", help="run documents through the ensemble", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter,
-                       description="Run page images (" + " ".join(contract.IMAGE_SUFFIXES) + ") and PDFs through "
-                                   "the ensemble. FILE may be a file, a folder or a quoted glob.")
+    p = sub.add_parser(
+        "infer",
+        help="run documents through the ensemble",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run page images (" + " ".join(contract.IMAGE_SUFFIXES) + ") and PDFs through "
+        "the ensemble. FILE may be a file, a folder or a quoted glob.",
+    )
     p.add_argument("files", nargs="+", metavar="FILE")
     _connection_args(p)
     p.add_argument("--output", "-o", metavar="OUT.json", help="write all records as one JSON list")
     p.add_argument("--jsonl", metavar="OUT.jsonl", help="write one record per line, as each finishes")
-    p.add_argument("--fields-csv", metavar="OUT.csv",
-                   help="also write every question->answer field as a CSV row: file, page, key, value, score")
+    p.add_argument(
+        "--fields-csv",
+        metavar="OUT.csv",
+        help="also write every question->answer field as a CSV row: file, page, key, value, score",
+    )
     p.add_argument("--compact", action="store_true", help="print one record per line instead of pretty JSON")
     p.add_argument("--concurrency", "-c", type=int, default=1, metavar="N", help="requests in flight (default: 1)")
-    p.add_argument("--annotate", metavar="DIR",
-                   help="draw the entities on each page into DIR/<stem>.png (PDF pages: <stem>-p<N>.png)")
+    p.add_argument(
+        "--annotate",
+        metavar="DIR",
+        help="draw the entities on each page into DIR/<stem>.png (PDF pages: <stem>-p<N>.png)",
+    )
     p.add_argument("--recursive", "-r", action="store_true", help="look into sub-folders of folder arguments")
-    p.add_argument("--retries", type=int, default=DEFAULT_RETRIES, metavar="N",
-                   help="send a document again up to N times when the server is overloaded, times out or is "
-                        "briefly unreachable, pausing about 1, 2, 4, ... s (with jitter) between tries "
-                        "(default: %(default)s)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run: keep the records already in --jsonl, skip their "
-                        "documents, and send the rest (and those that failed for a transient reason) again")
+    p.add_argument(
+        "--retries",
+        type=int,
+        default=DEFAULT_RETRIES,
+        metavar="N",
+        help="send a document again up to N times when the server is overloaded, times out or is "
+        "briefly unreachable, pausing about 1, 2, 4, ... s (with jitter) between tries "
+        "(default: %(default)s)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run: keep the records already in --jsonl, skip their "
+        "documents, and send the rest (and those that failed for a transient reason) again",
+    )
     p.set_defaults(_run=run_infer)
-    h = sub.add_parser("health", help="print server and model readiness", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    h = sub.add_parser(
+        "health",
+        help="print server and model readiness",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _connection_args(h)
     h.add_argument("--json", action="store_true", help="print the state as JSON")
     h.set_defaults(_run=run_health)
@@ -168,15 +203,19 @@ def _resume(args: argparse.Namespace, found: files.Expansion) -> tuple[list[dict
     if resumed.to_retry or resumed.broken_lines:
         jsonl.rewrite(args.jsonl, resumed.records)
     done = resumed.done
-    left = files.Expansion([p for p in found.files if jsonl.document_key(p) not in done],
-                           [p for p in found.problems if jsonl.document_key(p.path) not in done])
+    left = files.Expansion(
+        [p for p in found.files if jsonl.document_key(p) not in done],
+        [p for p in found.problems if jsonl.document_key(p.path) not in done],
+    )
     dropped = []
     if resumed.to_retry:
         dropped.append(f"{resumed.to_retry} transient error(s) to send again")
     if resumed.broken_lines:
         dropped.append(f"unreadable line(s) {', '.join(map(str, resumed.broken_lines))} dropped")
-    _say(f"resuming {args.jsonl}: {len(resumed.records)} document(s) done, {len(left.files)} to send"
-         + (f" ({'; '.join(dropped)})" if dropped else ""))
+    _say(
+        f"resuming {args.jsonl}: {len(resumed.records)} document(s) done, {len(left.files)} to send"
+        + (f" ({'; '.join(dropped)})" if dropped else "")
+    )
     return resumed.records, left
 
 
@@ -216,8 +255,10 @@ def run_infer(args: argparse.Namespace) -> int:
             new_failures, stopped = _infer_all(client, found.files, records, args, tqdm)
             failed += new_failures
             if client.retried:
-                _say(f"retried {sum(client.retried.values())} time(s): "
-                     + ", ".join(f"{stage} {n}" for stage, n in sorted(client.retried.items())))
+                _say(
+                    f"retried {sum(client.retried.values())} time(s): "
+                    + ", ".join(f"{stage} {n}" for stage, n in sorted(client.retried.items()))
+                )
     except KeyboardInterrupt:
         _say("interrupted" + (f"; rerun with --resume to send the rest of {args.jsonl}" if args.jsonl else ""))
         return 130
@@ -228,9 +269,10 @@ def run_infer(args: argparse.Namespace) -> int:
         _say(f"{total} document(s): {total - failed} ok, {failed} failed")
     if stopped is not None:
         left = len(found.files) + len(found.problems) + len(kept) - total
-        _say(f"stopped with {left} document(s) not sent: {stopped.message}"
-             + ("; rerun with --resume to send them (and the failed ones) once the server is back"
-                if args.jsonl else ""))
+        _say(
+            f"stopped with {left} document(s) not sent: {stopped.message}"
+            + ("; rerun with --resume to send them (and the failed ones) once the server is back" if args.jsonl else "")
+        )
         return 2
     return 1 if failed else 0
 
@@ -247,8 +289,9 @@ def _record(path: str, outcome: Any, args: argparse.Namespace, stems: set[str]) 
     return record
 
 
-def _infer_all(client: DocumentClient, paths: list[str], records: _Records, args: argparse.Namespace,
-               tqdm: Any) -> tuple[int, ClientError | None]:
+def _infer_all(
+    client: DocumentClient, paths: list[str], records: _Records, args: argparse.Namespace, tqdm: Any
+) -> tuple[int, ClientError | None]:
     """Send ``paths``; (failures, the error that stopped the run when the server went away)."""
     failed, held, next_index, stems, stopped = 0, {}, 0, set(), None
     loaders = [(lambda p=p: Path(p).read_bytes()) for p in paths]
@@ -285,8 +328,11 @@ def run_health(args: argparse.Namespace) -> int:
             state = client.health(models)
         except ServerUnavailableError as exc:
             if args.json:
-                print(json.dumps({"url": client.url, "protocol": client.protocol, "live": False,
-                                  "error": exc.message}, indent=2))
+                print(
+                    json.dumps(
+                        {"url": client.url, "protocol": client.protocol, "live": False, "error": exc.message}, indent=2
+                    )
+                )
             _say(f"error: {exc.message}")
             return 2
     if args.json:

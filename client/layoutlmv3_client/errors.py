@@ -4,6 +4,7 @@
 them with backoff (``retries``), and ``--resume`` sends their documents again.  The
 others are final for that document (or, for :class:`ModelNotReadyError`, for the run).
 """
+
 from __future__ import annotations
 
 

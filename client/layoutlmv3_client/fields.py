@@ -1,8 +1,10 @@
 """``--fields-csv``: the key/value fields of every document as CSV rows (file, page, key, value, score)."""
+
 from __future__ import annotations
 
 import csv
-from typing import IO, Iterator
+from collections.abc import Iterator
+from typing import IO
 
 COLUMNS = ("file", "page", "key", "value", "score")
 
@@ -11,8 +13,13 @@ def field_rows(path: str, result: dict) -> Iterator[dict]:
     """One row per field of each page of ``result`` (docs/result-format.md, ``fields``)."""
     for i, page in enumerate(result.get("pages", [])):
         for field in page.get("fields", []):
-            yield {"file": path, "page": int(page.get("page", i)), "key": field.get("key", ""),
-                   "value": field.get("value", ""), "score": field.get("score")}
+            yield {
+                "file": path,
+                "page": int(page.get("page", i)),
+                "key": field.get("key", ""),
+                "value": field.get("value", ""),
+                "score": field.get("score"),
+            }
 
 
 class FieldsCsv:

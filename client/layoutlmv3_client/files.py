@@ -1,11 +1,12 @@
 """Turn command-line arguments (files, folders, globs) into the documents to send."""
+
 from __future__ import annotations
 
 import glob
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from layoutlmv3_triton.contract import DOCUMENT_SUFFIXES as SUPPORTED_SUFFIXES
 
@@ -63,8 +64,12 @@ def expand(args: Iterable[str | os.PathLike], recursive: bool = False) -> Expans
             found = _folder(text, recursive)
             if not found:
                 how = "recursively " if recursive else ""
-                out.problems.append(Problem(text, f"folder holds no supported documents ({how}searched "
-                                                  f"for {' '.join(SUPPORTED_SUFFIXES)})"))
+                out.problems.append(
+                    Problem(
+                        text,
+                        f"folder holds no supported documents ({how}searched " f"for {' '.join(SUPPORTED_SUFFIXES)})",
+                    )
+                )
             for path in found:
                 add(path)
         elif os.path.exists(text):

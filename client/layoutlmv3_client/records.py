@@ -13,6 +13,7 @@ record whole, plus at most one cut-off last line.  ``--resume`` reads the file b
 When anything is dropped the file is rewritten first (to a temporary file, then renamed
 over the old one), so that every document ends up with exactly one record.
 """
+
 from __future__ import annotations
 
 import json
@@ -98,7 +99,7 @@ class JsonlFile:
     def write(self, record: dict) -> None:
         line = memoryview((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
         while line:  # one write() in practice; a short write continues where it stopped
-            line = line[os.write(self.fd, line):]
+            line = line[os.write(self.fd, line) :]
         os.fsync(self.fd)
 
     def close(self) -> None:
@@ -106,7 +107,7 @@ class JsonlFile:
             os.close(self.fd)
             self.fd = -1
 
-    def __enter__(self) -> "JsonlFile":
+    def __enter__(self) -> JsonlFile:
         return self
 
     def __exit__(self, *exc: object) -> None:

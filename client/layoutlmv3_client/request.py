@@ -1,16 +1,25 @@
 """Request and response tensors, URLs and server messages: the pure parts of talking to Triton."""
+
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from layoutlmv3_triton import contract
 
-from .errors import (BadInputError, ClientError, InferenceError, ModelNotReadyError, OverloadedError,
-                     RequestTimeoutError, ServerUnavailableError)
+from .errors import (
+    BadInputError,
+    ClientError,
+    InferenceError,
+    ModelNotReadyError,
+    OverloadedError,
+    RequestTimeoutError,
+    ServerUnavailableError,
+)
 
 PROTOCOLS = ("grpc", "http")
 DEFAULT_PORTS = {"grpc": 8001, "http": 8000}
@@ -78,8 +87,13 @@ def unreachable(url: str, protocol: str, detail: str) -> str:
 
 # Triton's answer codes, as gRPC names them and HTTP numbers them (checked on Triton 2.51:
 # tritonclient's exception carries "StatusCode.<NAME>" over gRPC and the HTTP code over HTTP).
-HTTP_STATUS = {"400": "INVALID_ARGUMENT", "404": "NOT_FOUND", "500": "INTERNAL", "501": "UNIMPLEMENTED",
-               "503": "UNAVAILABLE"}
+HTTP_STATUS = {
+    "400": "INVALID_ARGUMENT",
+    "404": "NOT_FOUND",
+    "500": "INTERNAL",
+    "501": "UNIMPLEMENTED",
+    "503": "UNAVAILABLE",
+}
 
 
 def status_name(status: object) -> str:
@@ -88,8 +102,9 @@ def status_name(status: object) -> str:
     return HTTP_STATUS.get(text, text.removeprefix("StatusCode."))
 
 
-def translate_error(exc: Exception, url: str, protocol: str, model: str, timeout_s: float,
-                    server_live: Callable[[], bool] | None = None) -> Exception:
+def translate_error(
+    exc: Exception, url: str, protocol: str, model: str, timeout_s: float, server_live: Callable[[], bool] | None = None
+) -> Exception:
     """The :mod:`.errors` exception for what tritonclient or the socket raised.
 
     This is the one place that maps Triton's answers, and it goes by status code (gRPC
@@ -121,9 +136,11 @@ def translate_error(exc: Exception, url: str, protocol: str, model: str, timeout
     if status == "UNAVAILABLE":
         if protocol == "grpc" and server_live is not None and not server_live():
             return ServerUnavailableError(unreachable(url, protocol, message), "connect")
-        return OverloadedError(f"Triton at {url} is overloaded and refused the request for now: {message}; "
-                               "lower --concurrency, or give the model more instances or a longer queue",
-                               "overload")
+        return OverloadedError(
+            f"Triton at {url} is overloaded and refused the request for now: {message}; "
+            "lower --concurrency, or give the model more instances or a longer queue",
+            "overload",
+        )
     if status == "DEADLINE_EXCEEDED":
         return RequestTimeoutError(_late(url, timeout_s), "timeout")
     if status == "NOT_FOUND":

@@ -6,12 +6,14 @@ half of its exponential step: the clients spread out, and none comes back sooner
 half a step.  The default five retries pause 15.5 to 31 s in all, about as long as a
 local tritonserver takes to restart.
 """
+
 from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from .errors import TransientError
 
@@ -32,8 +34,9 @@ class RetryPolicy:
 
     def __post_init__(self):
         if self.retries < 0 or self.base_s < 0 or self.cap_s < self.base_s:
-            raise ValueError(f"need retries >= 0 and 0 <= base_s <= cap_s, got {self.retries}, {self.base_s}, "
-                             f"{self.cap_s}")
+            raise ValueError(
+                f"need retries >= 0 and 0 <= base_s <= cap_s, got {self.retries}, {self.base_s}, " f"{self.cap_s}"
+            )
 
     def delay(self, attempt: int) -> float:
         """The pause before retry number ``attempt`` (0 for the first retry)."""

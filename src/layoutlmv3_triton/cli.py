@@ -4,6 +4,7 @@ Each module in :mod:`layoutlmv3_triton.commands` defines ``add_arguments(parser)
 ``run(args) -> int`` and imports its heavy dependencies inside ``run`` so that
 ``--help`` stays fast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != f"layoutlmv3_triton.commands.{module_name}":
                 raise
             continue  # command not part of this installation
-        p = sub.add_parser(name, help=help_text, description=(module.__doc__ or help_text).strip(),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=(module.__doc__ or help_text).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

@@ -7,6 +7,7 @@ keyword arguments and batch keys; the encoding and training code spell those as 
 API does.)  This module imports only the standard library so that the torch-free client
 can use it.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,8 +68,13 @@ NUMPY_DTYPES = {
 
 # --- ensemble I/O (what a client sends and receives) -------------------------------
 DOCUMENT = Tensor("document", "BYTES", (1,), description="encoded image bytes (PNG, JPEG, TIFF, ...)")
-WORDS = Tensor("words", "BYTES", (1,), optional=True,
-               description='bring your own OCR: JSON {"words": [...], "boxes": [[x0, y0, x1, y1], ...]} in pixels')
+WORDS = Tensor(
+    "words",
+    "BYTES",
+    (1,),
+    optional=True,
+    description='bring your own OCR: JSON {"words": [...], "boxes": [[x0, y0, x1, y1], ...]} in pixels',
+)
 RESULT = Tensor("result", "BYTES", (1,), description="JSON: page size, words and labelled entities")
 
 # --- between the steps ----------------------------------------------------------------
@@ -77,18 +83,27 @@ ATTENTION_MASK = Tensor("attention_mask", "INT64", (-1,))
 BBOX = Tensor("bbox", "INT64", (-1, 4))
 PIXEL_VALUES = Tensor("pixel_values", "FP32", (3, IMAGE_SIZE, IMAGE_SIZE))
 WORD_IDS = Tensor("word_ids", "INT64", (-1,), description="token -> word index; -1 for special and padding tokens")
-PAGE_WORDS = Tensor("page_words", "BYTES", (1,),
-                    description="JSON on a page's first sequence (words, pixel boxes, page size, document and "
-                                "page index); empty on the page's further windows")
+PAGE_WORDS = Tensor(
+    "page_words",
+    "BYTES",
+    (1,),
+    description="JSON on a page's first sequence (words, pixel boxes, page size, document and "
+    "page index); empty on the page's further windows",
+)
 LOGITS = Tensor("logits", "FP32", (-1, -1))
 
 # --- the OCR models (serving/ppocr/) ---------------------------------------------------------
-OCR_PAGE = Tensor("page_image", "FP32", (3, -1, -1),
-                  description="a page scaled to sides of multiples of 32, BGR, -1..1")
+OCR_PAGE = Tensor(
+    "page_image", "FP32", (3, -1, -1), description="a page scaled to sides of multiples of 32, BGR, -1..1"
+)
 OCR_TEXT_MAP = Tensor("text_probability", "FP32", (1, -1, -1), description="per pixel: the probability of text")
 OCR_LINE_HEIGHT = 48
-OCR_LINES = Tensor("line_images", "FP32", (3, OCR_LINE_HEIGHT, -1),
-                   description="text lines cut out of pages, 48 px tall, BGR, -1..1, zero-padded to one width")
+OCR_LINES = Tensor(
+    "line_images",
+    "FP32",
+    (3, OCR_LINE_HEIGHT, -1),
+    description="text lines cut out of pages, 48 px tall, BGR, -1..1, zero-padded to one width",
+)
 OCR_CHAR_IDS = Tensor("char_ids", "INT64", (-1,), description="per 8-px column: the likeliest character id, 0 = blank")
 OCR_CHAR_SCORES = Tensor("char_scores", "FP32", (-1,), description="per column: that character's probability")
 OCR_DETECTION_INPUTS, OCR_DETECTION_OUTPUTS = (OCR_PAGE,), (OCR_TEXT_MAP,)

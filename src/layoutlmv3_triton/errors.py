@@ -1,6 +1,7 @@
 """Typed exceptions.  A :class:`RequestError` belongs to one request and names the
 stage that rejected it; the server turns it into that request's ``TritonError`` so
 that its neighbours in the batch still succeed."""
+
 from __future__ import annotations
 
 

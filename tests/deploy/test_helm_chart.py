@@ -13,6 +13,7 @@
 - The chart agrees with the compose stack (server flags, image wrapper) and its copy of the
   Grafana dashboard equals deploy/grafana's.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,10 +30,10 @@ yaml = pytest.importorskip("yaml")
 helm_python = pytest.importorskip("helm_python", reason="helm-python-sdk (the Helm engine) is not installed")
 
 from layoutlmv3_triton import contract  # noqa: E402
-from layoutlmv3_triton.repository import python_backend# noqa: E402
-from layoutlmv3_triton.repository.configs import ServingOptions  # noqa: E402
 from layoutlmv3_triton.export.tensorrt import ORT_TRT_ENGINE_CACHE  # noqa: E402
 from layoutlmv3_triton.local.allocator import ALLOCATOR_LIBRARY  # noqa: E402
+from layoutlmv3_triton.repository import python_backend  # noqa: E402
+from layoutlmv3_triton.repository.configs import ServingOptions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "layoutlmv3-triton"
@@ -57,12 +58,14 @@ kv = _load_script()
 
 # --- the validation run, as CI runs it -------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def validated(tmp_path_factory):
     """`scripts/k8s_validate.py --out DIR`: every values set rendered and every check passed."""
     out = tmp_path_factory.mktemp("k8s")
-    done = subprocess.run([sys.executable, str(SCRIPT), "--out", str(out)],
-                          capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--out", str(out)], capture_output=True, text=True, timeout=600, check=False
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ok: 4 values set(s)" in done.stdout
     return out, done.stdout
@@ -123,21 +126,59 @@ def test_every_set_is_written_with_sources_and_notes(validated):
 def test_rendered_objects(rendered):
     kinds = {name: sorted(d["kind"] for d in docs) for name, docs in rendered.items()}
     assert kinds["default"] == sorted(
-        ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod"])
+        ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod"]
+    )
     assert kinds["gpu-autoscaling"] == sorted(
-        ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod",
-         "HorizontalPodAutoscaler", "ConfigMap", "ConfigMap", "Ingress", "ServiceMonitor", "NetworkPolicy"])
+        [
+            "Deployment",
+            "PodDisruptionBudget",
+            "Service",
+            "Service",
+            "ServiceAccount",
+            "Pod",
+            "HorizontalPodAutoscaler",
+            "ConfigMap",
+            "ConfigMap",
+            "Ingress",
+            "ServiceMonitor",
+            "NetworkPolicy",
+        ]
+    )
     assert kinds["cpu-podmonitor-gcs"] == sorted(
-        ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod",
-         "HorizontalPodAutoscaler", "ConfigMap", "PodMonitor"])
+        [
+            "Deployment",
+            "PodDisruptionBudget",
+            "Service",
+            "Service",
+            "ServiceAccount",
+            "Pod",
+            "HorizontalPodAutoscaler",
+            "ConfigMap",
+            "PodMonitor",
+        ]
+    )
     assert kinds["cpu-s3-irsa"] == sorted(
-        ["Deployment", "PodDisruptionBudget", "Service", "Service", "ServiceAccount", "Pod",
-         "HorizontalPodAutoscaler", "ConfigMap", "NetworkPolicy"])
-    assert not any(d["kind"] in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
-                   for docs in rendered.values() for d in docs)
+        [
+            "Deployment",
+            "PodDisruptionBudget",
+            "Service",
+            "Service",
+            "ServiceAccount",
+            "Pod",
+            "HorizontalPodAutoscaler",
+            "ConfigMap",
+            "NetworkPolicy",
+        ]
+    )
+    assert not any(
+        d["kind"] in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+        for docs in rendered.values()
+        for d in docs
+    )
 
 
 # --- the checkers catch what they are meant to catch -------------------------------------------
+
 
 def test_kubernetes_validate_rejects_unknown_fields_and_removed_apis(rendered, tmp_path):
     docs = copy.deepcopy(rendered["gpu-autoscaling"])
@@ -176,6 +217,7 @@ def test_yamllint_runs_on_the_chart_and_kserve(tmp_path):
 
 
 # --- what the objects say ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", SETS)
 def test_security_context(rendered, name):
@@ -300,8 +342,16 @@ def test_model_repository_sources(rendered):
     account = one(rendered["cpu-podmonitor-gcs"], "ServiceAccount")
     assert "iam.gke.io/gcp-service-account" in account["metadata"]["annotations"]
     # GCS with a key Secret (and no Workload Identity): the key file is mounted and named.
-    deployment = _deployment(_render({"modelRepository": {"source": "gcs", "gcs": {
-        "url": "gs://b/r", "credentialsSecret": "layoutlmv3-gcs-key"}}}))
+    deployment = _deployment(
+        _render(
+            {
+                "modelRepository": {
+                    "source": "gcs",
+                    "gcs": {"url": "gs://b/r", "credentialsSecret": "layoutlmv3-gcs-key"},
+                }
+            }
+        )
+    )
     pod = deployment["spec"]["template"]["spec"]
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert env["GOOGLE_APPLICATION_CREDENTIALS"]["value"] == "/var/run/secrets/gcs/credentials.json"
@@ -311,8 +361,9 @@ def test_model_repository_sources(rendered):
     _, container = server(rendered["cpu-s3-irsa"])
     env = {e["name"]: e for e in container["env"]}
     assert env["AWS_DEFAULT_REGION"]["value"] == "eu-central-1" and "AWS_ACCESS_KEY_ID" not in env
-    assert not any("value" in e and "SECRET" in e["name"] for docs in rendered.values()
-                   for e in server(docs)[1]["env"])  # no secret inline
+    assert not any(
+        "value" in e and "SECRET" in e["name"] for docs in rendered.values() for e in server(docs)[1]["env"]
+    )  # no secret inline
 
 
 def test_admin_key_from_a_secret(rendered):
@@ -334,11 +385,19 @@ def test_every_set_preloads_the_allocator(rendered, name):
 
 
 def test_extra_env_replaces_a_default_of_the_same_name():
-    out = _render({"extraEnv": [{"name": "LD_PRELOAD", "value": "libtcmalloc_minimal.so.4"},
-                                {"name": "OMP_NUM_THREADS", "value": "1"}]})
+    out = _render(
+        {
+            "extraEnv": [
+                {"name": "LD_PRELOAD", "value": "libtcmalloc_minimal.so.4"},
+                {"name": "OMP_NUM_THREADS", "value": "1"},
+            ]
+        }
+    )
     (deployment,) = [d for d in yaml.safe_load_all(out["layoutlmv3-triton/templates/deployment.yaml"]) if d]
     env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert [e for e in env if e["name"] == "LD_PRELOAD"] == [{"name": "LD_PRELOAD", "value": "libtcmalloc_minimal.so.4"}]
+    assert [e for e in env if e["name"] == "LD_PRELOAD"] == [
+        {"name": "LD_PRELOAD", "value": "libtcmalloc_minimal.so.4"}
+    ]
     assert env[-1] == {"name": "OMP_NUM_THREADS", "value": "1"}
 
 
@@ -365,8 +424,11 @@ def test_image_tag_is_the_release_pin(rendered):
 def test_python_backend_shm_regions_are_sized_from_the_contract(rendered, name):
     """One chart value feeds the launcher's TRITON_PYTHON_SHM_* and equals build/python_backend.py."""
     values = yaml.safe_load((CHART / "values.yaml").read_text())
-    assert values["shm"]["pythonRegionBytes"] == python_backend.SHM_DEFAULT_BYTE_SIZE == \
-        python_backend.SHM_GROWTH_BYTE_SIZE
+    assert (
+        values["shm"]["pythonRegionBytes"]
+        == python_backend.SHM_DEFAULT_BYTE_SIZE
+        == python_backend.SHM_GROWTH_BYTE_SIZE
+    )
     _, container = server(rendered[name])
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["TRITON_PYTHON_SHM_DEFAULT_BYTES"] == str(python_backend.SHM_DEFAULT_BYTE_SIZE)
@@ -440,8 +502,11 @@ def test_hpa_on_the_adapter_queue_metric(rendered):
     docs = rendered["gpu-autoscaling"]
     hpa = one(docs, "HorizontalPodAutoscaler")
     assert hpa["apiVersion"] == "autoscaling/v2"
-    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                             "name": one(docs, "Deployment")["metadata"]["name"]}
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": one(docs, "Deployment")["metadata"]["name"],
+    }
     queue, pending = hpa["spec"]["metrics"]
     assert queue["type"] == pending["type"] == "Pods"
     assert queue["pods"]["metric"]["name"] == "layoutlmv3_queue_ms_per_document"
@@ -503,21 +568,26 @@ def test_adapter_rule_is_valid_promql(rendered):
     promql = pytest.importorskip("promql_parser")
     for rule in _adapter_rules(rendered["gpu-autoscaling"]):
         # What prometheus-adapter substitutes for one HPA query over two pods.
-        query = (rule["metricsQuery"].replace("<<.LabelMatchers>>", 'namespace="inference",pod=~"a|b"')
-                 .replace("<<.GroupBy>>", "pod"))
+        query = (
+            rule["metricsQuery"]
+            .replace("<<.LabelMatchers>>", 'namespace="inference",pod=~"a|b"')
+            .replace("<<.GroupBy>>", "pod")
+        )
         promql.parse(query)
         promql.parse(rule["seriesQuery"])
 
 
 def test_pod_disruption_budget(rendered):
-    for name, docs in rendered.items():
+    for _name, docs in rendered.items():
         pdb = one(docs, "PodDisruptionBudget")
         assert pdb["apiVersion"] == "policy/v1"
         labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
         assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
     assert one(rendered["default"], "PodDisruptionBudget")["spec"] == {
-        "maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow",
-        "selector": one(rendered["default"], "PodDisruptionBudget")["spec"]["selector"]}
+        "maxUnavailable": 1,
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        "selector": one(rendered["default"], "PodDisruptionBudget")["spec"]["selector"],
+    }
     assert one(rendered["cpu-podmonitor-gcs"], "PodDisruptionBudget")["spec"]["minAvailable"] == 2
 
 
@@ -555,11 +625,13 @@ def test_chart_dashboard_is_a_copy_of_the_compose_one():
     source = REPO / "deploy" / "grafana" / "dashboards" / "layoutlmv3-triton.json"
     copy_ = CHART / "dashboards" / "layoutlmv3-triton.json"
     assert not copy_.is_symlink()
-    assert copy_.read_bytes() == source.read_bytes(), \
-        "cp deploy/grafana/dashboards/layoutlmv3-triton.json deploy/helm/layoutlmv3-triton/dashboards/"
+    assert (
+        copy_.read_bytes() == source.read_bytes()
+    ), "cp deploy/grafana/dashboards/layoutlmv3-triton.json deploy/helm/layoutlmv3-triton/dashboards/"
 
 
 # --- bad values fail at install time ------------------------------------------------------------
+
 
 def _render(values, kube_version=None):
     with helm_python.Chart.load(str(CHART)) as chart:
@@ -575,63 +647,95 @@ def _deployment(out):
     return deployment
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"resources": {"requests": {"cpu": "1500m", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}},
-     "cpu"),
-    ({"replicaCount": 0}, "replicaCount"),
-    ({"gpu": {"count": -1}}, "count"),
-    ({"imagTag": "x"}, "imagTag"),
-    ({"modelRepository": {"source": "s3"}}, "s3"),
-    ({"modelRepository": {"source": "s3", "s3": {"url": "https://bucket/path"}}}, "url"),
-    ({"modelRepository": {"source": "nfs"}}, "source"),
-    ({"probes": {"readiness": {"httpGet": {"path": "/healthz", "port": "http"}}}}, "path"),
-    # Liveness is chosen by `check`, never a raw probe (/v2/health/live misses dead stubs).
-    ({"probes": {"liveness": {"check": "live"}}}, "check"),
-    ({"probes": {"liveness": {"httpGet": {"path": "/v2/health/live", "port": "http"}}}}, "httpGet"),
-    ({"networkPolicy": {"clients": [{}]}}, "clients"),
-    ({"securityContext": {"allowPrivilegeEscalation": True}}, "allowPrivilegeEscalation"),
-    ({"podSecurityContext": {"runAsNonRoot": False}}, "runAsNonRoot"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        (
+            {"resources": {"requests": {"cpu": "1500m", "memory": "4Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}}},
+            "cpu",
+        ),
+        ({"replicaCount": 0}, "replicaCount"),
+        ({"gpu": {"count": -1}}, "count"),
+        ({"imagTag": "x"}, "imagTag"),
+        ({"modelRepository": {"source": "s3"}}, "s3"),
+        ({"modelRepository": {"source": "s3", "s3": {"url": "https://bucket/path"}}}, "url"),
+        ({"modelRepository": {"source": "nfs"}}, "source"),
+        ({"probes": {"readiness": {"httpGet": {"path": "/healthz", "port": "http"}}}}, "path"),
+        # Liveness is chosen by `check`, never a raw probe (/v2/health/live misses dead stubs).
+        ({"probes": {"liveness": {"check": "live"}}}, "check"),
+        ({"probes": {"liveness": {"httpGet": {"path": "/v2/health/live", "port": "http"}}}}, "httpGet"),
+        ({"networkPolicy": {"clients": [{}]}}, "clients"),
+        ({"securityContext": {"allowPrivilegeEscalation": True}}, "allowPrivilegeEscalation"),
+        ({"podSecurityContext": {"runAsNonRoot": False}}, "runAsNonRoot"),
+    ],
+)
 def test_schema_rejects_bad_values(values, message):
     with pytest.raises(helm_python.HelmError) as excinfo:
         _render(values)
     assert message in str(excinfo.value)
 
 
-@pytest.mark.parametrize("values, message", [
-    ({"server": {"extraArgs": ["--model-control-mode=explicit"]}}, "--model-control-mode is set by the chart"),
-    # The wrapper's python-backend shared memory, the chart's metrics flags.
-    ({"server": {"extraArgs": ["--backend-config=python,shm-default-byte-size=1"]}}, "--backend-config is set by the chart"),
-    ({"server": {"extraArgs": ["--allow-gpu-metrics=true"]}}, "--allow-gpu-metrics is set by the chart"),
-    ({"server": {"extraArgs": ["--metrics-interval-ms=500"]}}, "--metrics-interval-ms is set by the chart"),
-    ({"server": {"extraArgs": ["--grpc-max-connection-age=1"]}}, "--grpc-max-connection-age is set by the chart"),
-    # Shutdown: the exit timeout covers the steps' queue timeout, the grace period covers both waits.
-    ({"server": {"exitTimeoutSeconds": 30}, "terminationGracePeriodSeconds": 90},
-     "server.exitTimeoutSeconds (30) must cover server.stepQueueTimeoutSeconds (60)"),
-    ({"terminationGracePeriodSeconds": 60}, "terminationGracePeriodSeconds (60) must be at least preStopSleepSeconds"),
-    # A PDB that blocks every drain.
-    ({"podDisruptionBudget": {"maxUnavailable": "", "minAvailable": 2}}, "minAvailable (2) must be below replicaCount (2)"),
-    ({"podDisruptionBudget": {"maxUnavailable": "", "minAvailable": 3}, "autoscaling": {"enabled": True, "minReplicas": 3}},
-     "minAvailable (3) must be below autoscaling.minReplicas (3)"),
-    ({"podDisruptionBudget": {"maxUnavailable": "", "minAvailable": "100%"}}, "100% would block every node drain"),
-    # Credentials: one source each; keyless S3 needs the region.
-    ({"modelRepository": {"source": "gcs", "gcs": {"url": "gs://b/r", "credentialsSecret": "key"}},
-      "serviceAccount": {"annotations": {"iam.gke.io/gcp-service-account": "a@p.iam.gserviceaccount.com"}}},
-     "the key file would win"),
-    ({"modelRepository": {"source": "s3", "s3": {"url": "s3://b/r"}}}, "modelRepository.s3.region is required"),
-    # Liveness on strict readiness needs a release that reports dead stubs there.
-    ({"image": {"tag": "25.10"}}, "probes.liveness.check=ready needs Triton 26.04 or later"),
-    ({"autoscaling": {"enabled": True, "pendingMetricName": "nope"}}, "autoscaling.pendingMetricName"),
-    ({"networkPolicy": {"enabled": True, "objectStore": []},
-      "modelRepository": {"source": "s3", "s3": {"url": "s3://b/r", "region": "eu-west-1"}}},
-     "networkPolicy.objectStore is empty"),
-    ({"resources": {"requests": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": 1}}}, "gpu.count"),
-    ({"podDisruptionBudget": {"maxUnavailable": 1, "minAvailable": 1}}, "not both"),
-    ({"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}, "minReplicas"),
-    ({"autoscaling": {"enabled": True, "metricName": "something_else"}}, "not served"),
-    ({"monitoring": {"serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}}}, "not both"),
-    ({"ingress": {"enabled": True}}, "ingress.hosts"),
-])
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"server": {"extraArgs": ["--model-control-mode=explicit"]}}, "--model-control-mode is set by the chart"),
+        # The wrapper's python-backend shared memory, the chart's metrics flags.
+        (
+            {"server": {"extraArgs": ["--backend-config=python,shm-default-byte-size=1"]}},
+            "--backend-config is set by the chart",
+        ),
+        ({"server": {"extraArgs": ["--allow-gpu-metrics=true"]}}, "--allow-gpu-metrics is set by the chart"),
+        ({"server": {"extraArgs": ["--metrics-interval-ms=500"]}}, "--metrics-interval-ms is set by the chart"),
+        ({"server": {"extraArgs": ["--grpc-max-connection-age=1"]}}, "--grpc-max-connection-age is set by the chart"),
+        # Shutdown: the exit timeout covers the steps' queue timeout, the grace period covers both waits.
+        (
+            {"server": {"exitTimeoutSeconds": 30}, "terminationGracePeriodSeconds": 90},
+            "server.exitTimeoutSeconds (30) must cover server.stepQueueTimeoutSeconds (60)",
+        ),
+        (
+            {"terminationGracePeriodSeconds": 60},
+            "terminationGracePeriodSeconds (60) must be at least preStopSleepSeconds",
+        ),
+        # A PDB that blocks every drain.
+        (
+            {"podDisruptionBudget": {"maxUnavailable": "", "minAvailable": 2}},
+            "minAvailable (2) must be below replicaCount (2)",
+        ),
+        (
+            {
+                "podDisruptionBudget": {"maxUnavailable": "", "minAvailable": 3},
+                "autoscaling": {"enabled": True, "minReplicas": 3},
+            },
+            "minAvailable (3) must be below autoscaling.minReplicas (3)",
+        ),
+        ({"podDisruptionBudget": {"maxUnavailable": "", "minAvailable": "100%"}}, "100% would block every node drain"),
+        # Credentials: one source each; keyless S3 needs the region.
+        (
+            {
+                "modelRepository": {"source": "gcs", "gcs": {"url": "gs://b/r", "credentialsSecret": "key"}},
+                "serviceAccount": {"annotations": {"iam.gke.io/gcp-service-account": "a@p.iam.gserviceaccount.com"}},
+            },
+            "the key file would win",
+        ),
+        ({"modelRepository": {"source": "s3", "s3": {"url": "s3://b/r"}}}, "modelRepository.s3.region is required"),
+        # Liveness on strict readiness needs a release that reports dead stubs there.
+        ({"image": {"tag": "25.10"}}, "probes.liveness.check=ready needs Triton 26.04 or later"),
+        ({"autoscaling": {"enabled": True, "pendingMetricName": "nope"}}, "autoscaling.pendingMetricName"),
+        (
+            {
+                "networkPolicy": {"enabled": True, "objectStore": []},
+                "modelRepository": {"source": "s3", "s3": {"url": "s3://b/r", "region": "eu-west-1"}},
+            },
+            "networkPolicy.objectStore is empty",
+        ),
+        ({"resources": {"requests": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": 1}}}, "gpu.count"),
+        ({"podDisruptionBudget": {"maxUnavailable": 1, "minAvailable": 1}}, "not both"),
+        ({"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}, "minReplicas"),
+        ({"autoscaling": {"enabled": True, "metricName": "something_else"}}, "not served"),
+        ({"monitoring": {"serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}}}, "not both"),
+        ({"ingress": {"enabled": True}}, "ingress.hosts"),
+    ],
+)
 def test_templates_reject_inconsistent_values(values, message):
     with pytest.raises(helm_python.HelmError) as excinfo:
         _render(values)
@@ -655,6 +759,7 @@ def test_values_files_pass_the_schema():
 
 
 # --- KServe example ----------------------------------------------------------------------------
+
 
 def test_kserve_example():
     runtime, isvc = [d for d in yaml.safe_load_all(KSERVE.read_text()) if d]
@@ -698,12 +803,21 @@ def test_kserve_hpa_is_the_charts_with_its_scale_target():
     chart's adapter rules: one source, no drift."""
     (_, isvc), (hpa,) = ([d for d in yaml.safe_load_all(path.read_text()) if d] for path in (KSERVE, KSERVE_HPA))
     predictor = isvc["spec"]["predictor"]
-    values = {"autoscaling": {"enabled": True, "minReplicas": predictor["minReplicas"],
-                              "maxReplicas": predictor["maxReplicas"],
-                              "scaleTargetRef": {"name": f"{isvc['metadata']['name']}-predictor"}}}
+    values = {
+        "autoscaling": {
+            "enabled": True,
+            "minReplicas": predictor["minReplicas"],
+            "maxReplicas": predictor["maxReplicas"],
+            "scaleTargetRef": {"name": f"{isvc['metadata']['name']}-predictor"},
+        }
+    }
     (chart_hpa,) = _docs(_render(values), "hpa.yaml")
     assert hpa["spec"] == chart_hpa["spec"]
-    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "layoutlmv3-predictor"}
+    assert hpa["spec"]["scaleTargetRef"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "layoutlmv3-predictor",
+    }
     chart_rules = yaml.safe_load((CHART / "values.yaml").read_text())["autoscaling"]["prometheusAdapter"]["rules"]
     assert yaml.safe_load(KSERVE_ADAPTER.read_text()) == {"rules": {"custom": chart_rules}}
 
@@ -713,6 +827,7 @@ def test_kserve_hpa_passes_kubernetes_validate():
 
 
 # --- issue #26, item by item: the rendered objects ---------------------------------------------
+
 
 @pytest.mark.parametrize("name", SETS)
 def test_progress_deadline_covers_the_startup_budget(rendered, name):
@@ -730,7 +845,9 @@ def test_progress_deadline_follows_the_gpu_startup_budget(rendered, validated):
     deployment = one(rendered["gpu-autoscaling"], "Deployment")
     assert deployment["spec"]["progressDeadlineSeconds"] == 90 * 10 + 600
     # NOTES waits as long as the Deployment does.
-    assert "rollout status deployment/layoutlmv3-triton --timeout=1500s" in (out / "gpu-autoscaling.NOTES.txt").read_text()
+    assert (
+        "rollout status deployment/layoutlmv3-triton --timeout=1500s" in (out / "gpu-autoscaling.NOTES.txt").read_text()
+    )
 
 
 @pytest.mark.parametrize("name", SETS)
@@ -743,21 +860,40 @@ def test_test_pod_needs_no_gpu_and_is_not_selected(rendered, name):
     assert "nvidia.com/gpu" not in json.dumps(spec["containers"][0]["resources"])
     labels = test_pod["metadata"]["labels"]
     deployment = one(rendered[name], "Deployment")
-    selectors = [deployment["spec"]["selector"]["matchLabels"], one(rendered[name], "PodDisruptionBudget")["spec"]["selector"]["matchLabels"]]
+    selectors = [
+        deployment["spec"]["selector"]["matchLabels"],
+        one(rendered[name], "PodDisruptionBudget")["spec"]["selector"]["matchLabels"],
+    ]
     selectors += [s["spec"]["selector"] for s in rendered[name] if s["kind"] == "Service"]
-    selectors += [c["labelSelector"]["matchLabels"] for c in deployment["spec"]["template"]["spec"].get("topologySpreadConstraints", [])]
+    selectors += [
+        c["labelSelector"]["matchLabels"]
+        for c in deployment["spec"]["template"]["spec"].get("topologySpreadConstraints", [])
+    ]
     for selector in selectors:
         assert not selector.items() <= labels.items(), selector
-    assert deployment["spec"]["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert (
+        deployment["spec"]["selector"]["matchLabels"].items()
+        <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    )
 
 
 def test_gpu_test_pod_keeps_off_the_server_placement(rendered):
     pod, _ = server(rendered["gpu-autoscaling"])
     assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}  # the server keeps it
     # Placement and image of the test pod are its own values.
-    (test_pod,) = _docs(_render({"tests": {"image": "python:3.12-slim", "nodeSelector": {"pool": "cpu"},
-                                           "tolerations": [{"key": "dedicated", "operator": "Exists"}]},
-                                 "nodeSelector": {"nvidia.com/gpu.present": "true"}}), "tests/test-ready.yaml")
+    (test_pod,) = _docs(
+        _render(
+            {
+                "tests": {
+                    "image": "python:3.12-slim",
+                    "nodeSelector": {"pool": "cpu"},
+                    "tolerations": [{"key": "dedicated", "operator": "Exists"}],
+                },
+                "nodeSelector": {"nvidia.com/gpu.present": "true"},
+            }
+        ),
+        "tests/test-ready.yaml",
+    )
     assert test_pod["spec"]["nodeSelector"] == {"pool": "cpu"}
     assert test_pod["spec"]["tolerations"] == [{"key": "dedicated", "operator": "Exists"}]
     assert test_pod["spec"]["containers"][0]["image"] == "python:3.12-slim"
@@ -765,8 +901,17 @@ def test_gpu_test_pod_keeps_off_the_server_placement(rendered):
 
 def test_hpa_scale_target_override():
     """4. The chart's HPA can scale another workload (KServe's predictor)."""
-    (hpa,) = _docs(_render({"autoscaling": {"enabled": True, "scaleTargetRef": {
-        "apiVersion": "apps/v1", "kind": "Deployment", "name": "layoutlmv3-predictor"}}}), "hpa.yaml")
+    (hpa,) = _docs(
+        _render(
+            {
+                "autoscaling": {
+                    "enabled": True,
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "layoutlmv3-predictor"},
+                }
+            }
+        ),
+        "hpa.yaml",
+    )
     assert hpa["spec"]["scaleTargetRef"]["name"] == "layoutlmv3-predictor"
 
 
@@ -780,13 +925,17 @@ def test_network_policy(rendered):
     assert policy["policyTypes"] == ["Ingress", "Egress"]
     inference, metrics = policy["ingress"]
     assert inference["ports"] == [{"port": "http", "protocol": "TCP"}, {"port": "grpc", "protocol": "TCP"}]
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "document-pipeline"}}} in inference["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "document-pipeline"}}} in inference[
+        "from"
+    ]
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in inference["from"]
     test_labels = one(docs, "Pod")["metadata"]["labels"]
     (test_peer,) = [p for p in inference["from"] if "podSelector" in p and "namespaceSelector" not in p]
     assert test_peer["podSelector"]["matchLabels"].items() <= test_labels.items()
-    assert metrics == {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
-                       "ports": [{"port": "metrics", "protocol": "TCP"}]}
+    assert metrics == {
+        "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        "ports": [{"port": "metrics", "protocol": "TCP"}],
+    }
     dns, store = policy["egress"]
     assert {p["port"] for p in dns["ports"]} == {53} and {p["protocol"] for p in dns["ports"]} == {"UDP", "TCP"}
     assert store["ports"] == [{"port": 443, "protocol": "TCP"}]  # the repository is on S3
@@ -795,17 +944,30 @@ def test_network_policy(rendered):
     assert {"http", "grpc", "metrics"} <= {p["name"] for p in container["ports"]}
     # Without ingress the controller is not let in; a PVC repository needs no egress but DNS.
     irsa = one(rendered["cpu-s3-irsa"], "NetworkPolicy")["spec"]
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} not in irsa["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} not in irsa[
+        "ingress"
+    ][0]["from"]
     (pvc,) = _docs(_render({"networkPolicy": {"enabled": True}}), "networkpolicy.yaml")
     assert [rule["ports"][0]["port"] for rule in pvc["spec"]["egress"]] == [53]
     assert not [d for d in rendered["default"] if d["kind"] == "NetworkPolicy"]  # optional
 
 
 def test_network_policy_port_of_an_s3_compatible_store():
-    (policy,) = _docs(_render({"networkPolicy": {"enabled": True, "objectStore": [
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "storage"}}}]},
-        "modelRepository": {"source": "s3", "s3": {"url": "s3://https://minio.storage.svc:9000/models/repo",
-                                                   "credentialsSecret": "minio"}}}), "networkpolicy.yaml")
+    (policy,) = _docs(
+        _render(
+            {
+                "networkPolicy": {
+                    "enabled": True,
+                    "objectStore": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "storage"}}}],
+                },
+                "modelRepository": {
+                    "source": "s3",
+                    "s3": {"url": "s3://https://minio.storage.svc:9000/models/repo", "credentialsSecret": "minio"},
+                },
+            }
+        ),
+        "networkpolicy.yaml",
+    )
     store = policy["spec"]["egress"][1]
     assert store["ports"] == [{"port": 9000, "protocol": "TCP"}]
     assert store["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "storage"}}}]
@@ -813,8 +975,15 @@ def test_network_policy_port_of_an_s3_compatible_store():
 
 def test_network_policy_empty_lists_allow_nothing():
     """An empty peer list must drop its rule: a rule with no `from`/`to` would allow everyone."""
-    (policy,) = _docs(_render({"networkPolicy": {"enabled": True, "clients": [], "monitoring": [], "dns": []},
-                               "tests": {"enabled": False}}), "networkpolicy.yaml")
+    (policy,) = _docs(
+        _render(
+            {
+                "networkPolicy": {"enabled": True, "clients": [], "monitoring": [], "dns": []},
+                "tests": {"enabled": False},
+            }
+        ),
+        "networkpolicy.yaml",
+    )
     assert policy["spec"]["ingress"] == [] and policy["spec"]["egress"] == []
     assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
     # extraEgress rules are added as they are, after DNS.

@@ -4,16 +4,17 @@ Every case gets its own clear answer (an INVALID_ARG error naming the stage and 
 reason, or a valid result), while a good page sent at the same time and one sent right
 after get exactly the answer the good page gets alone, and the server stays ready.
 """
+
 from __future__ import annotations
 
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import bad_inputs
 import numpy as np
 import pytest
-
-import bad_inputs
 from bad_inputs import CORE, Case, Outcome, send
+
 from layoutlmv3_triton import contract
 
 GOOD = bad_inputs.Case("good", "result", bad_inputs.good_png)
@@ -65,9 +66,25 @@ def good_alone(triton_server) -> dict:
 
 
 def test_corpus_has_every_required_kind():
-    required = {"zero_bytes", "random_bytes", "truncated_png", "truncated_jpeg", "text_named_png", "one_pixel",
-                "blank_white", "all_black", "bomb_30000x30000", "tiff_16bit", "cmyk_jpeg", "animated_gif",
-                "dense_page", "wrong_input_name", "wrong_dtype", "wrong_shape", "empty_batch"}
+    required = {
+        "zero_bytes",
+        "random_bytes",
+        "truncated_png",
+        "truncated_jpeg",
+        "text_named_png",
+        "one_pixel",
+        "blank_white",
+        "all_black",
+        "bomb_30000x30000",
+        "tiff_16bit",
+        "cmyk_jpeg",
+        "animated_gif",
+        "dense_page",
+        "wrong_input_name",
+        "wrong_dtype",
+        "wrong_shape",
+        "empty_batch",
+    }
     assert required <= set(bad_inputs.BY_NAME) and len(bad_inputs.CASES) >= 15
 
 

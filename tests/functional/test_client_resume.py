@@ -2,6 +2,7 @@
 survives a kill of the client and a restart of the server, and in the end every document
 has exactly one record, none of them sent twice once recorded (the server's own counters
 say how many documents each run sent)."""
+
 from __future__ import annotations
 
 import json
@@ -11,11 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import serve
-from layoutlmv3_triton import contract
 from pages import png_bytes, render_lines
 from server_state import metric, wait_for
+
+from layoutlmv3_triton import contract
 
 N_DOCS = 8
 
@@ -58,14 +59,21 @@ def check_complete(out: Path, scans: Path) -> list[dict]:
 
 
 def resume(server, scans: Path, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(client(str(scans), "--url", server.grpc_url, "--jsonl", str(out), "--resume"),
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        client(str(scans), "--url", server.grpc_url, "--jsonl", str(out), "--resume"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_resume_after_the_client_is_killed(server, scans, tmp_path):
     out = tmp_path / "results.jsonl"
-    run = subprocess.Popen(client(str(scans), "--url", server.grpc_url, "--jsonl", str(out)),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    run = subprocess.Popen(
+        client(str(scans), "--url", server.grpc_url, "--jsonl", str(out)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for(lambda: line_count(out) >= 2 or run.poll() is not None, "two records in the JSON Lines file", 300)
     finally:
@@ -89,8 +97,12 @@ def test_resume_after_the_client_is_killed(server, scans, tmp_path):
 
 def test_resume_after_the_server_restarts(server, scans, tmp_path):
     out = tmp_path / "results.jsonl"
-    run = subprocess.Popen(client(str(scans), "--url", server.grpc_url, "--jsonl", str(out), "--retries", "1"),
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        client(str(scans), "--url", server.grpc_url, "--jsonl", str(out), "--retries", "1"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: line_count(out) >= 2 or run.poll() is not None, "two records in the JSON Lines file", 300)
         server.stop()

@@ -8,6 +8,7 @@ it with ``make repo`` before the tests).  The floor sits a margin under what the
 measured on these forms (docs/demo-model-figures.json, docs/evaluation.md "Reading real
 forms"), far above what the from-scratch recipes scored, so that a slide back shows.
 """
+
 from __future__ import annotations
 
 import json
@@ -52,8 +53,16 @@ def demo_server():
 def test_demo_model_reads_real_forms(demo_server, funsd_dir):
     from layoutlmv3_triton.measure.evaluation import EvalConfig, evaluate
 
-    run = evaluate(EvalConfig(url=demo_server.grpc_url, data=str(funsd_dir), split="training", limit=N_FORMS,
-                              concurrency=2, progress=False))
+    run = evaluate(
+        EvalConfig(
+            url=demo_server.grpc_url,
+            data=str(funsd_dir),
+            split="training",
+            limit=N_FORMS,
+            concurrency=2,
+            progress=False,
+        )
+    )
     report = run.report
     assert report["pages"] == N_FORMS and not report["pages_failed"]
     floor = floor_f1()

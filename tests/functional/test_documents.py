@@ -1,4 +1,5 @@
 """Real documents against a real tritonserver: long pages, PDFs, client words, JSON over HTTP."""
+
 from __future__ import annotations
 
 import base64
@@ -10,13 +11,12 @@ import urllib.request
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
+from pages import FORM_LINES, dense_page, image_pdf, png_bytes, text_pdf
 from PIL import Image
 
 from layoutlmv3_client import DocumentClient
-from layoutlmv3_client.errors import InferenceError
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.serving.pipeline import InProcessPipeline
-from pages import FORM_LINES, dense_page, image_pdf, png_bytes, text_pdf
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +93,29 @@ def test_client_words_replace_ocr(triton_server, form_page, pipeline):
 def test_plain_json_over_http(triton_server, form_page):
     """KServe v2 JSON: BYTES travel as text, so the document is base64; words are a JSON string."""
     image, truth = form_page
-    body = {"inputs": [
-        {"name": "document", "shape": [1, 1], "datatype": "BYTES", "data": [base64.b64encode(png_bytes(image)).decode()]},
-        {"name": "words", "shape": [1, 1], "datatype": "BYTES",
-         "data": [json.dumps({"words": ["Name:", "John"], "boxes": [[40, 110, 130, 140], [140, 110, 210, 140]]})]},
-    ]}
-    request = urllib.request.Request(f"http://{triton_server.http_url}/v2/models/{contract.ENSEMBLE}/infer",
-                                     data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    body = {
+        "inputs": [
+            {
+                "name": "document",
+                "shape": [1, 1],
+                "datatype": "BYTES",
+                "data": [base64.b64encode(png_bytes(image)).decode()],
+            },
+            {
+                "name": "words",
+                "shape": [1, 1],
+                "datatype": "BYTES",
+                "data": [
+                    json.dumps({"words": ["Name:", "John"], "boxes": [[40, 110, 130, 140], [140, 110, 210, 140]]})
+                ],
+            },
+        ]
+    }
+    request = urllib.request.Request(
+        f"http://{triton_server.http_url}/v2/models/{contract.ENSEMBLE}/infer",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         answer = json.loads(response.read())
     result = json.loads(answer["outputs"][0]["data"][0])
@@ -111,9 +127,24 @@ def test_client_cli_on_pdf_writes_annotated_pages(triton_server, tmp_path):
     pdf = tmp_path / "invoice.pdf"
     pdf.write_bytes(text_pdf([FORM_LINES, ["Total: 99.50", "Signature"]]))
     out = tmp_path / "annotated"
-    proc = subprocess.run([sys.executable, "-m", "layoutlmv3_client", "infer", str(pdf), "--url", triton_server.grpc_url,
-                           "--jsonl", str(tmp_path / "out.jsonl"), "--annotate", str(out)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "layoutlmv3_client",
+            "infer",
+            str(pdf),
+            "--url",
+            triton_server.grpc_url,
+            "--jsonl",
+            str(tmp_path / "out.jsonl"),
+            "--annotate",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     record = json.loads((tmp_path / "out.jsonl").read_text().splitlines()[0])
     pages = record["result"]["pages"]
@@ -124,7 +155,7 @@ def test_client_cli_on_pdf_writes_annotated_pages(triton_server, tmp_path):
         assert annotated.shape[:2] == (page["height"], page["width"])
         for entity in page["entities"][:3]:  # the box outline is drawn in colour, not left white or black
             x0, y0, x1, y1 = entity["box"]
-            edge = annotated[y0, x0:x1 + 1]
+            edge = annotated[y0, x0 : x1 + 1]
             assert (edge.max(axis=1) - edge.min(axis=1) > 40).any(), f"no coloured outline at {entity['box']}"
 
 

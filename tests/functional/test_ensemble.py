@@ -1,4 +1,5 @@
 """The ensemble end to end on a real tritonserver: gRPC, HTTP, parity, isolation."""
+
 from __future__ import annotations
 
 import json
@@ -10,8 +11,8 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
+from pages import png_bytes
 
-from pages import FORM_LINES, png_bytes
 from layoutlmv3_client import DocumentClient
 from layoutlmv3_client.errors import InferenceError
 from layoutlmv3_triton import contract
@@ -36,8 +37,7 @@ def raw_infer(module, url: str, data: bytes) -> dict:
     client = module.InferenceServerClient(url)
     document = module.InferInput(contract.DOCUMENT.name, [1, 1], contract.DOCUMENT.dtype)
     document.set_data_from_numpy(np.array([[data]], dtype=object))
-    response = client.infer(contract.ENSEMBLE, [document],
-                            outputs=[module.InferRequestedOutput(contract.RESULT.name)])
+    response = client.infer(contract.ENSEMBLE, [document], outputs=[module.InferRequestedOutput(contract.RESULT.name)])
     return json.loads(response.as_numpy(contract.RESULT.name)[0][0])
 
 
@@ -65,20 +65,24 @@ def test_served_equals_in_process(triton_server, page_bytes, reference):
     assert [w["text"] for w in served["words"]] == [w["text"] for w in local["words"]]
     assert [w["label"] for w in served["words"]] == [w["label"] for w in local["words"]]
     np.testing.assert_allclose([w["score"] for w in served["words"]], [w["score"] for w in local["words"]], atol=1e-5)
-    assert served["entities"] == local["entities"] or \
-        [e["words"] for e in served["entities"]] == [e["words"] for e in local["entities"]]
+    assert served["entities"] == local["entities"] or [e["words"] for e in served["entities"]] == [
+        e["words"] for e in local["entities"]
+    ]
 
 
 def test_batched_requests_match_single(triton_server, page_bytes, reference):
     """Concurrent requests are batched by Triton; each answer must equal the lone one."""
     from pages import render_lines
+
     other = png_bytes(render_lines(["Total: 99.50 EUR", "Signature"], size=(700, 300))[0])
     docs = [page_bytes, other] * 4
     with DocumentClient(triton_server.grpc_url) as client:
         outcomes = list(client.infer_many(docs, concurrency=8, ordered=True))
     assert all(o.ok for o in outcomes)
     for o in outcomes[::2]:
-        assert [w["label"] for w in o.result["pages"][0]["words"]] == [w["label"] for w in reference["pages"][0]["words"]]
+        assert [w["label"] for w in o.result["pages"][0]["words"]] == [
+            w["label"] for w in reference["pages"][0]["words"]
+        ]
     assert len({json.dumps(o.result) for o in outcomes[1::2]}) == 1
 
 
@@ -99,9 +103,25 @@ def test_cli_infer_prints_one_result_per_file(triton_server, page_bytes, tmp_pat
     (tmp_path / "form.png").write_bytes(page_bytes)
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     out = tmp_path / "out.json"
-    proc = subprocess.run([sys.executable, "-m", "layoutlmv3_client", "infer", str(tmp_path / "form.png"),
-                           str(tmp_path / "broken.png"), "--url", triton_server.http_url, "--protocol", "http",
-                           "--output", str(out)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "layoutlmv3_client",
+            "infer",
+            str(tmp_path / "form.png"),
+            str(tmp_path / "broken.png"),
+            "--url",
+            triton_server.http_url,
+            "--protocol",
+            "http",
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr  # one file failed, the other succeeded
     records = json.loads(out.read_text())
     assert records[0]["result"]["pages"][0]["words"] and "error" in records[1]

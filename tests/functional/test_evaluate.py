@@ -7,6 +7,7 @@ is lost between training and serving: OCR, encoding, the model step, decoding an
 scoring's word matching must line up, so that the memorised labels come back.  An
 untrained model, or one whose labels or boxes are shifted on the way, scores about 0.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,14 +40,28 @@ def eval_data(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained_server(eval_data, tmp_path_factory):
-    from layoutlmv3_triton.repository.writer import build_repository
     from layoutlmv3_triton.local.server import LocalTritonServer
+    from layoutlmv3_triton.repository.writer import build_repository
     from layoutlmv3_triton.training import TrainConfig, train
 
     model_dir = tmp_path_factory.mktemp("eval-model")
-    summary = train(TrainConfig(out=str(model_dir), data=str(eval_data), val_data=str(eval_data), from_scratch=True,
-                                preset="tiny", vocab_size=600, max_steps=STEPS, patience=STEPS, batch_size=4,
-                                lr=3e-3, ocr_words=1.0, progress=False, threads=2))
+    summary = train(
+        TrainConfig(
+            out=str(model_dir),
+            data=str(eval_data),
+            val_data=str(eval_data),
+            from_scratch=True,
+            preset="tiny",
+            vocab_size=600,
+            max_steps=STEPS,
+            patience=STEPS,
+            batch_size=4,
+            lr=3e-3,
+            ocr_words=1.0,
+            progress=False,
+            threads=2,
+        )
+    )
     assert summary["global_steps"] == STEPS
     repo = tmp_path_factory.mktemp("eval-repository")
     build_repository(model_dir, repo)
@@ -57,14 +72,16 @@ def trained_server(eval_data, tmp_path_factory):
 
 
 def evaluate_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "layoutlmv3_triton.cli", "evaluate", *args],
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "layoutlmv3_triton.cli", "evaluate", *args], capture_output=True, text=True, timeout=300
+    )
 
 
 def test_evaluate_grpc_end_to_end(trained_server, eval_data, tmp_path):
     report_path = tmp_path / "reports" / "eval.json"
-    proc = evaluate_cli("--url", trained_server.grpc_url, "--data", str(eval_data), "--concurrency", "2",
-                        "--output", str(report_path))
+    proc = evaluate_cli(
+        "--url", trained_server.grpc_url, "--data", str(eval_data), "--concurrency", "2", "--output", str(report_path)
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()
     assert F1_LINE.fullmatch(lines[-1]), lines[-5:]
@@ -72,8 +89,21 @@ def test_evaluate_grpc_end_to_end(trained_server, eval_data, tmp_path):
     assert "evaluate" in proc.stderr  # the progress bar
 
     report = json.loads(report_path.read_text())
-    for key in ("entity", "per_label", "macro_f1", "ocr_word_recall", "word_accuracy", "gt_words",
-                "matched_gt_words", "pages", "pages_failed", "matching", "errors", "per_page", "seconds"):
+    for key in (
+        "entity",
+        "per_label",
+        "macro_f1",
+        "ocr_word_recall",
+        "word_accuracy",
+        "gt_words",
+        "matched_gt_words",
+        "pages",
+        "pages_failed",
+        "matching",
+        "errors",
+        "per_page",
+        "seconds",
+    ):
         assert key in report, key
     entity = report["entity"]
     print(f"\nserved over gRPC: {entity}, word accuracy {report['word_accuracy']:.4f}")
@@ -91,8 +121,22 @@ def test_evaluate_http_with_limit(trained_server, eval_data, tmp_path, capsys):
     from layoutlmv3_triton.cli import main
 
     report_path = tmp_path / "eval-http.json"
-    rc = main(["evaluate", "--url", trained_server.http_url, "--protocol", "http", "--data", str(eval_data),
-               "--limit", "2", "--no-progress", "--output", str(report_path)])
+    rc = main(
+        [
+            "evaluate",
+            "--url",
+            trained_server.http_url,
+            "--protocol",
+            "http",
+            "--data",
+            str(eval_data),
+            "--limit",
+            "2",
+            "--no-progress",
+            "--output",
+            str(report_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     assert F1_LINE.fullmatch(out.strip().splitlines()[-1])
@@ -106,7 +150,8 @@ def test_evaluate_http_with_limit(trained_server, eval_data, tmp_path, capsys):
 def test_evaluate_unreachable_server_exits_2(eval_data):
     from layoutlmv3_triton.local.server import free_port
 
-    proc = evaluate_cli("--url", f"127.0.0.1:{free_port()}", "--data", str(eval_data), "--no-progress",
-                        "--timeout", "5")
+    proc = evaluate_cli(
+        "--url", f"127.0.0.1:{free_port()}", "--data", str(eval_data), "--no-progress", "--timeout", "5"
+    )
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "entity_f1" not in proc.stdout

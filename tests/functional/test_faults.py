@@ -2,6 +2,7 @@
 through the dead step fail at once with their own error, naming the step (none hangs);
 the supervisor notices the dead stub, from the process census or from its probe alone;
 and it restarts the server on the same ports, which then answers as before."""
+
 from __future__ import annotations
 
 import os
@@ -9,16 +10,16 @@ import signal
 import threading
 import time
 
-import pytest
-
 import bad_inputs
+import pytest
+from server_state import wait_for
+
 from layoutlmv3_client import DocumentClient
 from layoutlmv3_client.errors import InferenceError, TransientError
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.local.procfs import alive
 from layoutlmv3_triton.local.server import LocalTritonServer
 from layoutlmv3_triton.local.supervisor import Supervisor, stub_processes
-from server_state import wait_for
 
 GOOD = bad_inputs.Case("good", "result", bad_inputs.good_png)
 REQUEST_TIMEOUT_S = 15.0  # a request that takes longer ends as DEADLINE_EXCEEDED: a hang
@@ -77,11 +78,15 @@ def test_killed_stub_is_detected_and_the_server_restarted(server, record_propert
         watcher.join(timeout=240)
     assert not watcher.is_alive()
     record_property("recovery_s", round(recovery_s, 1))
-    print(f"\nrecovery after killing the {contract.POSTPROCESS} stub: {recovery_s:.1f} s "
-          f"({len(outcomes) - 1} requests failed during the outage)")
+    print(
+        f"\nrecovery after killing the {contract.POSTPROCESS} stub: {recovery_s:.1f} s "
+        f"({len(outcomes) - 1} requests failed during the outage)"
+    )
     for event in supervisor.events:
-        print(f"  {event.at - supervisor.events[0].at:6.1f} s  {event.kind}: {event.detail}"
-              + (f" ({event.seconds:.1f} s)" if event.seconds else ""))
+        print(
+            f"  {event.at - supervisor.events[0].at:6.1f} s  {event.kind}: {event.detail}"
+            + (f" ({event.seconds:.1f} s)" if event.seconds else "")
+        )
 
     assert outcomes[-1].ok, f"no good answer within {RECOVERY_LIMIT_S:g} s: {outcomes[-1].message}"
     # The census caught the dead stub at the first check and the server was restarted once.
@@ -91,8 +96,9 @@ def test_killed_stub_is_detected_and_the_server_restarted(server, record_propert
     assert supervisor.restarts == 1
     # During the outage every request got its own quick, explicit refusal: none hung until its deadline.
     failed = [o for o in outcomes if not o.ok]
-    assert all(o.status in ("StatusCode.INTERNAL", "StatusCode.UNAVAILABLE", "StatusCode.NOT_FOUND") for o in failed), \
-        sorted({(o.status, o.message) for o in failed})
+    assert all(
+        o.status in ("StatusCode.INTERNAL", "StatusCode.UNAVAILABLE", "StatusCode.NOT_FOUND") for o in failed
+    ), sorted({(o.status, o.message) for o in failed})
     # Same ports, fresh stubs, every model ready, same answer.
     assert (server.http_port, server.grpc_port, server.metrics_port) == ports
     assert not set(stub_processes(server.process.pid)) & set(stubs)

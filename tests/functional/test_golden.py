@@ -8,6 +8,7 @@ the results regenerates them:
 
     UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/functional/test_golden.py
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,9 @@ import pytest
 from layoutlmv3_client import DocumentClient
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLES = sorted(p for p in (ROOT / "samples").iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".pdf"})
+SAMPLES = sorted(
+    p for p in (ROOT / "samples").iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".pdf"}
+)
 GOLDEN = ROOT / "tests" / "data" / "golden"
 
 
@@ -43,5 +46,6 @@ def test_served_result_matches_golden(triton_server, sample):
         golden.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     assert golden.is_file(), f"no golden result for {sample.name}: run with UPDATE_GOLDEN=1"
     expected = json.loads(golden.read_text())
-    assert rounded(result) == rounded(expected), (
-        f"served result for {sample.name} changed; if intended, regenerate with UPDATE_GOLDEN=1")
+    assert rounded(result) == rounded(
+        expected
+    ), f"served result for {sample.name} changed; if intended, regenerate with UPDATE_GOLDEN=1"

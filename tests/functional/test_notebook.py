@@ -5,6 +5,7 @@ takes precedence over any user-wide ``python3`` kernel), so a fresh CI machine w
 ``pip install -e .[dev]`` runs it.  The tiny run writes into a temporary folder and must
 leave the project's ``model_repository/`` untouched.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,8 +50,11 @@ def test_committed_notebook_is_generated_and_has_no_outputs():
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     if not folder.exists():
         return {}
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
 
 
 @pytest.fixture
@@ -58,10 +62,15 @@ def venv_kernel(tmp_path, monkeypatch):
     """A ``python3`` kernelspec that runs this interpreter, first on JUPYTER_PATH."""
     spec_dir = tmp_path / "jupyter" / "kernels" / KERNEL
     spec_dir.mkdir(parents=True)
-    (spec_dir / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (test)", "language": "python",
-    }))
+    (spec_dir / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (test)",
+                "language": "python",
+            }
+        )
+    )
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     return KERNEL
 
@@ -80,15 +89,21 @@ def test_notebook_runs_tiny(tmp_path, monkeypatch, venv_kernel):
     before = snapshot(ROOT / "model_repository")
 
     nb = nbformat.read(str(NOTEBOOK), as_version=4)
-    client = NotebookClient(nb, kernel_name=venv_kernel, timeout=600, startup_timeout=120,
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(
+        nb, kernel_name=venv_kernel, timeout=600, startup_timeout=120, resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
     try:
         client.execute()
     finally:
         (tmp_path / "executed.ipynb").write_text(nbformat.writes(nb))  # for a look after a failure
 
-    text = "\n".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
-                     for out in cell.get("outputs", []) if out.get("output_type") == "stream")
+    text = "\n".join(
+        out.get("text", "")
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "stream"
+    )
     assert "TINY=True" in text
     assert "ONNX Runtime vs PyTorch, max |logit diff|" in text and "same labels: True" in text
     assert "TensorRT step skipped" in text or "engine:" in text
@@ -96,8 +111,13 @@ def test_notebook_runs_tiny(tmp_path, monkeypatch, venv_kernel):
     f1_lines = [line for line in text.splitlines() if line.startswith("entity_f1=")]
     print(f"\nnotebook (tiny): served {f1_lines[-1] if f1_lines else 'no F1 line'}")
     assert f1_lines and float(f1_lines[-1].split("=")[1]) >= SERVED_F1_FLOOR, f1_lines
-    images = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.get("outputs", [])
-              if "image/png" in out.get("data", {})]
+    images = [
+        out
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if "image/png" in out.get("data", {})
+    ]
     assert len(images) >= 2  # the ground-truth preview and the annotated served page
 
     repository = work / "model_repository"

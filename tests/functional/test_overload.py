@@ -2,6 +2,7 @@
 overload is refused at the queue (the server counts it so) and reported as overload by
 the client, which retries through it; nothing hangs, and configured limits hold end to
 end.  The tests wait on the server's state (a stub's CPU time), never on a sleep."""
+
 from __future__ import annotations
 
 import json
@@ -10,25 +11,30 @@ import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import bad_inputs
 import numpy as np
 import pytest
+from server_state import metric, wait_until_working
 
-import bad_inputs
 from layoutlmv3_client import cli
 from layoutlmv3_triton import contract
+from layoutlmv3_triton.local.server import LocalTritonServer
 from layoutlmv3_triton.repository.configs import ServingOptions
+from layoutlmv3_triton.repository.writer import write_configs
 from layoutlmv3_triton.serving.limits import Limits
 from layoutlmv3_triton.serving.settings import PreprocessParameters
-from layoutlmv3_triton.repository.writer import write_configs
-from layoutlmv3_triton.local.server import LocalTritonServer
-from server_state import metric, wait_until_working
 
 # Small, yet above the dense page the tests use to keep preprocess busy (1700x2180, ~220 KB).
 LIMITS = Limits(max_request_bytes=300_000, max_image_pixels=4_000_000, max_image_side=2_500)
 # One request at a time per step, two waiting, one second in the queue at most; one
 # 512-token window per page, so a long page is truncated (and says so).
-OPTIONS = ServingOptions(max_batch_size=1, preprocess_instances=1, max_queue_size=2, queue_timeout_us=1_000_000,
-                         preprocess=PreprocessParameters(max_windows_per_page=1, limits=LIMITS))
+OPTIONS = ServingOptions(
+    max_batch_size=1,
+    preprocess_instances=1,
+    max_queue_size=2,
+    queue_timeout_us=1_000_000,
+    preprocess=PreprocessParameters(max_windows_per_page=1, limits=LIMITS),
+)
 SMALL = bad_inputs.Case("small", "result", lambda: bad_inputs.encode(bad_inputs.text_page(size=(900, 300))))
 # About 1500 words: keeps the single preprocess instance busy for seconds.
 SLOW = bad_inputs.Case("slow", "result", bad_inputs.dense_page)
@@ -72,8 +78,10 @@ def test_flood_is_refused_at_the_queue_and_the_server_recovers(strict_server):
         blocker_done, blocker_outcome = blocker.result(timeout=300)
     refused = [(done, o) for done, o in results if not o.ok]
     served = [o for _, o in results if o.ok]
-    print(f"\nflood of {FLOOD}: {len(served)} served, {len(refused)} refused; "
-          f"messages: {sorted({o.message for _, o in refused})}")
+    print(
+        f"\nflood of {FLOOD}: {len(served)} served, {len(refused)} refused; "
+        f"messages: {sorted({o.message for _, o in refused})}"
+    )
     assert blocker_outcome.ok, blocker_outcome.message
     bad_inputs.truncated(blocker_outcome.result)  # one window: most words unlabelled, and counted
     assert len(refused) >= FLOOD - 6  # at most 1 running + 2 queued per step get through
@@ -124,8 +132,18 @@ def run_client_during_blocker(server, *args: str) -> int:
 def test_client_reports_overload_as_overload(strict_server, tmp_path, capsys, protocol):
     out = tmp_path / "out.jsonl"
     url = strict_server.grpc_url if protocol == "grpc" else strict_server.http_url
-    code = run_client_during_blocker(strict_server, str(busy_folder(tmp_path)), "--url", url, "--protocol", protocol,
-                                     "--retries", "0", "--jsonl", str(out))
+    code = run_client_during_blocker(
+        strict_server,
+        str(busy_folder(tmp_path)),
+        "--url",
+        url,
+        "--protocol",
+        protocol,
+        "--retries",
+        "0",
+        "--jsonl",
+        str(out),
+    )
     records = [json.loads(line) for line in out.read_text().splitlines()]
     errors = [r["error"] for r in records if "error" in r]
     err = capsys.readouterr().err
@@ -137,8 +155,16 @@ def test_client_reports_overload_as_overload(strict_server, tmp_path, capsys, pr
 
 def test_client_retries_through_a_full_queue(strict_server, tmp_path, capsys):
     out = tmp_path / "out.jsonl"
-    code = run_client_during_blocker(strict_server, str(busy_folder(tmp_path)), "--url", strict_server.grpc_url,
-                                     "--retries", "8", "--jsonl", str(out))
+    code = run_client_during_blocker(
+        strict_server,
+        str(busy_folder(tmp_path)),
+        "--url",
+        strict_server.grpc_url,
+        "--retries",
+        "8",
+        "--jsonl",
+        str(out),
+    )
     records = [json.loads(line) for line in out.read_text().splitlines()]
     err = capsys.readouterr().err
     assert code == 0 and all("result" in r for r in records) and len(records) == 6, err[-2000:]
@@ -146,12 +172,22 @@ def test_client_retries_through_a_full_queue(strict_server, tmp_path, capsys):
     assert retried and int(retried.group(1)) == int(retried.group(2)) >= 4, err[-2000:]
 
 
-@pytest.mark.parametrize("name,document,reason", [
-    ("over_pixels", lambda: bad_inputs.encode(bad_inputs.text_page(size=(2400, 1800))),
-     "2400x1800 pixels; the limits are 4000000 pixels"),
-    ("over_side", lambda: bad_inputs.encode(bad_inputs.text_page(size=(2600, 100))), "2500 per side"),
-    ("over_bytes", lambda: np.random.default_rng(1).bytes(300_001), "document is 300001 bytes; the limit is 300000"),
-])
+@pytest.mark.parametrize(
+    "name,document,reason",
+    [
+        (
+            "over_pixels",
+            lambda: bad_inputs.encode(bad_inputs.text_page(size=(2400, 1800))),
+            "2400x1800 pixels; the limits are 4000000 pixels",
+        ),
+        ("over_side", lambda: bad_inputs.encode(bad_inputs.text_page(size=(2600, 100))), "2500 per side"),
+        (
+            "over_bytes",
+            lambda: np.random.default_rng(1).bytes(300_001),
+            "document is 300001 bytes; the limit is 300000",
+        ),
+    ],
+)
 def test_configured_limits_hold_end_to_end(strict_server, name, document, reason):
     outcome = bad_inputs.send(strict_server.grpc_url, bad_inputs.Case(name, "error", document))
     assert not outcome.ok and outcome.status == "StatusCode.INVALID_ARGUMENT", outcome

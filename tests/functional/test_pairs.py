@@ -5,6 +5,7 @@ arbitrary; what is checked is that the served pairs and fields are exactly what 
 repository's linker draws from the served entities, the same in process, and that the
 linker file travels with the repository.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,17 +13,26 @@ import os
 import shutil
 
 import pytest
+from pages import png_bytes, render_lines
+from test_documents import grpc_infer
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.serving.linking import LINKER_FILE, GeometricLinker, fields, link, load_linker, save_linker
 from layoutlmv3_triton.serving.pipeline import InProcessPipeline
-from pages import png_bytes, render_lines
 
-from test_documents import grpc_infer
-
-LINES = [f"{q}: {a}" for q, a in (("Name", "John Smith"), ("Date", "2024-01-02"), ("City", "Springfield"),
-                                  ("Phone", "555 0100"), ("Account", "AC-778"), ("Total", "99.50"),
-                                  ("Signed", "J. Smith"), ("Ref", "X-12"))]
+LINES = [
+    f"{q}: {a}"
+    for q, a in (
+        ("Name", "John Smith"),
+        ("Date", "2024-01-02"),
+        ("City", "Springfield"),
+        ("Phone", "555 0100"),
+        ("Account", "AC-778"),
+        ("Total", "99.50"),
+        ("Signed", "J. Smith"),
+        ("Ref", "X-12"),
+    )
+]
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +72,10 @@ def test_in_process_pipeline_uses_the_repositorys_linker(tiny_repository, form_w
         pipeline.close()
     repo = tmp_path / "repo"
     shutil.copytree(tiny_repository, repo)
-    save_linker(GeometricLinker({**GeometricLinker().geometry, "min_score": 1.01}), repo / contract.POSTPROCESS / "1"
-                / LINKER_FILE)  # a linker that accepts nothing
+    save_linker(
+        GeometricLinker({**GeometricLinker().geometry, "min_score": 1.01}),
+        repo / contract.POSTPROCESS / "1" / LINKER_FILE,
+    )  # a linker that accepts nothing
     pipeline = InProcessPipeline(repo)
     try:
         page = pipeline(document, words)["pages"][0]
@@ -75,11 +87,19 @@ def test_in_process_pipeline_uses_the_repositorys_linker(tiny_repository, form_w
 @pytest.mark.skipif(not os.environ.get("FUNSD_DIR"), reason="FUNSD_DIR is not set")
 def test_evaluate_scores_pairs_on_real_forms(triton_server):
     """evaluate on 3 FUNSD forms: the linker on their ground truth, and the served pairs end to end."""
-    from layoutlmv3_triton.measure.evaluation import EvalConfig, evaluate
     from layoutlmv3_triton.datasets.pairs import pair_lines
+    from layoutlmv3_triton.measure.evaluation import EvalConfig, evaluate
 
-    report = evaluate(EvalConfig(url=triton_server.grpc_url, data=os.environ["FUNSD_DIR"], split="training",
-                                 limit=3, progress=False, concurrency=2)).report
+    report = evaluate(
+        EvalConfig(
+            url=triton_server.grpc_url,
+            data=os.environ["FUNSD_DIR"],
+            split="training",
+            limit=3,
+            progress=False,
+            concurrency=2,
+        )
+    ).report
     given, served = report["pairs"]["given_entities"], report["pairs"]["end_to_end"]
     assert given["gold"] == served["gold"] > 0
     assert given["f1"] >= 0.85  # 0.928 on these forms; the random tiny model scores near 0 end to end

@@ -8,6 +8,7 @@
 - Real FUNSD forms (``$FUNSD_DIR``; skipped without it) keep recall floors a few points
   under what this engine measures on them (docs/ocr.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -15,13 +16,13 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import bad_inputs
 import numpy as np
 import pytest
-
-import bad_inputs
 from bad_inputs import send
 from conftest import serve
 from pages import png_bytes, render_lines
+
 from layoutlmv3_client import DocumentClient
 from layoutlmv3_triton import contract
 
@@ -40,7 +41,7 @@ def ppocr_repository(tiny_repository, tmp_path_factory) -> Path:
     """The tiny repository, reading pages with PP-OCR as build-repo --ocr-engine ppocr writes it."""
     pytest.importorskip("onnx")
     from layoutlmv3_triton.errors import RepositoryError
-    from layoutlmv3_triton.export.ppocr import package_file, DETECTION_FILE
+    from layoutlmv3_triton.export.ppocr import DETECTION_FILE, package_file
     from layoutlmv3_triton.repository.configs import ServingOptions
     from layoutlmv3_triton.repository.writer import check_repository, with_ocr_engine, write_configs, write_ocr_models
 
@@ -100,12 +101,15 @@ def test_documents_of_one_request_read_as_alone(ppocr_server):
     together = infer_together(ppocr_server.grpc_url, [png_bytes(page) for page in pages])
     assert len(together) == 2
     for got, want in zip(together, alone):
-        assert [(w["text"], w["box"]) for w in got["pages"][0]["words"]] == \
-            [(w["text"], w["box"]) for w in want["pages"][0]["words"]]
+        assert [(w["text"], w["box"]) for w in got["pages"][0]["words"]] == [
+            (w["text"], w["box"]) for w in want["pages"][0]["words"]
+        ]
 
 
-@pytest.mark.parametrize("name", ["zero_bytes", "too_many_pixels", "bomb_30000x30000", "one_pixel", "blank_white",
-                                  "all_black", "truncated_png"])
+@pytest.mark.parametrize(
+    "name",
+    ["zero_bytes", "too_many_pixels", "bomb_30000x30000", "one_pixel", "blank_white", "all_black", "truncated_png"],
+)
 def test_bad_pages_answer_alone(ppocr_server, name):
     case = bad_inputs.BY_NAME[name]
     url = ppocr_server.grpc_url
@@ -121,18 +125,30 @@ def test_bad_pages_answer_alone(ppocr_server, name):
         assert outcome.ok, outcome.message
         case.check(outcome.result)
     assert alongside.ok, alongside.message
-    assert [w["text"] for w in alongside.result["pages"][0]["words"]] == \
-        [w["text"] for w in good_alone.result["pages"][0]["words"]]
+    assert [w["text"] for w in alongside.result["pages"][0]["words"]] == [
+        w["text"] for w in good_alone.result["pages"][0]["words"]
+    ]
 
 
 def test_real_forms_word_recall_floors(ppocr_server, funsd_dir):
     from layoutlmv3_triton.measure.evaluation import EvalConfig, evaluate
 
-    run = evaluate(EvalConfig(url=ppocr_server.grpc_url, data=str(funsd_dir), split="training", limit=N_FORMS,
-                              concurrency=2, progress=False, timeout_s=600))
+    run = evaluate(
+        EvalConfig(
+            url=ppocr_server.grpc_url,
+            data=str(funsd_dir),
+            split="training",
+            limit=N_FORMS,
+            concurrency=2,
+            progress=False,
+            timeout_s=600,
+        )
+    )
     report = run.report
     assert report["format"] == "funsd-layout" and report["pages"] == N_FORMS and not report["pages_failed"]
-    print(f"ppocr word recall on {N_FORMS} FUNSD forms: box {report['word_recall_box']:.3f}, "
-          f"box+text {report['word_recall_box_text']:.3f}")
+    print(
+        f"ppocr word recall on {N_FORMS} FUNSD forms: box {report['word_recall_box']:.3f}, "
+        f"box+text {report['word_recall_box_text']:.3f}"
+    )
     assert report["word_recall_box"] >= FLOOR_BOX
     assert report["word_recall_box_text"] >= FLOOR_BOX_TEXT

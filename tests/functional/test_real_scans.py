@@ -7,6 +7,7 @@
   quality cannot regress unnoticed.  The floors sit a few points under what the default
   OCR settings measure on these pages (docs/ocr.md).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,9 +15,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import serve
 from pages import png_bytes
+
 from layoutlmv3_client import DocumentClient
 
 N_FORMS = 5
@@ -70,12 +71,22 @@ def test_line_boxes_served_equal_in_process(line_server, line_repository, form_p
 def test_real_forms_word_recall_floors(triton_server, funsd_dir):
     from layoutlmv3_triton.measure.evaluation import EvalConfig, evaluate
 
-    run = evaluate(EvalConfig(url=triton_server.grpc_url, data=str(funsd_dir), split="training", limit=N_FORMS,
-                              concurrency=2, progress=False))
+    run = evaluate(
+        EvalConfig(
+            url=triton_server.grpc_url,
+            data=str(funsd_dir),
+            split="training",
+            limit=N_FORMS,
+            concurrency=2,
+            progress=False,
+        )
+    )
     report = run.report
     assert report["format"] == "funsd-layout" and report["pages"] == N_FORMS and not report["pages_failed"]
-    print(f"word recall on {N_FORMS} FUNSD forms: box {report['word_recall_box']:.3f}, "
-          f"box+text {report['word_recall_box_text']:.3f}")
+    print(
+        f"word recall on {N_FORMS} FUNSD forms: box {report['word_recall_box']:.3f}, "
+        f"box+text {report['word_recall_box_text']:.3f}"
+    )
     assert report["word_recall_box"] >= FLOOR_BOX
     assert report["word_recall_box_text"] >= FLOOR_BOX_TEXT
     assert all(p["word_recall_box"] is not None for p in report["per_page"])

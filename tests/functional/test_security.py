@@ -1,5 +1,6 @@
 """Security defaults of the local server: loopback only, model control off, admin APIs
 locked behind a per-start key that is never written down; inference and health open."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -8,11 +9,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import bad_inputs
 import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-import bad_inputs
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.local.server import ADMIN_HEADER, LocalTritonServer
 
@@ -30,8 +31,7 @@ RESTRICTED_HTTP = [
 
 
 def http(server, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(f"http://{server.http_url}{path}", data=body, method=method,
-                                     headers=headers or {})
+    request = urllib.request.Request(f"http://{server.http_url}{path}", data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read().decode()
@@ -41,7 +41,7 @@ def http(server, method: str, path: str, body: bytes | None = None, headers: dic
 
 def _address(hex_text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """/proc/net/tcp* print addresses as 32-bit words in host (little-endian) order."""
-    raw = b"".join(bytes.fromhex(hex_text[i:i + 8])[::-1] for i in range(0, len(hex_text), 8))
+    raw = b"".join(bytes.fromhex(hex_text[i : i + 8])[::-1] for i in range(0, len(hex_text), 8))
     address = ipaddress.ip_address(raw)
     return getattr(address, "ipv4_mapped", None) or address  # gRPC listens on ::ffff:127.0.0.1
 
@@ -73,9 +73,14 @@ def test_admin_http_apis_refused_without_the_key(triton_server, method, path, bo
 
 def test_admin_grpc_apis_refused_without_the_key(triton_server):
     with grpcclient.InferenceServerClient(triton_server.grpc_url) as client:
-        calls = [client.get_model_repository_index, client.get_log_settings, client.get_trace_settings,
-                 client.get_system_shared_memory_status, client.get_cuda_shared_memory_status,
-                 lambda: client.unload_model(contract.MODEL)]
+        calls = [
+            client.get_model_repository_index,
+            client.get_log_settings,
+            client.get_trace_settings,
+            client.get_system_shared_memory_status,
+            client.get_cuda_shared_memory_status,
+            lambda: client.unload_model(contract.MODEL),
+        ]
         for call in calls:
             with pytest.raises(InferenceServerException, match="restricted"):
                 call()
@@ -86,8 +91,13 @@ def test_admin_grpc_apis_refused_without_the_key(triton_server):
 
 def test_model_control_is_off_even_with_the_key(triton_server):
     for action in ("load", "unload"):
-        status, text = http(triton_server, "POST", f"/v2/repository/models/{contract.MODEL}/{action}", b"{}",
-                            triton_server.admin_headers)
+        status, text = http(
+            triton_server,
+            "POST",
+            f"/v2/repository/models/{contract.MODEL}/{action}",
+            b"{}",
+            triton_server.admin_headers,
+        )
         assert status in (400, 503) and "not allowed" in text, (action, status, text)
     with grpcclient.InferenceServerClient(triton_server.grpc_url) as client:
         with pytest.raises(InferenceServerException, match="not allowed"):

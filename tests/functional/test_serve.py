@@ -1,4 +1,5 @@
 """`layoutlmv3-triton serve` as a user runs it: ready line, loopback only, clean stop."""
+
 from __future__ import annotations
 
 import os
@@ -32,10 +33,26 @@ def test_serve_until_signal(tiny_repository, sig):
     ports = [str(free_port()) for _ in range(3)]
     others = set(tritonserver_pids(tiny_repository))  # e.g. the session's shared server
     proc = subprocess.Popen(
-        [sys.executable, "-m", "layoutlmv3_triton.cli", "serve", "--repository", str(tiny_repository),
-         "--http-port", ports[0], "--grpc-port", ports[1], "--metrics-port", ports[2],
-         "--log-file", os.devnull],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "layoutlmv3_triton.cli",
+            "serve",
+            "--repository",
+            str(tiny_repository),
+            "--http-port",
+            ports[0],
+            "--grpc-port",
+            ports[1],
+            "--metrics-port",
+            ports[2],
+            "--log-file",
+            os.devnull,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("ready:"), line + proc.stderr.read()
@@ -56,8 +73,12 @@ def test_serve_until_signal(tiny_repository, sig):
 
 
 def test_serve_refuses_an_unbuilt_repository(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "layoutlmv3_triton.cli", "serve", "--repository", str(tmp_path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "layoutlmv3_triton.cli", "serve", "--repository", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert "config.pbtxt is missing" in proc.stderr and "build-repo" in proc.stderr
 

@@ -1,11 +1,13 @@
 """A short soak (about 25 s) against the session server through the CLI: perf_analyzer at
 concurrency 16, no failed request, RSS per process, and the JSON / Markdown / PNG report.
 The 30-minute run that judges memory is a benchmark (`make soak`, docs/memory.md), not a test."""
+
 from __future__ import annotations
 
 import json
 
 import bad_inputs
+
 from layoutlmv3_triton.cli import main
 
 
@@ -13,9 +15,25 @@ def test_short_soak_reports_no_failures(triton_server, tmp_path):
     page = tmp_path / "page.png"
     page.write_bytes(bad_inputs.good_png())  # a small page: many requests in a short run
     out = tmp_path / "soak"
-    code = main(["soak", "--minutes", "0.4", "--sample-seconds", "4", "--url", triton_server.grpc_url,
-                 "--metrics-url", f"127.0.0.1:{triton_server.metrics_port}",
-                 "--server-pid", str(triton_server.process.pid), "--documents", str(page), "--output", str(out)])
+    code = main(
+        [
+            "soak",
+            "--minutes",
+            "0.4",
+            "--sample-seconds",
+            "4",
+            "--url",
+            triton_server.grpc_url,
+            "--metrics-url",
+            f"127.0.0.1:{triton_server.metrics_port}",
+            "--server-pid",
+            str(triton_server.process.pid),
+            "--documents",
+            str(page),
+            "--output",
+            str(out),
+        ]
+    )
     report = json.loads((out / "soak.json").read_text())
     summary = report["summary"]
     assert code == 0, summary

@@ -3,6 +3,7 @@ from the nvidia-pytriton wheel): it restricts the admin APIs on HTTP and gRPC, a
 python backend its shared-memory sizes.  The launcher's checks that need no server are in
 tests/deploy/test_docker_stack.py.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -71,12 +72,26 @@ def _wrapped_server(tmp_path: Path, key: str, args: tuple[str, ...] = (), env: d
     (tmp_path / "models").mkdir(exist_ok=True)
     http, grpc, metrics = _free_ports(3)
     base_env = dict(env or os.environ)
-    env = dict(base_env, PATH=f"{bin_dir}{os.pathsep}{base_env['PATH']}", TRITON_ADMIN_KEY=key,
-               PYTHONPATH=os.pathsep.join([str(REPO / "src"), base_env.get("PYTHONPATH", "")]))
-    cmd = ["sh", str(WRAPPER), f"--model-repository={tmp_path / 'models'}", "--model-control-mode=none",
-           "--http-address=127.0.0.1", "--grpc-address=127.0.0.1", "--metrics-address=127.0.0.1",
-           f"--http-port={http}", f"--grpc-port={grpc}", f"--metrics-port={metrics}", "--allow-gpu-metrics=false",
-           *args]
+    env = dict(
+        base_env,
+        PATH=f"{bin_dir}{os.pathsep}{base_env['PATH']}",
+        TRITON_ADMIN_KEY=key,
+        PYTHONPATH=os.pathsep.join([str(REPO / "src"), base_env.get("PYTHONPATH", "")]),
+    )
+    cmd = [
+        "sh",
+        str(WRAPPER),
+        f"--model-repository={tmp_path / 'models'}",
+        "--model-control-mode=none",
+        "--http-address=127.0.0.1",
+        "--grpc-address=127.0.0.1",
+        "--metrics-address=127.0.0.1",
+        f"--http-port={http}",
+        f"--grpc-port={grpc}",
+        f"--metrics-port={metrics}",
+        "--allow-gpu-metrics=false",
+        *args,
+    ]
     log = tmp_path / "tritonserver.log"
     with open(log, "wb") as out:
         server = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -126,16 +141,20 @@ class TritonPythonModel:
 
 def test_wrapper_sizes_the_python_backend_shared_memory(tmp_path):
     """The launcher's shm flags reach the python backend of a real tritonserver (2.51 here)."""
-    from layoutlmv3_triton.repository import python_backend
     from layoutlmv3_triton.local.server import backend_directory, stub_environment
+    from layoutlmv3_triton.repository import python_backend
 
     model = tmp_path / "models" / "echo"
     (model / "1").mkdir(parents=True)
     (model / "1" / "model.py").write_text(ECHO_MODEL)
-    (model / "config.pbtxt").write_text('backend: "python"\ninput [{ name: "x", data_type: TYPE_FP32, dims: [1] }]\n'
-                                        'output [{ name: "y", data_type: TYPE_FP32, dims: [1] }]\n')
+    (model / "config.pbtxt").write_text(
+        'backend: "python"\ninput [{ name: "x", data_type: TYPE_FP32, dims: [1] }]\n'
+        'output [{ name: "y", data_type: TYPE_FP32, dims: [1] }]\n'
+    )
     args = (f"--backend-directory={backend_directory()}", "--log-verbose=1")
     with _wrapped_server(tmp_path, "k", args, env=stub_environment()) as (_, _, _, log):
-        expected = (f"shm-default-byte-size={python_backend.SHM_DEFAULT_BYTE_SIZE},"
-                    f"shm-growth-byte-size={python_backend.SHM_GROWTH_BYTE_SIZE}")
+        expected = (
+            f"shm-default-byte-size={python_backend.SHM_DEFAULT_BYTE_SIZE},"
+            f"shm-growth-byte-size={python_backend.SHM_GROWTH_BYTE_SIZE}"
+        )
         assert expected in log.read_text()

@@ -4,6 +4,7 @@ python backend's stub: enough of its API for the step models to run in a unit te
 It keeps what the real module promises (one tensor type, responses that carry outputs
 or an error, TritonError codes), so a step that breaks those promises fails here too.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,15 @@ import numpy as np
 from google.protobuf import json_format, text_format
 from tritonclient.grpc import model_config_pb2
 
-_NUMPY = {"TYPE_BOOL": np.bool_, "TYPE_INT32": np.int32, "TYPE_INT64": np.int64, "TYPE_FP16": np.float16,
-          "TYPE_FP32": np.float32, "TYPE_STRING": np.object_, "TYPE_UINT8": np.uint8}
+_NUMPY = {
+    "TYPE_BOOL": np.bool_,
+    "TYPE_INT32": np.int32,
+    "TYPE_INT64": np.int64,
+    "TYPE_FP16": np.float16,
+    "TYPE_FP32": np.float32,
+    "TYPE_STRING": np.object_,
+    "TYPE_UINT8": np.uint8,
+}
 
 
 class Tensor:
@@ -80,5 +88,10 @@ def initialize_args(repository: Path, model: str) -> dict:
     """The ``args`` tritonserver gives ``initialize``, from the model's config.pbtxt."""
     config = text_format.Parse((repository / model / "config.pbtxt").read_text(), model_config_pb2.ModelConfig())
     as_json = json_format.MessageToDict(config, preserving_proto_field_name=True)
-    return {"model_config": json.dumps(as_json), "model_repository": str(repository / model),
-            "model_version": "1", "model_instance_name": f"{model}_0", "model_name": model}
+    return {
+        "model_config": json.dumps(as_json),
+        "model_repository": str(repository / model),
+        "model_version": "1",
+        "model_instance_name": f"{model}_0",
+        "model_name": model,
+    }

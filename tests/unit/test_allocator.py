@@ -1,4 +1,5 @@
 """The allocator every launcher preloads: one value, and the local launcher's fallbacks."""
+
 from __future__ import annotations
 
 import re
@@ -6,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from layoutlmv3_triton.local.allocator import (ALLOCATOR_LIBRARY, ALLOCATOR_OVERRIDE_ENV, AllocatorWarning,
-                                               allocator_environment)
+from layoutlmv3_triton.local.allocator import (
+    ALLOCATOR_LIBRARY,
+    ALLOCATOR_OVERRIDE_ENV,
+    AllocatorWarning,
+    allocator_environment,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,11 +41,14 @@ def test_the_caller_can_keep_glibc_or_choose_another(libdir):
     assert env["LD_PRELOAD"].endswith("libtcmalloc_minimal.so.4") and ALLOCATOR_OVERRIDE_ENV not in env
 
 
-@pytest.mark.parametrize("path, pattern", [
-    ("docker/server.Dockerfile", r"LD_PRELOAD=(\S+)"),
-    ("docker-compose.yml", r"LD_PRELOAD:\s*(\S+)"),
-    ("deploy/helm/layoutlmv3-triton/values.yaml", r"name: LD_PRELOAD\s+value:\s*(\S+)"),
-])
+@pytest.mark.parametrize(
+    "path, pattern",
+    [
+        ("docker/server.Dockerfile", r"LD_PRELOAD=(\S+)"),
+        ("docker-compose.yml", r"LD_PRELOAD:\s*(\S+)"),
+        ("deploy/helm/layoutlmv3-triton/values.yaml", r"name: LD_PRELOAD\s+value:\s*(\S+)"),
+    ],
+)
 def test_every_deployment_preloads_the_same_library(path, pattern):
     text = (ROOT / path).read_text()
     found = re.findall(pattern, text)

@@ -1,5 +1,6 @@
 """The benchmark's arithmetic: percentiles, ratios, the compute bound, overhead, targets,
 and the parsing of perf_analyzer's output."""
+
 from __future__ import annotations
 
 import math
@@ -118,7 +119,7 @@ PERF_OUTPUT = """\
       Inference count: 6
       Execution count: 6
       Avg request latency: 2075805 usec (overhead 5 usec + queue 3392 usec + compute input 124 usec + compute infer 2067830 usec + compute output 4453 usec)
-"""
+"""  # noqa: E501 - perf_analyzer's own lines, verbatim
 
 
 def test_parse_perf_analyzer_breakdown():
@@ -157,6 +158,8 @@ def test_own_cpu_counts_finished_children():
     from layoutlmv3_triton.measure.bench import cpu
 
     before = cpu.own_cpu_seconds()
-    subprocess.run([sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-c", "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"],
+        check=True,
+    )
     assert cpu.own_cpu_seconds() - before >= 0.3

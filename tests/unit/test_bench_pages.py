@@ -1,4 +1,5 @@
 """bench --pages-dir: the user's page images, first N in name order, sent as stored."""
+
 import pytest
 from PIL import Image
 

@@ -3,6 +3,7 @@
 No server is needed: the network tests talk to a loopback port nothing listens on,
 and the CLI tests swap the server for a fake that answers like the ensemble.
 """
+
 from __future__ import annotations
 
 import io
@@ -19,13 +20,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from layoutlmv3_triton import contract
-
 from layoutlmv3_client import cli, files
 from layoutlmv3_client.annotate import annotate_page, entity_labels, label_colors, label_name, write_annotations
 from layoutlmv3_client.api import DocumentClient
 from layoutlmv3_client.errors import BadInputError, InferenceError
 from layoutlmv3_client.request import build_inputs, parse_result, request_array, split_url
+from layoutlmv3_triton import contract
 
 LABELS = ["O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"]
 
@@ -44,7 +44,12 @@ def png_bytes(size=(400, 300), color="white") -> bytes:
 
 def fake_result(width: int, height: int, pages: int = 1) -> dict:
     page = lambda i: {  # noqa: E731
-        "page": i, "width": width, "height": height, "source": "ocr", "truncated_words": 0, "words": [],
+        "page": i,
+        "width": width,
+        "height": height,
+        "source": "ocr",
+        "truncated_words": 0,
+        "words": [],
         "entities": [
             {"label": "QUESTION", "text": "Name:", "box": [20, 150, 120, 180], "score": 0.9, "words": [0]},
             {"label": "ANSWER", "text": "Jane Doe", "box": [140, 150, 260, 180], "score": 0.8, "words": [1]},
@@ -54,8 +59,9 @@ def fake_result(width: int, height: int, pages: int = 1) -> dict:
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "layoutlmv3_client", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "layoutlmv3_client", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 # --- files ---------------------------------------------------------------------------
@@ -67,9 +73,17 @@ def test_expand_files_folders_globs_and_problems(tmp_path):
     (tmp_path / "readme.md").write_text("x")
     single = tmp_path / "scans" / "a.png"
 
-    found = files.expand([str(single), str(tmp_path / "scans"), str(tmp_path / "scans" / "*.pdf"),
-                          str(tmp_path / "readme.md"), str(tmp_path / "missing.png"), str(tmp_path / "empty"),
-                          str(tmp_path / "nothing-*.png")])
+    found = files.expand(
+        [
+            str(single),
+            str(tmp_path / "scans"),
+            str(tmp_path / "scans" / "*.pdf"),
+            str(tmp_path / "readme.md"),
+            str(tmp_path / "missing.png"),
+            str(tmp_path / "empty"),
+            str(tmp_path / "nothing-*.png"),
+        ]
+    )
     names = [Path(p).name for p in found.files]
     assert names == ["a.png", "b.JPG", "c.pdf"]  # order kept, duplicates dropped, .txt skipped in folders
     problems = {Path(p.path).name: p.message for p in found.problems}
@@ -98,7 +112,8 @@ def test_request_tensor_follows_the_contract():
     for module in (grpcclient, httpclient):
         inputs, outputs = build_inputs(module, b"abc")
         assert [(i.name(), i.datatype(), list(i.shape())) for i in inputs] == [
-            (contract.DOCUMENT.name, contract.DOCUMENT.dtype, [1, *contract.DOCUMENT.dims])]
+            (contract.DOCUMENT.name, contract.DOCUMENT.dtype, [1, *contract.DOCUMENT.dims])
+        ]
         assert [o.name() for o in outputs] == [contract.RESULT.name]
 
 
@@ -179,7 +194,7 @@ def test_annotate_draws_boxes_in_label_colours_with_a_legend():
     mask = np.ones(arr.shape[:2], bool)
     for e in page["entities"]:
         x0, y0, x1, y1 = e["box"]
-        mask[max(0, y0 - 30):y1 + 1, x0:x1 + 1] = False
+        mask[max(0, y0 - 30) : y1 + 1, x0 : x1 + 1] = False
     for name in labels:
         hits = np.all(arr == np.array(colors[name], np.uint8), axis=-1) & mask
         assert hits.sum() >= 25, f"no legend swatch for {name}"
@@ -227,8 +242,9 @@ class FakeServerClient(DocumentClient):
         try:
             width, height = Image.open(io.BytesIO(data)).size
         except Exception:
-            raise BadInputError("in ensemble 'layoutlmv3_ensemble', preprocess: cannot decode image: junk",
-                                "preprocess") from None
+            raise BadInputError(
+                "in ensemble 'layoutlmv3_ensemble', preprocess: cannot decode image: junk", "preprocess"
+            ) from None
         time.sleep(0.05 * (width % 3))  # finish out of order
         return fake_result(width, height)
 
@@ -241,19 +257,25 @@ def test_cli_infer_writes_records_in_input_order(tmp_path, monkeypatch, capsys):
         docs[-1].write_bytes(png_bytes((400 + i, 300)))
     (tmp_path / "junk.jpg").write_bytes(b"not an image")
     (tmp_path / "notes.txt").write_text("x")
-    args = [str(d) for d in docs[:2]] + [str(tmp_path / "junk.jpg"), str(tmp_path / "notes.txt")] + \
-        [str(d) for d in docs[2:]]
+    args = (
+        [str(d) for d in docs[:2]]
+        + [str(tmp_path / "junk.jpg"), str(tmp_path / "notes.txt")]
+        + [str(d) for d in docs[2:]]
+    )
     out, jl, ann = tmp_path / "out.json", tmp_path / "out.jsonl", tmp_path / "ann"
 
     code = cli.main(["infer", *args, "-c", "3", "--output", str(out), "--jsonl", str(jl), "--annotate", str(ann)])
     assert code == 1  # one file failed, the others went through
     records = json.loads(out.read_text())
     assert [json.loads(line) for line in jl.read_text().splitlines()] == records
-    assert records[0] == {"file": str(tmp_path / "notes.txt"),
-                          "error": {"stage": "input", "message": records[0]["error"]["message"]}}
+    assert records[0] == {
+        "file": str(tmp_path / "notes.txt"),
+        "error": {"stage": "input", "message": records[0]["error"]["message"]},
+    }
     rest = records[1:]
-    assert [r["file"] for r in rest] == [str(d) for d in docs[:2]] + [str(tmp_path / "junk.jpg")] + \
-        [str(d) for d in docs[2:]]
+    assert [r["file"] for r in rest] == [str(d) for d in docs[:2]] + [str(tmp_path / "junk.jpg")] + [
+        str(d) for d in docs[2:]
+    ]
     assert rest[2]["error"]["stage"] == "preprocess" and "cannot decode image" in rest[2]["error"]["message"]
     assert rest[0]["result"]["pages"][0]["width"] == 400
     assert sorted(p.name for p in ann.iterdir()) == ["p0.png", "p1.png", "p2.png", "p3.png"]
@@ -286,8 +308,9 @@ def test_closed_port_gives_a_readable_error(tmp_path, protocol):
     doc = tmp_path / "page.png"
     doc.write_bytes(png_bytes())
     port = free_port()
-    proc = run_cli("infer", str(doc), "--url", f"127.0.0.1:{port}", "--protocol", protocol, "--timeout", "5",
-                   timeout=60)  # a hang fails here: the readiness check is not retried
+    proc = run_cli(
+        "infer", str(doc), "--url", f"127.0.0.1:{port}", "--protocol", protocol, "--timeout", "5", timeout=60
+    )  # a hang fails here: the readiness check is not retried
     assert proc.returncode != 0
     assert f"cannot reach Triton at 127.0.0.1:{port} over {protocol}" in proc.stderr
     assert "layoutlmv3-triton serve" in proc.stderr and "Traceback" not in proc.stderr
@@ -313,6 +336,11 @@ def test_client_imports_no_torch_or_transformers():
         print(heavy, ours)
         sys.exit(1 if heavy or ours != ["layoutlmv3_triton.contract"] else 0)
     """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -4,6 +4,7 @@ The statuses are the ones Triton 2.51 answers (read off a real server; the funct
 check is tests/functional/test_overload.py).  The messages below deliberately say
 something else than the status, to show that only the status decides.
 """
+
 from __future__ import annotations
 
 import random
@@ -12,13 +13,20 @@ import threading
 import pytest
 from tritonclient.utils import InferenceServerException as ISE
 
-from layoutlmv3_triton import contract
-
 from layoutlmv3_client.api import DocumentClient
-from layoutlmv3_client.errors import (BadInputError, ClientError, InferenceError, ModelNotReadyError, OverloadedError,
-                                      RequestTimeoutError, ServerUnavailableError, TransientError)
+from layoutlmv3_client.errors import (
+    BadInputError,
+    ClientError,
+    InferenceError,
+    ModelNotReadyError,
+    OverloadedError,
+    RequestTimeoutError,
+    ServerUnavailableError,
+    TransientError,
+)
 from layoutlmv3_client.request import server_stage, status_name, translate_error
 from layoutlmv3_client.retry import DEFAULT_RETRIES, RetryPolicy
+from layoutlmv3_triton import contract
 
 QUEUE_FULL = "in ensemble 'layoutlmv3_ensemble', [request id: <id_unknown>] Exceeds maximum queue size"
 BAD_PAGE = "in ensemble 'layoutlmv3_ensemble', preprocess: cannot decode image: not a known image format"
@@ -28,13 +36,16 @@ def translate(exc, protocol="grpc", live=True):
     return translate_error(exc, "triton:8001", protocol, contract.ENSEMBLE, 7, server_live=lambda: live)
 
 
-@pytest.mark.parametrize("grpc_status,http_status,error,stage", [
-    ("StatusCode.UNAVAILABLE", "503", OverloadedError, "overload"),
-    ("StatusCode.DEADLINE_EXCEEDED", None, RequestTimeoutError, "timeout"),
-    ("StatusCode.NOT_FOUND", "404", ModelNotReadyError, "ready"),
-    ("StatusCode.INVALID_ARGUMENT", "400", BadInputError, "preprocess"),
-    ("StatusCode.INTERNAL", "500", InferenceError, "preprocess"),
-])
+@pytest.mark.parametrize(
+    "grpc_status,http_status,error,stage",
+    [
+        ("StatusCode.UNAVAILABLE", "503", OverloadedError, "overload"),
+        ("StatusCode.DEADLINE_EXCEEDED", None, RequestTimeoutError, "timeout"),
+        ("StatusCode.NOT_FOUND", "404", ModelNotReadyError, "ready"),
+        ("StatusCode.INVALID_ARGUMENT", "400", BadInputError, "preprocess"),
+        ("StatusCode.INTERNAL", "500", InferenceError, "preprocess"),
+    ],
+)
 def test_triton_statuses_map_to_one_error_each(grpc_status, http_status, error, stage):
     for protocol, status in (("grpc", grpc_status), ("http", http_status)):
         if status is None:
@@ -80,8 +91,7 @@ def test_transient_errors_are_the_retried_ones():
 
 def test_server_stage_reads_the_steps_prefix_or_the_instance_name():
     assert server_stage(BAD_PAGE) == "preprocess"
-    assert server_stage(f"Failed to process the request(s) for model instance '{contract.MODEL}_0_0'") == \
-        contract.MODEL
+    assert server_stage(f"Failed to process the request(s) for model instance '{contract.MODEL}_0_0'") == contract.MODEL
     assert server_stage(QUEUE_FULL) is None
 
 

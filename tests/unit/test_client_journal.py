@@ -2,6 +2,7 @@
 none written twice, after a crash of the client (a cut-off last line) or a server that
 went away (transient errors, a stopped run).  The server is a fake here; the real one is
 in tests/functional/test_client_resume.py (this file has its own name: pytest imports test modules by basename)."""
+
 from __future__ import annotations
 
 import io
@@ -25,9 +26,20 @@ def png(width: int) -> bytes:
 
 
 def result(width: int) -> dict:
-    return {"model": "layoutlmv3_ensemble", "labels": ["O"], "pages": [
-        {"page": 0, "width": width, "height": 50, "words": [], "entities": [],
-         "fields": [{"key": "Width:", "value": str(width), "score": 0.9}]}]}
+    return {
+        "model": "layoutlmv3_ensemble",
+        "labels": ["O"],
+        "pages": [
+            {
+                "page": 0,
+                "width": width,
+                "height": 50,
+                "words": [],
+                "entities": [],
+                "fields": [{"key": "Width:", "value": str(width), "score": 0.9}],
+            }
+        ],
+    }
 
 
 class CountingServer(DocumentClient):
@@ -74,14 +86,20 @@ def by_file(records: list[dict]) -> dict[str, dict]:
 
 def test_read_for_resume_keeps_settled_records_and_drops_the_rest(tmp_path):
     out = tmp_path / "out.jsonl"
-    rows = [{"file": "a.png", "result": {"pages": []}},
-            {"file": "b.png", "error": {"stage": "overload", "message": "queue full"}},
-            {"file": "c.png", "error": {"stage": "preprocess", "message": "cannot decode image"}},
-            {"file": "./a.png", "result": {"pages": ["again"]}},
-            {"file": "d.png", "error": {"stage": "timeout", "message": "late"}},
-            {"file": "e.png", "error": {"stage": "connect", "message": "refused"}}]
-    text = "".join(json.dumps(r) + "\n" for r in rows[:3]) + "{not json\n" + \
-        "".join(json.dumps(r) + "\n" for r in rows[3:]) + '{"file": "f.png", "resu'
+    rows = [
+        {"file": "a.png", "result": {"pages": []}},
+        {"file": "b.png", "error": {"stage": "overload", "message": "queue full"}},
+        {"file": "c.png", "error": {"stage": "preprocess", "message": "cannot decode image"}},
+        {"file": "./a.png", "result": {"pages": ["again"]}},
+        {"file": "d.png", "error": {"stage": "timeout", "message": "late"}},
+        {"file": "e.png", "error": {"stage": "connect", "message": "refused"}},
+    ]
+    text = (
+        "".join(json.dumps(r) + "\n" for r in rows[:3])
+        + "{not json\n"
+        + "".join(json.dumps(r) + "\n" for r in rows[3:])
+        + '{"file": "f.png", "resu'
+    )
     out.write_text(text)
     found = jsonl.read_for_resume(out)
     assert [r["file"] for r in found.records] == ["a.png", "c.png"]  # the first of a's two records
@@ -115,12 +133,24 @@ def test_resume_after_a_crash_sends_only_what_is_missing(scans, tmp_path, capsys
     # The client died while writing w15's record, after the server had refused w12 for a while.
     text = out.read_text().splitlines(keepends=True)
     w12 = next(i for i, line in enumerate(text) if "w12.png" in line)
-    text[w12] = json.dumps({"file": str(scans / "w12.png"),
-                            "error": {"stage": "overload", "message": "queue full"}}) + "\n"
+    text[w12] = (
+        json.dumps({"file": str(scans / "w12.png"), "error": {"stage": "overload", "message": "queue full"}}) + "\n"
+    )
     out.write_text("".join(text)[:-25])
     CountingServer.sent = []
-    code = cli.main(["infer", str(scans), "--jsonl", str(out), "--resume", "--output", str(tmp_path / "all.json"),
-                     "--fields-csv", str(csv_path)])
+    code = cli.main(
+        [
+            "infer",
+            str(scans),
+            "--jsonl",
+            str(out),
+            "--resume",
+            "--output",
+            str(tmp_path / "all.json"),
+            "--fields-csv",
+            str(csv_path),
+        ]
+    )
     assert code == 1  # w13 still counts as failed
     assert sorted(CountingServer.sent) == [12, 15]  # nothing settled was sent again
     final = by_file(lines(out))
@@ -130,8 +160,9 @@ def test_resume_after_a_crash_sends_only_what_is_missing(scans, tmp_path, capsys
     assert final["w13.png"]["error"]["stage"] == "preprocess"
     assert by_file(json.loads((tmp_path / "all.json").read_text())) == final  # --output covers the whole run
     csv_rows = csv_path.read_text().splitlines()
-    assert len(csv_rows) == 1 + 5 and sorted(r.split(",")[0] for r in csv_rows[1:]) == \
-        sorted(str(scans / f"w{w}.png") for w in (10, 11, 12, 14, 15))
+    assert len(csv_rows) == 1 + 5 and sorted(r.split(",")[0] for r in csv_rows[1:]) == sorted(
+        str(scans / f"w{w}.png") for w in (10, 11, 12, 14, 15)
+    )
     err = capsys.readouterr().err
     assert "4 document(s) done, 2 to send" in err and "1 transient error(s)" in err and "line(s) 6" in err
 
@@ -166,8 +197,11 @@ def test_resume_needs_a_jsonl_file(scans, capsys):
 
 def test_an_overloaded_document_is_reported_as_overload_not_unreachable(scans, tmp_path, monkeypatch, capsys):
     def busy(self, data):
-        raise OverloadedError("Triton at fake is overloaded and refused the request for now: Exceeds maximum "
-                              "queue size (still failing after 2 retries)", "overload")
+        raise OverloadedError(
+            "Triton at fake is overloaded and refused the request for now: Exceeds maximum "
+            "queue size (still failing after 2 retries)",
+            "overload",
+        )
 
     monkeypatch.setattr(CountingServer, "infer", busy)
     out = tmp_path / "out.jsonl"

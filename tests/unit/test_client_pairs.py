@@ -1,4 +1,5 @@
 """The client's question -> answer output: arrows in --annotate, --fields-csv, pairs in JSON Lines."""
+
 from __future__ import annotations
 
 import csv
@@ -15,12 +16,22 @@ QUESTION_BOX, ANSWER_BOX = [20, 150, 120, 180], [200, 150, 320, 180]
 
 
 def paired_result(width: int = 400, height: int = 300) -> dict:
-    page = {"page": 0, "width": width, "height": height, "source": "ocr", "truncated_words": 0, "words": [],
-            "entities": [{"label": "QUESTION", "text": "Name:", "box": QUESTION_BOX, "score": 0.9, "words": [0]},
-                         {"label": "ANSWER", "text": "Jane Doe", "box": ANSWER_BOX, "score": 0.8, "words": [1]}],
-            "pairs": [{"question": 0, "answer": 1, "score": 0.99}],
-            "fields": [{"key": "Name:", "value": "Jane Doe", "key_box": QUESTION_BOX, "value_box": ANSWER_BOX,
-                        "score": 0.99}]}
+    page = {
+        "page": 0,
+        "width": width,
+        "height": height,
+        "source": "ocr",
+        "truncated_words": 0,
+        "words": [],
+        "entities": [
+            {"label": "QUESTION", "text": "Name:", "box": QUESTION_BOX, "score": 0.9, "words": [0]},
+            {"label": "ANSWER", "text": "Jane Doe", "box": ANSWER_BOX, "score": 0.8, "words": [1]},
+        ],
+        "pairs": [{"question": 0, "answer": 1, "score": 0.99}],
+        "fields": [
+            {"key": "Name:", "value": "Jane Doe", "key_box": QUESTION_BOX, "value_box": ANSWER_BOX, "score": 0.99}
+        ],
+    }
     return {"model": "layoutlmv3_ensemble", "labels": ["O", "B-QUESTION", "B-ANSWER"], "pages": [page]}
 
 

@@ -1,11 +1,11 @@
 """Every config.pbtxt parses with model_config_pb2 and matches the contract."""
+
 from pathlib import Path
 
 import pytest
 from tritonclient.grpc import model_config_pb2 as pb
 
 from layoutlmv3_triton import contract
-
 from layoutlmv3_triton.repository import configs
 from layoutlmv3_triton.repository.configs import MODEL_VARIANTS, ServingOptions
 from layoutlmv3_triton.repository.writer import BACKEND_MODULES, model_py_source
@@ -49,7 +49,11 @@ def test_ensemble_wires_every_step_output_to_an_input():
     for step in ens.ensemble_scheduling.step:
         assert set(step.input_map.values()) <= produced, step.model_name
         produced |= set(step.output_map.values())
-    assert [s.model_name for s in ens.ensemble_scheduling.step] == [contract.PREPROCESS, contract.MODEL, contract.POSTPROCESS]
+    assert [s.model_name for s in ens.ensemble_scheduling.step] == [
+        contract.PREPROCESS,
+        contract.MODEL,
+        contract.POSTPROCESS,
+    ]
     assert io_signature(ens.input) == contract_signature(contract.ENSEMBLE_INPUTS)
     assert io_signature(ens.output) == contract_signature(contract.ENSEMBLE_OUTPUTS)
 

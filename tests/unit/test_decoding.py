@@ -1,7 +1,7 @@
 import numpy as np
 
-from layoutlmv3_triton.serving.decoding import group_entities, page_result, word_predictions
 from layoutlmv3_triton.contract import split_tag
+from layoutlmv3_triton.serving.decoding import group_entities, page_result, word_predictions
 from layoutlmv3_triton.serving.labels import load_id2label
 
 LABELS = ["O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"]
@@ -37,8 +37,11 @@ def test_bio_grouping_edge_cases():
 
 def test_non_bio_label_sets():
     assert split_tag("MENU.NM") == ("B", "MENU.NM") and split_tag("S-TOTAL") == ("S", "TOTAL")
-    assert [(e.label, e.words) for e in group_entities(["MENU.NM", "MENU.NM", "O", "TOTAL"])] == \
-        [("MENU.NM", [0]), ("MENU.NM", [1]), ("TOTAL", [3])]
+    assert [(e.label, e.words) for e in group_entities(["MENU.NM", "MENU.NM", "O", "TOTAL"])] == [
+        ("MENU.NM", [0]),
+        ("MENU.NM", [1]),
+        ("TOTAL", [3]),
+    ]
 
 
 def test_page_result_boxes_and_scores():

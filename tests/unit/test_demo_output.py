@@ -1,15 +1,22 @@
 """`make demo` prints what users came for: each page's fields (question -> answer), then its entities."""
+
 from __future__ import annotations
 
 from layoutlmv3_triton.commands.demo import print_page
 
 
 def test_page_prints_fields_before_entities(capsys):
-    page = {"width": 900, "height": 600, "words": [{}] * 5,
-            "entities": [{"label": "QUESTION", "score": 0.91, "box": [40, 100, 120, 128], "text": "Name:"},
-                         {"label": "ANSWER", "score": 0.88, "box": [140, 100, 300, 128], "text": "Ada Lovelace"},
-                         {"label": "HEADER", "score": 0.7, "box": [40, 40, 300, 70], "text": "R" * 60}],
-            "fields": [{"key": "Name:", "value": "Ada Lovelace", "score": 0.8}]}
+    page = {
+        "width": 900,
+        "height": 600,
+        "words": [{}] * 5,
+        "entities": [
+            {"label": "QUESTION", "score": 0.91, "box": [40, 100, 120, 128], "text": "Name:"},
+            {"label": "ANSWER", "score": 0.88, "box": [140, 100, 300, 128], "text": "Ada Lovelace"},
+            {"label": "HEADER", "score": 0.7, "box": [40, 40, 300, 70], "text": "R" * 60},
+        ],
+        "fields": [{"key": "Name:", "value": "Ada Lovelace", "score": 0.8}],
+    }
     print_page("form.png", page, limit=2)
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "form.png: 900x600 px, 5 words, 3 entities, 1 fields"

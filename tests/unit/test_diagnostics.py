@@ -1,4 +1,5 @@
 """Heap snapshots in the steps: off by default, and a report of what grew when on."""
+
 from __future__ import annotations
 
 import tracemalloc
@@ -15,7 +16,8 @@ def test_snapshots_name_the_growing_allocation_site(tmp_path):
     now = [0.0]
     was_tracing = tracemalloc.is_tracing()
     heap = HeapSnapshots.from_parameters(
-        "layoutlmv3_model_0_0", {INTERVAL_PARAMETER: "60", FILE_PARAMETER: str(tmp_path / "heap.txt")})
+        "layoutlmv3_model_0_0", {INTERVAL_PARAMETER: "60", FILE_PARAMETER: str(tmp_path / "heap.txt")}
+    )
     heap.clock = lambda: now[0]
     try:
         assert heap.tick() is None  # the first batch starts tracing

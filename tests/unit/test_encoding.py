@@ -1,4 +1,5 @@
 """Encoding with a real (from-scratch) LayoutLMv3 processor: boxes, special tokens, buckets."""
+
 import numpy as np
 import pytest
 from PIL import Image

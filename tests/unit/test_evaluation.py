@@ -1,4 +1,5 @@
 """Matching the server's OCR words to the ground truth, and entity scoring, on hand-made pages."""
+
 from __future__ import annotations
 
 import io
@@ -29,9 +30,17 @@ def truth() -> GroundTruth:
 
 
 def result(words: list[tuple[str, list[float], str]], width: int = W, height: int = H) -> dict:
-    return {"labels": ["O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"],
-            "pages": [{"page": 0, "width": width, "height": height,
-                       "words": [{"text": t, "box": b, "label": lab, "score": 0.9} for t, b, lab in words]}]}
+    return {
+        "labels": ["O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"],
+        "pages": [
+            {
+                "page": 0,
+                "width": width,
+                "height": height,
+                "words": [{"text": t, "box": b, "label": lab, "score": 0.9} for t, b, lab in words],
+            }
+        ],
+    }
 
 
 def perfect_words() -> list[tuple[str, list[float], str]]:
@@ -43,6 +52,7 @@ def scored(page: ev.PageEval) -> dict:
 
 
 # --- matching --------------------------------------------------------------------------------
+
 
 def test_gt_boxes_scale_back_to_pixels():
     px = ev.gt_boxes_to_pixels([[100, 100, 200, 240]], 1000, 500)
@@ -74,6 +84,7 @@ def test_project_takes_first_ocr_word_and_misses_are_o():
 
 
 # --- whole pages -----------------------------------------------------------------------------
+
 
 def test_perfect_match_scores_one():
     page = ev.evaluate_page(truth(), result(perfect_words()))
@@ -113,7 +124,8 @@ def test_missed_word_is_predicted_o_and_counts_as_a_miss():
     assert s["entity"]["correct"] == 3 and s["entity"]["predicted"] == 4 and s["entity"]["gold"] == 4
     assert s["entity"]["f1"] == pytest.approx(0.75)
     assert s["per_label"]["ANSWER"] == pytest.approx(
-        {"precision": 0.5, "recall": 0.5, "f1": 0.5, "gold": 2, "predicted": 2, "correct": 1})
+        {"precision": 0.5, "recall": 0.5, "f1": 0.5, "gold": 2, "predicted": 2, "correct": 1}
+    )
 
 
 def test_wrong_label():
@@ -125,7 +137,8 @@ def test_wrong_label():
     assert s["entity"]["correct"] == 3 and s["entity"]["predicted"] == 4
     assert s["entity"]["precision"] == pytest.approx(0.75) and s["entity"]["recall"] == pytest.approx(0.75)
     assert s["per_label"]["HEADER"] == pytest.approx(
-        {"precision": 0.0, "recall": 0.0, "f1": 0.0, "gold": 0, "predicted": 1, "correct": 0})
+        {"precision": 0.0, "recall": 0.0, "f1": 0.0, "gold": 0, "predicted": 1, "correct": 0}
+    )
     assert s["per_label"]["QUESTION"]["recall"] == 0.5 and s["per_label"]["QUESTION"]["precision"] == 1.0
     # the macro average only counts labels that occur in the ground truth
     assert s["macro_f1"] == pytest.approx((1.0 + 2 / 3) / 2)
@@ -156,9 +169,12 @@ def test_failed_page_predicts_nothing():
 
 # --- scoring agrees with seqeval -------------------------------------------------------------
 
+
 def random_tags(rng: random.Random, n: int) -> list[str]:
-    return [rng.choice(["O", "O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"])
-            for _ in range(n)]
+    return [
+        rng.choice(["O", "O", "B-HEADER", "I-HEADER", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"])
+        for _ in range(n)
+    ]
 
 
 @pytest.mark.parametrize("strict", [False, True])
@@ -190,6 +206,7 @@ def test_scores_need_aligned_sequences():
 
 # --- the run, with a stand-in client ---------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def tiny_dataset(tmp_path_factory):
     from PIL import Image
@@ -201,15 +218,24 @@ def tiny_dataset(tmp_path_factory):
         image = Image.new("RGB", (W, H), "white")
         buf = io.BytesIO()
         image.save(buf, format="JPEG")
-        pages.append({"id": f"page-{i}", "tokens": GT_WORDS, "bboxes": [[round(v) for v in b] for b in truth().boxes],
-                      "ner_tags": [FUNSD_LABELS.index(t) for t in GT_TAGS], "image": {"bytes": buf.getvalue(), "path": None}})
-    features = datasets.Features({
-        "id": datasets.Value("string"),
-        "tokens": datasets.Sequence(datasets.Value("string")),
-        "bboxes": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
-        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=FUNSD_LABELS)),
-        "image": datasets.Image(),
-    })
+        pages.append(
+            {
+                "id": f"page-{i}",
+                "tokens": GT_WORDS,
+                "bboxes": [[round(v) for v in b] for b in truth().boxes],
+                "ner_tags": [FUNSD_LABELS.index(t) for t in GT_TAGS],
+                "image": {"bytes": buf.getvalue(), "path": None},
+            }
+        )
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "bboxes": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=FUNSD_LABELS)),
+            "image": datasets.Image(),
+        }
+    )
     ds = datasets.Dataset.from_list(pages, features=features)
     out = tmp_path_factory.mktemp("eval-data") / "ds"
     ds.save_to_disk(str(out))
@@ -286,13 +312,17 @@ def test_dataset_dict_prefers_test_split(tiny_dataset, tmp_path):
 
 # --- word recall by box, and by box and text ----------------------------------------------------
 
+
 def test_word_recall_by_box_and_text():
     from layoutlmv3_triton.datasets.matching import match_words, word_recall
 
     gt = [[0, 0, 40, 10], [50, 0, 90, 10], [0, 20, 40, 30], [50, 20, 90, 30]]
-    ocr = [[0, 0, 20, 10], [20, 0, 40, 10],  # "Da" + "te:" split in two: still right
-           [50, 0, 90, 10],  # misread
-           [0, 20, 90, 30]]  # two words merged: neither covers half of it, both lost
+    ocr = [
+        [0, 0, 20, 10],
+        [20, 0, 40, 10],  # "Da" + "te:" split in two: still right
+        [50, 0, 90, 10],  # misread
+        [0, 20, 90, 30],
+    ]  # two words merged: neither covers half of it, both lost
     texts = ["Da", "TE:", "l843", "Ada Lovelace"]
     recall = word_recall(match_words(ocr, gt), texts, ["Date:", "1843", "Ada", "Lovelace"])
     assert recall.by_box == [True, True, False, False]

@@ -1,4 +1,5 @@
 """The FUNSD-layout reader on a tiny hand-made annotation (no FUNSD data needed)."""
+
 import json
 
 import pytest
@@ -6,17 +7,46 @@ from PIL import Image
 
 from layoutlmv3_triton.datasets import funsd_layout
 
-FORM = {"form": [
-    {"id": 0, "label": "header", "box": [10, 5, 90, 20], "text": "ORDER FORM",
-     "words": [{"text": "ORDER", "box": [10, 5, 50, 20]}, {"text": "FORM", "box": [55, 5, 90, 20]}], "linking": []},
-    {"id": 1, "label": "question", "box": [10, 30, 40, 40], "text": "Date:",
-     "words": [{"text": "Date:", "box": [10, 30, 40, 40]}], "linking": [[1, 2]]},
-    {"id": 2, "label": "answer", "box": [45, 30, 80, 40], "text": "1 May",
-     "words": [{"text": "1", "box": [45, 30, 50, 40]}, {"text": " ", "box": [50, 30, 52, 40]},
-               {"text": "May", "box": [80, 40, 55, 30]}], "linking": [[1, 2]]},
-    {"id": 3, "label": "other", "box": [10, 60, 20, 70], "text": "x",
-     "words": [{"text": "x", "box": [10, 60, 20, 70]}], "linking": []},
-]}
+FORM = {
+    "form": [
+        {
+            "id": 0,
+            "label": "header",
+            "box": [10, 5, 90, 20],
+            "text": "ORDER FORM",
+            "words": [{"text": "ORDER", "box": [10, 5, 50, 20]}, {"text": "FORM", "box": [55, 5, 90, 20]}],
+            "linking": [],
+        },
+        {
+            "id": 1,
+            "label": "question",
+            "box": [10, 30, 40, 40],
+            "text": "Date:",
+            "words": [{"text": "Date:", "box": [10, 30, 40, 40]}],
+            "linking": [[1, 2]],
+        },
+        {
+            "id": 2,
+            "label": "answer",
+            "box": [45, 30, 80, 40],
+            "text": "1 May",
+            "words": [
+                {"text": "1", "box": [45, 30, 50, 40]},
+                {"text": " ", "box": [50, 30, 52, 40]},
+                {"text": "May", "box": [80, 40, 55, 30]},
+            ],
+            "linking": [[1, 2]],
+        },
+        {
+            "id": 3,
+            "label": "other",
+            "box": [10, 60, 20, 70],
+            "text": "x",
+            "words": [{"text": "x", "box": [10, 60, 20, 70]}],
+            "linking": [],
+        },
+    ]
+}
 
 
 @pytest.fixture()

@@ -1,4 +1,5 @@
 """Graph passes keep the exported model's results bit for bit."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,11 +19,19 @@ def _column_gather_model(table: np.ndarray) -> onnx.ModelProto:
         helper.make_node("Gather", ["table", "idx_flat"], ["rows_already"], axis=0),  # not a column gather: kept
     ]
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("idx", TensorProto.INT64, [3, 5])],
-        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [table.shape[0], 3, 5]),
-         helper.make_tensor_value_info("rows_already", TensorProto.FLOAT, [15, table.shape[1]])],
-        [numpy_helper.from_array(table, "table"), numpy_helper.from_array(np.array([-1], np.int64), "flat"),
-         numpy_helper.from_array(np.array([table.shape[0], 3, 5], np.int64), "shape")])
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("idx", TensorProto.INT64, [3, 5])],
+        [
+            helper.make_tensor_value_info("out", TensorProto.FLOAT, [table.shape[0], 3, 5]),
+            helper.make_tensor_value_info("rows_already", TensorProto.FLOAT, [15, table.shape[1]]),
+        ],
+        [
+            numpy_helper.from_array(table, "table"),
+            numpy_helper.from_array(np.array([-1], np.int64), "flat"),
+            numpy_helper.from_array(np.array([table.shape[0], 3, 5], np.int64), "shape"),
+        ],
+    )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
 
 

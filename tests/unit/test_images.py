@@ -1,17 +1,18 @@
 """The bad-input corpus without a server (load_document, then decode_image): every kind
 gets a page or a typed error naming the preprocess stage, and nothing is decoded past
 the limits."""
+
 from __future__ import annotations
 
+import bad_inputs
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-import bad_inputs
-from layoutlmv3_triton.serving.preprocessor import load_document
 from layoutlmv3_triton.errors import BadImageError, ImageTooLargeError
 from layoutlmv3_triton.serving.images import decode_image, to_rgb
 from layoutlmv3_triton.serving.limits import Limits
+from layoutlmv3_triton.serving.preprocessor import load_document
 
 DOCUMENT_CASES = [c for c in bad_inputs.CASES if c.document is not None]
 

@@ -4,12 +4,12 @@ The export is written here the way Label Studio writes one (results per region s
 id: a rectangle or polygon, a per-region transcription, a label; a relation), with a page
 rendered beside it.
 """
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from pages import render_lines
 
 from layoutlmv3_triton.datasets import funsd_layout, labelstudio
@@ -19,22 +19,49 @@ W, H = 900, 600
 
 def pct(box):
     x0, y0, x1, y1 = box
-    return {"x": 100 * x0 / W, "y": 100 * y0 / H, "width": 100 * (x1 - x0) / W, "height": 100 * (y1 - y0) / H,
-            "rotation": 0}
+    return {
+        "x": 100 * x0 / W,
+        "y": 100 * y0 / H,
+        "width": 100 * (x1 - x0) / W,
+        "height": 100 * (y1 - y0) / H,
+        "rotation": 0,
+    }
 
 
 def region(rid, box, text, label, geometry="rectangle"):
     """The three results Label Studio's OCR template stores for one region."""
     value = pct(box)
-    shape = {"id": rid, "type": geometry, "from_name": "bbox", "to_name": "image", "original_width": W,
-             "original_height": H, "image_rotation": 0, "value": value}
+    shape = {
+        "id": rid,
+        "type": geometry,
+        "from_name": "bbox",
+        "to_name": "image",
+        "original_width": W,
+        "original_height": H,
+        "image_rotation": 0,
+        "value": value,
+    }
     if geometry == "polygon":
         x0, y0, x1, y1 = box
         shape["value"] = {"points": [[100 * x / W, 100 * y / H] for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]}
-    labels = {"id": rid, "type": "labels", "from_name": "label", "to_name": "image", "original_width": W,
-              "original_height": H, "value": {**value, "labels": [label]}}
-    text_result = {"id": rid, "type": "textarea", "from_name": "transcription", "to_name": "image",
-                   "original_width": W, "original_height": H, "value": {**value, "text": [text]}}
+    labels = {
+        "id": rid,
+        "type": "labels",
+        "from_name": "label",
+        "to_name": "image",
+        "original_width": W,
+        "original_height": H,
+        "value": {**value, "labels": [label]},
+    }
+    text_result = {
+        "id": rid,
+        "type": "textarea",
+        "from_name": "transcription",
+        "to_name": "image",
+        "original_width": W,
+        "original_height": H,
+        "value": {**value, "text": [text]},
+    }
     return [shape, labels, text_result]
 
 
@@ -50,16 +77,25 @@ def export(tmp_path):
     folder = tmp_path / "export"
     folder.mkdir()
     image.save(folder / "form.png")
-    results = (region("h1", union([boxes["REGISTRATION"], boxes["FORM"]]), "REGISTRATION FORM", "Header")
-               + region("q1", boxes["Name:"], "Name:", "Question")
-               + region("a1", union([boxes["John"], boxes["Smith"]]), "John Smith", "Answer", geometry="polygon")
-               + region("q2", boxes["Date:"], "Date:", "Question")
-               + region("a2", boxes["2024-01-02"], "2024-01-02", "Answer")
-               + [{"type": "relation", "from_id": "q1", "to_id": "a1", "direction": "right"},
-                  {"type": "relation", "from_id": "q2", "to_id": "a2", "direction": "right"}])
-    tasks = [{"id": 7, "data": {"ocr": "/data/upload/1/8f2c1d7e-form.png"},
-              "annotations": [{"id": 1, "was_cancelled": False, "result": results}]},
-             {"id": 8, "data": {"ocr": "/data/upload/1/0a1b2c3d-other.png"}, "annotations": []}]
+    results = (
+        region("h1", union([boxes["REGISTRATION"], boxes["FORM"]]), "REGISTRATION FORM", "Header")
+        + region("q1", boxes["Name:"], "Name:", "Question")
+        + region("a1", union([boxes["John"], boxes["Smith"]]), "John Smith", "Answer", geometry="polygon")
+        + region("q2", boxes["Date:"], "Date:", "Question")
+        + region("a2", boxes["2024-01-02"], "2024-01-02", "Answer")
+        + [
+            {"type": "relation", "from_id": "q1", "to_id": "a1", "direction": "right"},
+            {"type": "relation", "from_id": "q2", "to_id": "a2", "direction": "right"},
+        ]
+    )
+    tasks = [
+        {
+            "id": 7,
+            "data": {"ocr": "/data/upload/1/8f2c1d7e-form.png"},
+            "annotations": [{"id": 1, "was_cancelled": False, "result": results}],
+        },
+        {"id": 8, "data": {"ocr": "/data/upload/1/0a1b2c3d-other.png"}, "annotations": []},
+    ]
     (folder / "project-1-at-2026-01-01.json").write_text(json.dumps(tasks))
     return folder, truth
 
@@ -83,8 +119,7 @@ def test_regions_become_words_with_boxes_and_bio_tags(export):
 
 
 def test_other_labels_get_their_own_tags_and_text_splits_into_lines():
-    assert labelstudio.tag_names(["invoice_no", "total"]) == (
-        "O", "B-INVOICE_NO", "I-INVOICE_NO", "B-TOTAL", "I-TOTAL")
+    assert labelstudio.tag_names(["invoice_no", "total"]) == ("O", "B-INVOICE_NO", "I-INVOICE_NO", "B-TOTAL", "I-TOTAL")
     words = labelstudio.split_region((0, 0, 100, 40), "Ship to\nACME Ltd")
     assert [w for w, _ in words] == ["Ship", "to", "ACME", "Ltd"]
     assert words[0][1] == (0, 0, 57, 20) and words[2][1][1] == 20  # second line in the lower half
@@ -106,11 +141,25 @@ def test_train_and_evaluate_read_the_export(export, tmp_path):
     folder, _ = export
     ds = load_split(data=str(folder))
     assert label_names(ds) == list(funsd_layout.LABELS) and ds[0]["tokens"][:2] == ["REGISTRATION", "FORM"]
-    summary = train(TrainConfig(out=str(tmp_path / "m"), data=[f"{folder}*4"], val_data=str(folder),
-                                from_scratch=True, preset="tiny", vocab_size=300, max_steps=2, batch_size=2,
-                                tokenizer_corpus="data", progress=False, threads=1))
+    summary = train(
+        TrainConfig(
+            out=str(tmp_path / "m"),
+            data=[f"{folder}*4"],
+            val_data=str(folder),
+            from_scratch=True,
+            preset="tiny",
+            vocab_size=300,
+            max_steps=2,
+            batch_size=2,
+            tokenizer_corpus="data",
+            progress=False,
+            threads=1,
+        )
+    )
     assert summary["global_steps"] == 2 and summary["train_pages"] == 4
-    truths, loaders, _, tags, fmt = read_source(EvalConfig(url="unused", data=str(folder / "project-1-at-2026-01-01.json")))
+    truths, loaders, _, tags, fmt = read_source(
+        EvalConfig(url="unused", data=str(folder / "project-1-at-2026-01-01.json"))
+    )
     assert fmt == "label-studio" and tags == list(funsd_layout.LABELS)
     assert truths[0].words == ds[0]["tokens"] and truths[0].layout.linking == [(1, 2), (3, 4)]
     assert loaders[0]() == (folder / "form.png").read_bytes()

@@ -1,5 +1,6 @@
 """The package's shape: few top-level modules, subpackages by role, imports that follow
 the layering in README's "How the pieces fit", and one exception hierarchy."""
+
 from __future__ import annotations
 
 import ast
@@ -16,8 +17,18 @@ from layoutlmv3_triton.errors import LayoutLMv3TritonError
 PACKAGE = Path(layoutlmv3_triton.__file__).parent
 CLIENT = PACKAGE.parents[1] / "client" / "layoutlmv3_client"
 TOP_LEVEL = {"__init__.py", "cli.py", "contract.py", "errors.py", "records.py"}
-SUBPACKAGES = {"serving", "datasets", "synth", "training", "export", "repository", "images", "local",
-               "measure", "commands"}
+SUBPACKAGES = {
+    "serving",
+    "datasets",
+    "synth",
+    "training",
+    "export",
+    "repository",
+    "images",
+    "local",
+    "measure",
+    "commands",
+}
 # What each subpackage may import from the package (besides contract, errors, records), from the
 # bottom up.  Tight: every entry is used (test_the_allowed_imports_are_tight), so the table is
 # also the picture of the layering in README's "How the pieces fit".
@@ -40,8 +51,11 @@ def package_imports(path: Path) -> set[str]:
     """Top-level module names (``layoutlmv3_triton.X``) that ``path`` imports, anywhere in it."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
-            [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        names = (
+            [node.module]
+            if isinstance(node, ast.ImportFrom) and node.module
+            else [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        )
         for name in names:
             parts = name.split(".")
             if parts[0] == "layoutlmv3_triton" and len(parts) > 1:
@@ -127,7 +141,7 @@ def test_no_module_import_cycles():
         state[node] = "open"
         for nxt in sorted(graph[node]):
             if state.get(nxt) == "open":
-                cycles.append(trail[trail.index(nxt):] + [nxt])
+                cycles.append(trail[trail.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, trail + [nxt])
         state[node] = "done"
@@ -160,8 +174,11 @@ def test_every_exception_the_package_defines_derives_from_its_base():
             continue  # imports tensorrt only when building; checked below by source
         module = importlib.import_module(info.name)
         for name, obj in inspect.getmembers(module, inspect.isclass):
-            if obj.__module__ == module.__name__ and issubclass(obj, BaseException) \
-                    and not issubclass(obj, (LayoutLMv3TritonError, Warning)):
+            if (
+                obj.__module__ == module.__name__
+                and issubclass(obj, BaseException)
+                and not issubclass(obj, (LayoutLMv3TritonError, Warning))
+            ):
                 strays.append(f"{module.__name__}.{name}")
     assert not strays, f"derive these from LayoutLMv3TritonError: {strays}"
 

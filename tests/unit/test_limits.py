@@ -1,4 +1,5 @@
 """Limits: safe defaults, parsing from model-config parameters, and the configs that carry them."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,7 @@ def test_from_parameters_reads_ints_and_ignores_others():
     assert limits.max_request_bytes == Limits().max_request_bytes
 
 
-@pytest.mark.parametrize("params", [{"max_image_pixels": "many"}, {"max_request_bytes": "0"},
-                                    {"max_image_side": "-1"}])
+@pytest.mark.parametrize("params", [{"max_image_pixels": "many"}, {"max_request_bytes": "0"}, {"max_image_side": "-1"}])
 def test_bad_parameters_fail_loudly(params):
     with pytest.raises(ValueError, match=next(iter(params))):
         Limits.from_parameters(params)

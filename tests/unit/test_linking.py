@@ -1,4 +1,5 @@
 """Question -> answer linking (serving/linking.py), its training data and its pair scores."""
+
 from __future__ import annotations
 
 import json
@@ -20,14 +21,22 @@ def pairs_of(entities, linker=None) -> set[tuple[int, int]]:
 
 
 def test_answer_to_the_right_on_the_same_line():
-    ents = [entity("QUESTION", (10, 10, 60, 22), "Name:"), entity("ANSWER", (80, 11, 150, 23), "Ada"),
-            entity("QUESTION", (10, 40, 60, 52), "Date:"), entity("ANSWER", (80, 40, 150, 52), "1 May")]
+    ents = [
+        entity("QUESTION", (10, 10, 60, 22), "Name:"),
+        entity("ANSWER", (80, 11, 150, 23), "Ada"),
+        entity("QUESTION", (10, 40, 60, 52), "Date:"),
+        entity("ANSWER", (80, 40, 150, 52), "1 May"),
+    ]
     assert pairs_of(ents) == {(0, 1), (2, 3)}
 
 
 def test_answer_directly_below_its_question():
-    ents = [entity("QUESTION", (10, 10, 90, 22), "Address"), entity("ANSWER", (12, 30, 260, 42), "1 Main St"),
-            entity("QUESTION", (10, 60, 90, 72), "Remarks"), entity("ANSWER", (10, 80, 300, 92), "none")]
+    ents = [
+        entity("QUESTION", (10, 10, 90, 22), "Address"),
+        entity("ANSWER", (12, 30, 260, 42), "1 Main St"),
+        entity("QUESTION", (10, 60, 90, 72), "Remarks"),
+        entity("ANSWER", (10, 80, 300, 92), "none"),
+    ]
     assert pairs_of(ents) == {(0, 1), (2, 3)}
 
 
@@ -41,23 +50,32 @@ def test_table_cells_go_to_their_column_header():
 
 
 def test_question_without_answer_gets_no_pair():
-    ents = [entity("QUESTION", (10, 10, 60, 22), "Signature:"),  # blank field
-            entity("QUESTION", (10, 200, 60, 212), "Name:"), entity("ANSWER", (80, 200, 150, 212), "Ada"),
-            entity("HEADER", (10, 300, 200, 320), "NOTES")]
+    ents = [
+        entity("QUESTION", (10, 10, 60, 22), "Signature:"),  # blank field
+        entity("QUESTION", (10, 200, 60, 212), "Name:"),
+        entity("ANSWER", (80, 200, 150, 212), "Ada"),
+        entity("HEADER", (10, 300, 200, 320), "NOTES"),
+    ]
     assert pairs_of(ents) == {(1, 2)}
 
 
 def test_two_answers_for_one_question():
-    ents = [entity("QUESTION", (10, 10, 50, 22), "Sex:"), entity("ANSWER", (70, 10, 110, 22), "Male"),
-            entity("ANSWER", (130, 10, 190, 22), "Female")]
+    ents = [
+        entity("QUESTION", (10, 10, 50, 22), "Sex:"),
+        entity("ANSWER", (70, 10, 110, 22), "Male"),
+        entity("ANSWER", (130, 10, 190, 22), "Female"),
+    ]
     pairs = link(ents)
     assert {(p.question, p.answer) for p in pairs} == {(0, 1), (0, 2)}
     assert all(0 < p.score <= 1 for p in pairs)
 
 
 def test_a_question_in_between_blocks_the_link():
-    ents = [entity("QUESTION", (10, 10, 60, 22), "From:"), entity("QUESTION", (100, 10, 140, 22), "To:"),
-            entity("ANSWER", (160, 10, 220, 22), "Bob")]
+    ents = [
+        entity("QUESTION", (10, 10, 60, 22), "From:"),
+        entity("QUESTION", (100, 10, 140, 22), "To:"),
+        entity("ANSWER", (160, 10, 220, 22), "Bob"),
+    ]
     assert pairs_of(ents) == {(1, 2)}
 
 
@@ -111,14 +129,30 @@ def test_logistic_linker_learns_from_derived_synthetic_links(tmp_path):
     ents = [entity("QUESTION", (10, 10, 60, 22), "Name:"), entity("ANSWER", (80, 10, 150, 22), "Ada")]
     assert pairs_of(ents, learned) == {(0, 1)}
     # the derivation reads tables by column and leaves a blank field's question unlinked
-    table = [{**e, "words": [i]} for i, e in enumerate(
-        [entity("QUESTION", (10, 10, 60, 22)), entity("QUESTION", (200, 10, 240, 22)),
-         entity("ANSWER", (10, 40, 90, 52)), entity("ANSWER", (200, 40, 225, 52)),
-         entity("ANSWER", (10, 70, 90, 82)), entity("ANSWER", (200, 70, 225, 82))])]
+    table = [
+        {**e, "words": [i]}
+        for i, e in enumerate(
+            [
+                entity("QUESTION", (10, 10, 60, 22)),
+                entity("QUESTION", (200, 10, 240, 22)),
+                entity("ANSWER", (10, 40, 90, 52)),
+                entity("ANSWER", (200, 40, 225, 52)),
+                entity("ANSWER", (10, 70, 90, 82)),
+                entity("ANSWER", (200, 70, 225, 82)),
+            ]
+        )
+    ]
     assert derive_links(table) == {(0, 2), (1, 3), (0, 4), (1, 5)}
-    blank = [{**e, "words": [i]} for i, e in enumerate(
-        [entity("QUESTION", (10, 10, 60, 22)), entity("QUESTION", (200, 10, 240, 22)),
-         entity("ANSWER", (260, 10, 300, 22))])]
+    blank = [
+        {**e, "words": [i]}
+        for i, e in enumerate(
+            [
+                entity("QUESTION", (10, 10, 60, 22)),
+                entity("QUESTION", (200, 10, 240, 22)),
+                entity("ANSWER", (260, 10, 300, 22)),
+            ]
+        )
+    ]
     assert derive_links(blank) == {(1, 2)}
 
 

@@ -1,8 +1,9 @@
 """The local launcher starts tritonserver the way the container does where it matters."""
+
 from __future__ import annotations
 
-from layoutlmv3_triton.repository import python_backend
 from layoutlmv3_triton.local.server import LocalTritonServer
+from layoutlmv3_triton.repository import python_backend
 
 
 def test_local_server_sizes_python_backend_shared_memory_like_the_container(tmp_path):

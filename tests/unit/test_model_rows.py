@@ -1,5 +1,6 @@
 """The local model step runs each window at its own length: padding after a row's last
 real token is cut off, and the logits equal those of the row run alone, unpadded."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -21,10 +22,14 @@ def _row(rng, length: int, padded: int) -> dict[str, np.ndarray]:
     mask = np.zeros(padded, dtype=np.int64)
     mask[:length] = 1
     bbox = np.zeros((padded, 4), dtype=np.int64)
-    bbox[1:length - 1] = np.sort(rng.integers(0, 1000, (length - 2, 4)), axis=-1)
+    bbox[1 : length - 1] = np.sort(rng.integers(0, 1000, (length - 2, 4)), axis=-1)
     pixels = rng.standard_normal((3, contract.IMAGE_SIZE, contract.IMAGE_SIZE)).astype(np.float32)
-    return {contract.INPUT_IDS.name: ids, contract.ATTENTION_MASK.name: mask, contract.BBOX.name: bbox,
-            contract.PIXEL_VALUES.name: pixels}
+    return {
+        contract.INPUT_IDS.name: ids,
+        contract.ATTENTION_MASK.name: mask,
+        contract.BBOX.name: bbox,
+        contract.PIXEL_VALUES.name: pixels,
+    }
 
 
 def _request(rows: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -44,8 +49,12 @@ def test_each_window_runs_at_its_own_length(model):
     assert [o.shape[:2] for o in out] == [(2, 64), (1, 32)]
     for request, logits in ((long_page, out[0]), (short_page, out[1])):
         for row, length in enumerate(real_lengths(request[contract.ATTENTION_MASK.name])):
-            alone = model.run({k: (v[row:row + 1] if k == contract.PIXEL_VALUES.name else v[row:row + 1, :length])
-                               for k, v in request.items()})
+            alone = model.run(
+                {
+                    k: (v[row : row + 1] if k == contract.PIXEL_VALUES.name else v[row : row + 1, :length])
+                    for k, v in request.items()
+                }
+            )
             np.testing.assert_allclose(logits[row, :length], alone[0], rtol=1e-4, atol=1e-4)
             assert not logits[row, length:].any()
     padded = model.run_many([long_page, short_page], pad_across_lengths=True)

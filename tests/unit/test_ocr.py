@@ -1,8 +1,9 @@
 """Real Tesseract (tesserocr, in-process) on pages rendered with known text."""
+
 import pytest
+from pages import render_lines
 from PIL import Image
 
-from pages import render_lines
 from layoutlmv3_triton.errors import OcrError
 from layoutlmv3_triton.serving.ocr import OcrConfig, TesseractEngine, find_tessdata
 
@@ -57,8 +58,17 @@ def test_parameters_configure_engine():
 
 def test_small_text_is_enlarged_and_boxes_come_back_in_page_pixels():
     """A page of 11 px print: read at native size and enlarged to a 15 px text height."""
-    image, truth = render_lines(["Invoice Number 12345 Total", "Ship to Acme Corporation Ltd", "Date 2024 Paid",
-                                 "Order Reference Code", "Contact Office Manager"], size=(400, 260), font_size=11)
+    image, truth = render_lines(
+        [
+            "Invoice Number 12345 Total",
+            "Ship to Acme Corporation Ltd",
+            "Date 2024 Paid",
+            "Order Reference Code",
+            "Contact Office Manager",
+        ],
+        size=(400, 260),
+        font_size=11,
+    )
     config = OcrConfig(text_height=15, thresholding_method=1)
     from layoutlmv3_triton.serving.page_scale import choose_scale
 
@@ -92,7 +102,9 @@ def test_words_split_after_separators():
     assert split_text("12/4/87", "") == ["12/4/87"]
     pieces = split_words([Word("ab/cd", (100, 10, 150, 20), 90.0, 3, 1)], "/")
     assert [(w.text, w.box, w.line, w.confidence) for w in pieces] == [
-        ("ab/", (100, 10, 130, 20), 3, 90.0), ("cd", (130, 10, 150, 20), 3, 90.0)]
+        ("ab/", (100, 10, 130, 20), 3, 90.0),
+        ("cd", (130, 10, 150, 20), 3, 90.0),
+    ]
 
 
 def test_tesseract_variables_are_checked():

@@ -1,5 +1,6 @@
 """The ppocr engine in a model repository: its two models' configs rendered from the contract,
 the engine each variant gets by default, and what build-repo writes and removes."""
+
 import pytest
 from tritonclient.grpc import model_config_pb2 as pb
 
@@ -22,15 +23,17 @@ def contract_signature(tensors):
 def test_each_variant_gets_its_default_engine_and_the_ocr_models_follow_the_contract(variant):
     options = with_ocr_engine(ServingOptions(variant=variant), None)
     assert options.preprocess.ocr.engine == ("ppocr" if options.gpu else "tesseract")
-    rendered = {name: configs.parse(configs.render(cfg))
-                for name, cfg in configs.all_configs(with_ocr_engine(options, "ppocr")).items()}
+    rendered = {
+        name: configs.parse(configs.render(cfg))
+        for name, cfg in configs.all_configs(with_ocr_engine(options, "ppocr")).items()
+    }
     pre = rendered[contract.PREPROCESS]
     assert pre.parameters["ocr_engine"].string_value == "ppocr"
     assert "ppocr_text_height" in pre.parameters
-    for name, inputs, outputs in ((contract.OCR_DETECTION, contract.OCR_DETECTION_INPUTS,
-                                   contract.OCR_DETECTION_OUTPUTS),
-                                  (contract.OCR_RECOGNITION, contract.OCR_RECOGNITION_INPUTS,
-                                   contract.OCR_RECOGNITION_OUTPUTS)):
+    for name, inputs, outputs in (
+        (contract.OCR_DETECTION, contract.OCR_DETECTION_INPUTS, contract.OCR_DETECTION_OUTPUTS),
+        (contract.OCR_RECOGNITION, contract.OCR_RECOGNITION_INPUTS, contract.OCR_RECOGNITION_OUTPUTS),
+    ):
         cfg = rendered[name]
         assert signature(cfg.input) == contract_signature(inputs)
         assert signature(cfg.output) == contract_signature(outputs)
@@ -68,8 +71,10 @@ def test_build_repo_writes_the_ocr_models_and_drops_them_again(tmp_path):
     written = write_ocr_models(tmp_path, ppocr)
     assert reads_with_ppocr(tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in written] == [
-        f"{contract.OCR_DETECTION}/1/{contract.ONNX_FILE}", f"{contract.OCR_RECOGNITION}/1/{contract.ONNX_FILE}",
-        f"{contract.PREPROCESS}/1/{contract.OCR_CHARSET_FILE}"]
+        f"{contract.OCR_DETECTION}/1/{contract.ONNX_FILE}",
+        f"{contract.OCR_RECOGNITION}/1/{contract.ONNX_FILE}",
+        f"{contract.PREPROCESS}/1/{contract.OCR_CHARSET_FILE}",
+    ]
     chars = (tmp_path / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE).read_text().split("\n")[:-1]
     assert chars[0] == "" and chars[-1] == " " and {"A", "z", "0", "€", "/"} <= set(chars) and "中" not in chars
     assert "Apache" in (tmp_path / contract.OCR_RECOGNITION / "NOTICE").read_text()

@@ -1,4 +1,5 @@
 """Pair scoring against FUNSD's linking (datasets/pairs.py) and its place in evaluate's report."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,8 @@ import json
 from PIL import Image
 
 from layoutlmv3_triton.datasets import funsd_layout
-from layoutlmv3_triton.measure.evaluation import GroundTruth, evaluate_page
 from layoutlmv3_triton.datasets.pairs import gold_pairs, pair_lines, pair_report, score_given_entities
+from layoutlmv3_triton.measure.evaluation import GroundTruth, evaluate_page
 
 
 def word(text, box):
@@ -19,17 +20,46 @@ def write_form(root):
     (root / "images").mkdir()
     Image.new("L", (400, 300), 255).save(root / "images" / "f1.png")
     form = [
-        {"id": 0, "label": "question", "box": [10, 10, 60, 22], "text": "Name:", "words": [word("Name:", [10, 10, 60, 22])],
-         "linking": [[0, 1]]},
-        {"id": 1, "label": "answer", "box": [80, 10, 150, 22], "text": "Ada Byron",
-         "words": [word("Ada", [80, 10, 110, 22]), word("Byron", [115, 10, 150, 22])], "linking": [[0, 1]]},
-        {"id": 2, "label": "question", "box": [10, 50, 90, 62], "text": "Address", "words": [word("Address", [10, 50, 90, 62])],
-         "linking": [[3, 2]]},  # written answer -> question, as some FUNSD files do
-        {"id": 3, "label": "answer", "box": [10, 70, 200, 82], "text": "1 Main St",
-         "words": [word("1", [10, 70, 20, 82]), word("Main", [25, 70, 70, 82]), word("St", [75, 70, 95, 82])],
-         "linking": [[3, 2]]},
-        {"id": 4, "label": "header", "box": [10, 100, 90, 112], "text": "NOTES", "words": [word("NOTES", [10, 100, 90, 112])],
-         "linking": [[4, 2]]},
+        {
+            "id": 0,
+            "label": "question",
+            "box": [10, 10, 60, 22],
+            "text": "Name:",
+            "words": [word("Name:", [10, 10, 60, 22])],
+            "linking": [[0, 1]],
+        },
+        {
+            "id": 1,
+            "label": "answer",
+            "box": [80, 10, 150, 22],
+            "text": "Ada Byron",
+            "words": [word("Ada", [80, 10, 110, 22]), word("Byron", [115, 10, 150, 22])],
+            "linking": [[0, 1]],
+        },
+        {
+            "id": 2,
+            "label": "question",
+            "box": [10, 50, 90, 62],
+            "text": "Address",
+            "words": [word("Address", [10, 50, 90, 62])],
+            "linking": [[3, 2]],
+        },  # written answer -> question, as some FUNSD files do
+        {
+            "id": 3,
+            "label": "answer",
+            "box": [10, 70, 200, 82],
+            "text": "1 Main St",
+            "words": [word("1", [10, 70, 20, 82]), word("Main", [25, 70, 70, 82]), word("St", [75, 70, 95, 82])],
+            "linking": [[3, 2]],
+        },
+        {
+            "id": 4,
+            "label": "header",
+            "box": [10, 100, 90, 112],
+            "text": "NOTES",
+            "words": [word("NOTES", [10, 100, 90, 112])],
+            "linking": [[4, 2]],
+        },
     ]
     (root / "annotations" / "f1.json").write_text(json.dumps({"form": form}))
     return funsd_layout.read_pages(root)
@@ -43,21 +73,37 @@ def test_gold_pairs_and_the_linker_on_ground_truth(tmp_path):
 
 
 def served_result(pairs):
-    words = [("Name:", [10, 10, 60, 22], "B-QUESTION"), ("Ada", [80, 10, 110, 22], "B-ANSWER"),
-             ("Byron", [115, 10, 150, 22], "I-ANSWER"), ("Address", [10, 50, 90, 62], "B-QUESTION"),
-             ("1", [10, 70, 20, 82], "B-ANSWER")]  # OCR missed "Main St": the answer entity is 1 of 3 words
-    entities = [{"label": "QUESTION", "box": [10, 10, 60, 22], "text": "Name:", "words": [0]},
-                {"label": "ANSWER", "box": [80, 10, 150, 22], "text": "Ada Byron", "words": [1, 2]},
-                {"label": "QUESTION", "box": [10, 50, 90, 62], "text": "Address", "words": [3]},
-                {"label": "ANSWER", "box": [10, 70, 20, 82], "text": "1", "words": [4]}]
-    return {"pages": [{"width": 400, "height": 300, "entities": entities, "pairs": pairs,
-                       "words": [{"text": t, "box": b, "label": label} for t, b, label in words]}]}
+    words = [
+        ("Name:", [10, 10, 60, 22], "B-QUESTION"),
+        ("Ada", [80, 10, 110, 22], "B-ANSWER"),
+        ("Byron", [115, 10, 150, 22], "I-ANSWER"),
+        ("Address", [10, 50, 90, 62], "B-QUESTION"),
+        ("1", [10, 70, 20, 82], "B-ANSWER"),
+    ]  # OCR missed "Main St": the answer entity is 1 of 3 words
+    entities = [
+        {"label": "QUESTION", "box": [10, 10, 60, 22], "text": "Name:", "words": [0]},
+        {"label": "ANSWER", "box": [80, 10, 150, 22], "text": "Ada Byron", "words": [1, 2]},
+        {"label": "QUESTION", "box": [10, 50, 90, 62], "text": "Address", "words": [3]},
+        {"label": "ANSWER", "box": [10, 70, 20, 82], "text": "1", "words": [4]},
+    ]
+    return {
+        "pages": [
+            {
+                "width": 400,
+                "height": 300,
+                "entities": entities,
+                "pairs": pairs,
+                "words": [{"text": t, "box": b, "label": label} for t, b, label in words],
+            }
+        ]
+    }
 
 
 def test_end_to_end_pairs_through_evaluate_page(tmp_path):
     (page,) = write_form(tmp_path)
-    truth = GroundTruth(page.id, page.words, [list(b) for b in page.boxes], page.tags, 400, 300, pixel_boxes=True,
-                        layout=page)
+    truth = GroundTruth(
+        page.id, page.words, [list(b) for b in page.boxes], page.tags, 400, 300, pixel_boxes=True, layout=page
+    )
     result = served_result([{"question": 0, "answer": 1, "score": 1.0}, {"question": 2, "answer": 3, "score": 0.5}])
     counts = evaluate_page(truth, result).pairs
     # (0, 1) matches; the second answer holds 1 of its gold entity's 3 words: no match, a wrong pair

@@ -1,4 +1,5 @@
 """Each step's model-config parameters survive the trip through config.pbtxt."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,11 +15,20 @@ from layoutlmv3_triton.serving.settings import ModelParameters, PostprocessParam
 CHANGED = {
     contract.PREPROCESS: PreprocessParameters(
         ocr=OcrConfig(lang="eng+deu", psm=6, tessdata="/opt/tessdata", min_confidence=12.5),
-        limits=Limits(max_request_bytes=1000, max_image_pixels=2000, max_image_side=300, max_pdf_pages=4,
-                      max_windows=9),
-        pdf_dpi=200, window_stride=64, max_windows_per_page=3),
-    contract.MODEL: ModelParameters(onnx_file="other.onnx", intra_op_threads=3, allow_spinning=True,
-                                    graph_optimization="basic", pad_across_lengths=True),
+        limits=Limits(
+            max_request_bytes=1000, max_image_pixels=2000, max_image_side=300, max_pdf_pages=4, max_windows=9
+        ),
+        pdf_dpi=200,
+        window_stride=64,
+        max_windows_per_page=3,
+    ),
+    contract.MODEL: ModelParameters(
+        onnx_file="other.onnx",
+        intra_op_threads=3,
+        allow_spinning=True,
+        graph_optimization="basic",
+        pad_across_lengths=True,
+    ),
     contract.POSTPROCESS: PostprocessParameters(model_config_file="labels.json"),
 }
 

@@ -1,4 +1,5 @@
 """perf_analyzer --input-data JSON for the ensemble: real page images, one per request."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,11 @@ from PIL import Image
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.commands import perf_data as command
 from layoutlmv3_triton.measure.perf_data import (
-    PerfDataError, document_entry, expand, serialize_bytes_element, write_input_data,
+    PerfDataError,
+    document_entry,
+    expand,
+    serialize_bytes_element,
+    write_input_data,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,7 +42,7 @@ def _elements(serialized: bytes) -> list[bytes]:
     out, offset = [], 0
     while offset < len(serialized):
         (n,) = struct.unpack_from("<I", serialized, offset)
-        out.append(serialized[offset + 4: offset + 4 + n])
+        out.append(serialized[offset + 4 : offset + 4 + n])
         offset += 4 + n
     assert offset == len(serialized)
     return out
@@ -119,8 +124,12 @@ def test_module_runs_without_the_full_cli(tmp_path):
     """The perf-analyzer service calls it as ``python3 -m`` in the torch-free client image."""
     _page(tmp_path / "p.png")
     out = tmp_path / "input.json"
-    done = subprocess.run([sys.executable, "-m", "layoutlmv3_triton.commands.perf_data", str(tmp_path / "p.png"),
-                           "-o", str(out)], capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "layoutlmv3_triton.commands.perf_data", str(tmp_path / "p.png"), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     assert len(json.loads(out.read_text())["data"]) == 1
 

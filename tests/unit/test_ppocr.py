@@ -1,9 +1,10 @@
 """PP-OCR's pre- and post-processing (serving/ppocr/), and the real networks on rendered pages."""
+
 import numpy as np
 import pytest
+from pages import font, render_lines
 from PIL import Image, ImageDraw
 
-from pages import font, render_lines
 from layoutlmv3_triton.serving.ppocr import detection, recognition
 from layoutlmv3_triton.serving.ppocr.config import PpocrConfig
 from layoutlmv3_triton.serving.ppocr.detection import TextBox
@@ -16,8 +17,8 @@ def ids_of(text: str) -> list[int]:
 
 
 def test_ctc_decoding_merges_repeats_drops_blanks_and_keeps_columns():
-    a, b, l, o = ids_of("ablo")
-    columns = [0, a, a, 0, b, 0, l, l, 0, l, 0, o, 0]
+    a, b, el, o = ids_of("ablo")
+    columns = [0, a, a, 0, b, 0, el, el, 0, el, 0, o, 0]
     probs = np.linspace(0.5, 1.0, len(columns))
     line = recognition.ctc_decode(np.array(columns), probs, CHARSET, columns_read=len(columns))
     assert line.text == "abllo"  # "ll": a blank between two l's keeps both
@@ -73,7 +74,7 @@ def test_db_follows_a_tilted_line():
     prob = np.zeros((200, 400), dtype=np.float32)
     for x in range(40, 360):  # a line 8 px thick rising 1 px every 16 px (3.6 degrees)
         y = 100 - (x - 40) // 16
-        prob[y:y + 8, x] = 0.95
+        prob[y : y + 8, x] = 0.95
     (box,) = detection.boxes_from_map(prob, page_size=(400, 200))
     assert not box.upright
     along = box.corners[1] - box.corners[0]
@@ -106,8 +107,10 @@ def test_detector_input_is_a_multiple_of_32_in_bgr():
 
 def test_line_crops_are_48_px_and_batches_group_by_padded_width():
     page = Image.new("RGB", (600, 200), "white")
-    boxes = [TextBox(np.array([[10, 10], [10 + w, 10], [10 + w, 34], [10, 34]], dtype=float), 0.9)
-             for w in (40, 400, 50, 380, 45)]
+    boxes = [
+        TextBox(np.array([[10, 10], [10 + w, 10], [10 + w, 34], [10, 34]], dtype=float), 0.9)
+        for w in (40, 400, 50, 380, 45)
+    ]
     crops = [recognition.crop_line(page, b, max_width=2400) for b in boxes]
     assert [c.image.height for c in crops] == [48] * 5
     assert [c.width for c in crops] == [80, 800, 100, 760, 90]
@@ -139,8 +142,23 @@ LINES = ["Invoice Number: 12345", "Date: 2024-01-02 Total due 99.50", "Ship to: 
 def test_reads_a_rendered_page_with_word_boxes(engine):
     image, truth = render_lines(LINES)
     words = engine.read(image)
-    expected = {"Invoice", "Number:", "12345", "Date:", "2024-", "01-", "02", "Total", "due", "99.50", "Ship",
-                "to:", "Acme", "Corporation", "Ltd"}
+    expected = {
+        "Invoice",
+        "Number:",
+        "12345",
+        "Date:",
+        "2024-",
+        "01-",
+        "02",
+        "Total",
+        "due",
+        "99.50",
+        "Ship",
+        "to:",
+        "Acme",
+        "Corporation",
+        "Ltd",
+    }
     assert len(expected & {w.text for w in words}) >= 13, [w.text for w in words]
     placed = 0
     for text, box in truth:  # whole words: those not split after / - :
@@ -159,8 +177,9 @@ def test_pages_read_together_give_what_each_gives_alone(engine):
     together = engine.read_pages([a, b])
     alone = [engine.read(a), engine.read(b)]
     # the same words and boxes; confidences move a little with the padding of a shared batch
-    assert [[(w.text, w.box, w.line) for w in page] for page in together] == \
-        [[(w.text, w.box, w.line) for w in page] for page in alone]
+    assert [[(w.text, w.box, w.line) for w in page] for page in together] == [
+        [(w.text, w.box, w.line) for w in page] for page in alone
+    ]
     assert [w.text for w in together[1]] == ["Second:", "12/", "04/", "87"]
 
 
@@ -190,8 +209,9 @@ def ocr_repository(tmp_path_factory):
 
     repo = tmp_path_factory.mktemp("ocr-models")
     try:
-        write_ocr_models(*(repo / name / "1" / contract.ONNX_FILE for name in contract.OCR_MODELS),
-                         repo / contract.OCR_CHARSET_FILE)
+        write_ocr_models(
+            *(repo / name / "1" / contract.ONNX_FILE for name in contract.OCR_MODELS), repo / contract.OCR_CHARSET_FILE
+        )
     except RepositoryError as exc:
         pytest.skip(str(exc))
     options = with_ocr_engine(configs.ServingOptions(), "ppocr")
@@ -202,6 +222,7 @@ def ocr_repository(tmp_path_factory):
 
 def test_recognition_model_batches_equal_shapes_and_answers_bad_requests_alone(ocr_repository, monkeypatch):
     import fake_pb_utils
+
     from layoutlmv3_triton import contract
     from layoutlmv3_triton.serving.steps import ocr_models, triton_io
 
@@ -210,11 +231,13 @@ def test_recognition_model_batches_equal_shapes_and_answers_bad_requests_alone(o
     model.initialize(fake_pb_utils.initialize_args(ocr_repository, contract.OCR_RECOGNITION))
     rng = np.random.default_rng(0)
     lines = [rng.uniform(-1, 1, (n, 3, 48, w)).astype(np.float32) for n, w in ((2, 96), (1, 128), (3, 96))]
-    requests = [fake_pb_utils.InferenceRequest(line_images=lines[0]),
-                fake_pb_utils.InferenceRequest(line_images=np.zeros((1, 3, 32, 96), np.float32)),  # not 48 px
-                fake_pb_utils.InferenceRequest(line_images=lines[1]),
-                fake_pb_utils.InferenceRequest(),
-                fake_pb_utils.InferenceRequest(line_images=lines[2])]
+    requests = [
+        fake_pb_utils.InferenceRequest(line_images=lines[0]),
+        fake_pb_utils.InferenceRequest(line_images=np.zeros((1, 3, 32, 96), np.float32)),  # not 48 px
+        fake_pb_utils.InferenceRequest(line_images=lines[1]),
+        fake_pb_utils.InferenceRequest(),
+        fake_pb_utils.InferenceRequest(line_images=lines[2]),
+    ]
     responses = model.execute(requests)
     for index, array in zip((0, 2, 4), lines):
         out = responses[index].outputs()

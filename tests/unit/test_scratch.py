@@ -1,4 +1,5 @@
 """The from-scratch build yields a real LayoutLMv3 model + processor that reload offline."""
+
 from __future__ import annotations
 
 import pytest
@@ -81,8 +82,14 @@ def test_layout_tables_start_smooth():
     assert cos(x[500], x[900], dim=0) < cos(x[500], x[501], dim=0)
     assert model.layoutlmv3.embeddings.position_embeddings.weight[1].abs().sum() == 0  # padding row
     plain = scratch.init_model("tiny", LABELS, vocab_size=300, sinusoidal_layout=False)
-    assert cos(plain.layoutlmv3.embeddings.x_position_embeddings.weight[500],
-               plain.layoutlmv3.embeddings.x_position_embeddings.weight[501], dim=0) < 0.5
+    assert (
+        cos(
+            plain.layoutlmv3.embeddings.x_position_embeddings.weight[500],
+            plain.layoutlmv3.embeddings.x_position_embeddings.weight[501],
+            dim=0,
+        )
+        < 0.5
+    )
 
 
 def test_broad_tokenizer_corpus_covers_english_in_every_case():

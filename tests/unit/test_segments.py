@@ -1,4 +1,5 @@
 """Segment boxes (serving/segments.py) and the page scale chosen before OCR (serving/page_scale.py)."""
+
 import json
 
 import numpy as np
@@ -26,8 +27,11 @@ def test_lines_from_boxes_alone():
 def test_boxes_at_level_uses_ocr_ids_else_geometry():
     boxes = [[10, 10, 60, 30], [70, 10, 100, 30], [10, 50, 60, 70]]
     assert segments.boxes_at_level(boxes, "word") == boxes
-    assert segments.boxes_at_level(boxes, "line", lines=[0, 1, 1]) == [[10, 10, 60, 30], [10, 10, 100, 70],
-                                                                        [10, 10, 100, 70]]
+    assert segments.boxes_at_level(boxes, "line", lines=[0, 1, 1]) == [
+        [10, 10, 60, 30],
+        [10, 10, 100, 70],
+        [10, 10, 100, 70],
+    ]
     assert segments.boxes_at_level(boxes, "block", lines=[0, 0, 1], blocks=[0, 0, 0])[2] == [10, 10, 100, 70]
     assert segments.boxes_at_level(boxes, "line")[0] == [10, 10, 100, 30]  # no ids: geometric lines
     with pytest.raises(ValueError):
@@ -67,7 +71,7 @@ def test_scale_brings_small_text_up_and_leaves_large_pages_alone():
     assert page_scale.choose_scale(text_page(10), 0, 4, 12_000_000) == 1.0  # scaling off
     assert page_scale.choose_scale(text_page(5), 25, 3, 12_000_000) == 3.0  # capped by max_scale
     capped = page_scale.choose_scale(text_page(10), 25, 4, 2_000_000)  # capped by pixels
-    assert 800 * 1000 * capped ** 2 == pytest.approx(2_000_000)
+    assert 800 * 1000 * capped**2 == pytest.approx(2_000_000)
 
 
 def test_scale_falls_back_to_dpi_metadata():

@@ -1,4 +1,5 @@
 """Soak bookkeeping without a server: metrics parsing, the memory verdict, the reports."""
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,20 @@ def samples(rss, every_s=10.0, failed=0, stub=None):
     """One sample every ``every_s`` seconds, 10 requests each; tritonserver holds ``rss``, the
     stub ``stub`` (flat at 500 MiB when not given)."""
     stub = stub or [500.0] * len(rss)
-    return [Sample(t=(i + 1) * every_s, success=10 * (i + 1), failure=failed, docs_per_s=1.0, failed_in_window=0,
-                   mean_latency_ms=100.0, rss_mib=v + w, processes={"tritonserver": v, "layoutlmv3_model_0_0": w},
-                   anon_mib={"tritonserver": v / 2, "layoutlmv3_model_0_0": w / 2})
-            for i, (v, w) in enumerate(zip(rss, stub))]
+    return [
+        Sample(
+            t=(i + 1) * every_s,
+            success=10 * (i + 1),
+            failure=failed,
+            docs_per_s=1.0,
+            failed_in_window=0,
+            mean_latency_ms=100.0,
+            rss_mib=v + w,
+            processes={"tritonserver": v, "layoutlmv3_model_0_0": w},
+            anon_mib={"tritonserver": v / 2, "layoutlmv3_model_0_0": w / 2},
+        )
+        for i, (v, w) in enumerate(zip(rss, stub))
+    ]
 
 
 def test_parse_metrics_sums_the_ensemble_only():
@@ -64,9 +75,18 @@ def test_failures_fail_and_short_runs_do_not_judge_memory():
 
 
 def test_reports_are_written(tmp_path):
-    report = SoakReport({"url": "127.0.0.1:1", "protocol": "grpc", "concurrency": 16, "duration_s": 300,
-                         "sample_s": 10, "cpu_count": 2, "loadavg_1m_at_start": 1.0},
-                        samples([1000 + (i % 2) for i in range(30)]))
+    report = SoakReport(
+        {
+            "url": "127.0.0.1:1",
+            "protocol": "grpc",
+            "concurrency": 16,
+            "duration_s": 300,
+            "sample_s": 10,
+            "cpu_count": 2,
+            "loadavg_1m_at_start": 1.0,
+        },
+        samples([1000 + (i % 2) for i in range(30)]),
+    )
     report.summary = summarize(report.samples, 300, 0, 300, [])
     paths = write_outputs(report, tmp_path)
     assert json.loads(paths["json"].read_text())["summary"]["verdict"] == "pass"
@@ -79,14 +99,34 @@ def test_runs_read_back_and_compare_side_by_side(tmp_path):
     from layoutlmv3_triton.cli import main
 
     for label, growth in (("before", 1.0), ("after", 0.0)):
-        report = SoakReport({"url": "u", "protocol": "grpc", "concurrency": 16, "duration_s": 300, "sample_s": 10,
-                             "cpu_count": 2, "loadavg_1m_at_start": 1.0},
-                            samples([1000 + growth * i for i in range(30)]))
+        report = SoakReport(
+            {
+                "url": "u",
+                "protocol": "grpc",
+                "concurrency": 16,
+                "duration_s": 300,
+                "sample_s": 10,
+                "cpu_count": 2,
+                "loadavg_1m_at_start": 1.0,
+            },
+            samples([1000 + growth * i for i in range(30)]),
+        )
         report.summary = summarize(report.samples, 300, 0, 300, [])
         write_outputs(report, tmp_path / label)
         again = SoakReport.from_dict(json.loads((tmp_path / label / "soak.json").read_text()))
         assert again.samples == report.samples and again.summary == report.summary
-    assert main(["soak", "--compare", f"glibc={tmp_path / 'before' / 'soak.json'}",
-                 f"jemalloc={tmp_path / 'after' / 'soak.json'}", "--output", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "soak",
+                "--compare",
+                f"glibc={tmp_path / 'before' / 'soak.json'}",
+                f"jemalloc={tmp_path / 'after' / 'soak.json'}",
+                "--output",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "soak-compare.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["soak", "--compare", "no-label", "--output", str(tmp_path)]) == 2

@@ -1,15 +1,16 @@
 """The three Triton step models, run without a server through a fake
 ``triton_python_backend_utils``: one response per request, and a failure, expected or
 not, answers only its own request."""
+
 from __future__ import annotations
 
 import json
 
+import fake_pb_utils
 import numpy as np
 import pytest
-
-import fake_pb_utils
 from pages import FORM_LINES, png_bytes, render_lines
+
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.records import PageRecord
 from layoutlmv3_triton.serving.steps import onnx_model, postprocess, preprocess, triton_io
@@ -39,8 +40,12 @@ def pre(tiny_repository):
 
 
 def test_preprocess_answers_each_request_on_its_own(pre, page):
-    requests = [documents_request(page), documents_request(b"not an image"),
-                fake_pb_utils.InferenceRequest(), documents_request(page, page)]
+    requests = [
+        documents_request(page),
+        documents_request(b"not an image"),
+        fake_pb_utils.InferenceRequest(),
+        documents_request(page, page),
+    ]
     responses = pre.execute(requests)
     assert len(responses) == len(requests)
     good, undecodable, empty, two = responses
@@ -102,7 +107,7 @@ def model_request(pre_outputs: dict[str, np.ndarray], **changes):
 def test_model_step_isolates_bad_inputs_and_failed_runs(pre, model_step, page, monkeypatch):
     outputs = pre.execute([documents_request(page)])[0].outputs()
     bad_ids = outputs[contract.INPUT_IDS.name].copy()
-    bad_ids[0, 1] = 10 ** 9  # out of the vocabulary
+    bad_ids[0, 1] = 10**9  # out of the vocabulary
     requests = [model_request(outputs), model_request(outputs, input_ids=bad_ids), model_request(outputs)]
     responses = model_step.execute(requests)
     assert [r.has_error() for r in responses] == [False, True, False]
@@ -130,8 +135,9 @@ def test_postprocess_rejects_a_malformed_page_record_for_its_request_only(pre, m
     logits = model_step.execute([model_request(outputs)])[0].outputs()[contract.LOGITS.name]
 
     def request(page_words):
-        return fake_pb_utils.InferenceRequest(logits=logits, word_ids=outputs[contract.WORD_IDS.name],
-                                              page_words=page_words)
+        return fake_pb_utils.InferenceRequest(
+            logits=logits, word_ids=outputs[contract.WORD_IDS.name], page_words=page_words
+        )
 
     malformed = np.array([[json.dumps({"page": 0, "words": ["a"], "boxes": []}).encode()]], dtype=object)
     good, bad = post.execute([request(outputs[contract.PAGE_WORDS.name]), request(malformed)])

@@ -1,5 +1,6 @@
 """The supervisor's /proc reading and restart decisions, with stand-in processes and a
 fake server (the real kill-and-recover test is tests/functional/test_faults.py)."""
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,9 @@ def fake_stub(tmp_path):
     script = tmp_path / "repo" / "layoutlmv3_model" / "1" / "model.py"
     script.parent.mkdir(parents=True)
     script.write_text("import time\ntime.sleep(60)\n")
-    proc = subprocess.Popen([f"/opt/{STUB_NAME}", str(script), "shm-region", "layoutlmv3_model_0_0"],
-                            executable=sys.executable)
+    proc = subprocess.Popen(
+        [f"/opt/{STUB_NAME}", str(script), "shm-region", "layoutlmv3_model_0_0"], executable=sys.executable
+    )
     yield proc
     proc.kill()
     proc.wait()

@@ -1,4 +1,5 @@
 """Synthetic pages: reproducible, well-formed, FUNSD-formatted, and readable by Tesseract."""
+
 from __future__ import annotations
 
 import os
@@ -64,7 +65,7 @@ def test_clean_boxes_do_not_overlap_and_enclose_ink():
     gray = page.image.convert("L")
     boxes = page.boxes
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             ix = min(a[2], b[2]) - max(a[0], b[0])
             iy = min(a[3], b[3]) - max(a[1], b[1])
             assert ix <= 0 or iy <= 0, (a, b)

@@ -3,6 +3,7 @@
 A tiny BERT with a WordPiece tokenizer is written here (random weights, a vocabulary of a
 few dozen words), so no download and no wheel is needed.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,10 +15,38 @@ pytest.importorskip("tokenizers")
 transformers = pytest.importorskip("transformers")
 
 from layoutlmv3_triton.training.text_init import (  # noqa: E402
-    TextInitError, init_from_text_model, load_tokenizer, locate)
+    TextInitError,
+    init_from_text_model,
+    load_tokenizer,
+    locate,
+)
 
-WORDS = ["date", "name", "form", "total", "invoice", "page", "to", "from", "the", "of", "12", "04", "87",
-         "love", "##lace", "##s", ":", "/", "-", ".", ",", "a", "b", "c"]
+WORDS = [
+    "date",
+    "name",
+    "form",
+    "total",
+    "invoice",
+    "page",
+    "to",
+    "from",
+    "the",
+    "of",
+    "12",
+    "04",
+    "87",
+    "love",
+    "##lace",
+    "##s",
+    ":",
+    "/",
+    "-",
+    ".",
+    ",",
+    "a",
+    "b",
+    "c",
+]
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 LABELS = ["O", "B-QUESTION", "I-QUESTION", "B-ANSWER", "I-ANSWER"]
 
@@ -33,16 +62,35 @@ def write_tiny_bert(folder, hidden: int = 48):
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])],
+    )
     tok.enable_truncation(128)  # as sentence-transformers saves it: must not limit the pages
     tok.save(str(folder / "tokenizer.json"))
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "tokenizer_class": "BertTokenizer", "do_lower_case": True, "unk_token": "[UNK]", "sep_token": "[SEP]",
-        "pad_token": "[PAD]", "cls_token": "[CLS]", "mask_token": "[MASK]", "model_max_length": 512}))
-    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=2,
-                                     num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=64,
-                                     pad_token_id=vocab["[PAD]"])
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "tokenizer_class": "BertTokenizer",
+                "do_lower_case": True,
+                "unk_token": "[UNK]",
+                "sep_token": "[SEP]",
+                "pad_token": "[PAD]",
+                "cls_token": "[CLS]",
+                "mask_token": "[MASK]",
+                "model_max_length": 512,
+            }
+        )
+    )
+    config = transformers.BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=2 * hidden,
+        max_position_embeddings=64,
+        pad_token_id=vocab["[PAD]"],
+    )
     torch.manual_seed(0)
     transformers.BertModel(config).save_pretrained(folder)
     return folder
@@ -58,14 +106,19 @@ def test_text_stack_computes_what_the_bert_computes(tiny_bert):
     the weights landed on the right names and the positions are shifted by padding_idx + 1."""
     model, processor, facts = init_from_text_model(tiny_bert, LABELS)
     bert = transformers.BertModel.from_pretrained(str(tiny_bert)).eval()
-    enc = processor.tokenizer(["Date:", "12/04/87", "Lovelace", "invoices"], boxes=[[0, 0, 0, 0]] * 4,
-                              return_tensors="pt")
+    enc = processor.tokenizer(
+        ["Date:", "12/04/87", "Lovelace", "invoices"], boxes=[[0, 0, 0, 0]] * 4, return_tensors="pt"
+    )
     ids = enc["input_ids"]
     with torch.no_grad():
         reference = bert(input_ids=ids).last_hidden_state
         emb = model.layoutlmv3.embeddings
-        for table in (emb.x_position_embeddings, emb.y_position_embeddings, emb.h_position_embeddings,
-                      emb.w_position_embeddings):
+        for table in (
+            emb.x_position_embeddings,
+            emb.y_position_embeddings,
+            emb.h_position_embeddings,
+            emb.w_position_embeddings,
+        ):
             table.weight.zero_()
         for name, param in model.layoutlmv3.encoder.named_parameters():
             if "rel_pos" in name:
@@ -94,8 +147,9 @@ def test_saved_folder_serves_through_the_page_encoder(tmp_path, tiny_bert):
     model, processor, _ = init_from_text_model(tiny_bert, LABELS)
     model.save_pretrained(tmp_path)
     processor.save_pretrained(tmp_path)
-    window = PageEncoder(tmp_path).encode(Image.new("RGB", (200, 100), "white"), ["Total:", "12/04/87"],
-                                          [[10, 10, 60, 20], [70, 10, 150, 20]])
+    window = PageEncoder(tmp_path).encode(
+        Image.new("RGB", (200, 100), "white"), ["Total:", "12/04/87"], [[10, 10, 60, 20], [70, 10, 150, 20]]
+    )
     n = int(window.attention_mask.sum())
     assert window.input_ids[0] == 2 and window.input_ids[n - 1] == 3  # [CLS] ... [SEP]
     assert window.input_ids[n:].tolist() == [0] * (len(window.input_ids) - n)  # BERT's [PAD] is 0

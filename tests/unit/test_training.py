@@ -1,4 +1,5 @@
 """Lightning fine-tuning on tiny settings: loss goes down, output reloads, hub path works."""
+
 from __future__ import annotations
 
 import json
@@ -11,10 +12,16 @@ datasets = pytest.importorskip("datasets")
 pytest.importorskip("seqeval")
 
 from layoutlmv3_triton import synth  # noqa: E402
+from layoutlmv3_triton.datasets.scoring import entity_scores  # noqa: E402
 from layoutlmv3_triton.training import TrainConfig, TrainingError, train  # noqa: E402
 from layoutlmv3_triton.training.data import (  # noqa: E402
-    LABEL_PAD, Collator, DatasetError, FunsdDataModule, label_names, load_split)
-from layoutlmv3_triton.datasets.scoring import entity_scores  # noqa: E402
+    LABEL_PAD,
+    Collator,
+    DatasetError,
+    FunsdDataModule,
+    label_names,
+    load_split,
+)
 from layoutlmv3_triton.training.module import TokenClassifier, word_sequences  # noqa: E402
 from layoutlmv3_triton.training.ocr_labels import label_ocr_words  # noqa: E402
 
@@ -38,8 +45,17 @@ def hub_standin(tmp_path_factory, data_dirs):
 
 
 def tiny_config(out, **kw) -> TrainConfig:
-    base = dict(out=str(out), from_scratch=True, preset="tiny", vocab_size=600, epochs=1, batch_size=4,
-                progress=False, threads=2, tokenizer_corpus="data")  # the broad corpus costs ~20 s a tokenizer
+    base = dict(
+        out=str(out),
+        from_scratch=True,
+        preset="tiny",
+        vocab_size=600,
+        epochs=1,
+        batch_size=4,
+        progress=False,
+        threads=2,
+        tokenizer_corpus="data",
+    )  # the broad corpus costs ~20 s a tokenizer
     base.update(kw)
     return TrainConfig(**base)
 
@@ -67,8 +83,15 @@ def test_few_steps_lower_the_loss(data_dirs):
     model.train()
     module = TokenClassifier(model, labels, lr=3e-3, warmup_ratio=0.0, total_steps=30)
     L.seed_everything(0, verbose=False)
-    trainer = L.Trainer(max_steps=30, logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0)
+    trainer = L.Trainer(
+        max_steps=30,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
     trainer.fit(module, train_dataloaders=dm.train_dataloader())
     after = loss()
     assert after < before * 0.8, (before, after)
@@ -79,8 +102,7 @@ def test_train_saves_a_from_pretrained_folder_and_skips_when_unchanged(tmp_path,
     from transformers import LayoutLMv3ForTokenClassification, LayoutLMv3Processor
 
     out = tmp_path / "model"
-    cfg = tiny_config(out, data=str(data_dirs[0]), val_data=str(data_dirs[1]), max_steps=4,
-                      skip_if_unchanged=True)
+    cfg = tiny_config(out, data=str(data_dirs[0]), val_data=str(data_dirs[1]), max_steps=4, skip_if_unchanged=True)
     summary = train(cfg)
     assert summary["skipped"] is False and summary["global_steps"] == 4
     assert summary["labels"] == synth.FUNSD_LABELS and 0.0 <= summary["best_val_f1"] <= 1.0
@@ -94,15 +116,20 @@ def test_train_saves_a_from_pretrained_folder_and_skips_when_unchanged(tmp_path,
     model = LayoutLMv3ForTokenClassification.from_pretrained(out)
     processor = LayoutLMv3Processor.from_pretrained(out)
     assert model.config.id2label == dict(enumerate(synth.FUNSD_LABELS))
-    enc = processor(Image.new("RGB", (500, 600), "white"), ["Name:", "Ada"], boxes=[[10, 10, 90, 30], [100, 10, 160, 30]],
-                    return_tensors="pt")
+    enc = processor(
+        Image.new("RGB", (500, 600), "white"),
+        ["Name:", "Ada"],
+        boxes=[[10, 10, 90, 30], [100, 10, 160, 30]],
+        return_tensors="pt",
+    )
     with torch.no_grad():
         assert model(**enc).logits.shape[-1] == len(synth.FUNSD_LABELS)
 
     again = train(cfg)
     assert again["skipped"] is True and again["fingerprint"] == summary["fingerprint"]
-    changed = train(tiny_config(out, data=str(data_dirs[0]), val_data=str(data_dirs[1]), max_steps=5,
-                                skip_if_unchanged=True))
+    changed = train(
+        tiny_config(out, data=str(data_dirs[0]), val_data=str(data_dirs[1]), max_steps=5, skip_if_unchanged=True)
+    )
     assert changed["skipped"] is False and changed["fingerprint"] != summary["fingerprint"]
 
 
@@ -146,9 +173,13 @@ def test_word_sequences_use_first_subtokens_only():
 
 
 def test_collator_pads_per_batch():
-    a = {"input_ids": torch.tensor([0, 5, 2]), "attention_mask": torch.ones(3, dtype=torch.long),
-         "bbox": torch.ones(3, 4, dtype=torch.long), "labels": torch.tensor([-100, 1, -100]),
-         "pixel_values": torch.zeros(3, 224, 224, dtype=torch.float16)}
+    a = {
+        "input_ids": torch.tensor([0, 5, 2]),
+        "attention_mask": torch.ones(3, dtype=torch.long),
+        "bbox": torch.ones(3, 4, dtype=torch.long),
+        "labels": torch.tensor([-100, 1, -100]),
+        "pixel_values": torch.zeros(3, 224, 224, dtype=torch.float16),
+    }
     b = {k: v[:2] if k != "pixel_values" else v for k, v in a.items()}
     batch = Collator(pad_token_id=1)([a, b])
     assert batch["input_ids"].tolist() == [[0, 5, 2], [0, 5, 1]]
@@ -160,8 +191,13 @@ def test_collator_pads_per_batch():
 def test_token_dropout_hides_words_but_never_special_tokens():
     torch.manual_seed(0)
     ids = torch.tensor([0] + list(range(10, 210)) + [2])
-    item = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "bbox": torch.zeros(len(ids), 4, dtype=torch.long),
-            "labels": torch.zeros_like(ids), "pixel_values": torch.zeros(3, 224, 224, dtype=torch.float16)}
+    item = {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "bbox": torch.zeros(len(ids), 4, dtype=torch.long),
+        "labels": torch.zeros_like(ids),
+        "pixel_values": torch.zeros(3, 224, 224, dtype=torch.float16),
+    }
     batch = Collator(pad_token_id=1, mask_token_id=4, token_dropout=0.3, special_ids=(0, 1, 2, 3, 4))([item])
     out = batch["input_ids"][0]
     assert out[0] == 0 and out[-1] == 2
@@ -176,8 +212,13 @@ def test_box_jitter_moves_whole_words_and_leaves_special_tokens():
     words = [[100 + 14 * i, 200, 110 + 14 * i, 215] for i in range(60)]
     boxes = [[0, 0, 0, 0]] + [box for box in words for _ in range(2)] + [[0, 0, 0, 0]]  # 2 tokens a word
     ids = torch.tensor([0] + list(range(10, 130)) + [2])
-    item = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "bbox": torch.tensor(boxes),
-            "labels": torch.zeros_like(ids), "pixel_values": torch.zeros(3, 224, 224, dtype=torch.float16)}
+    item = {
+        "input_ids": ids,
+        "attention_mask": torch.ones_like(ids),
+        "bbox": torch.tensor(boxes),
+        "labels": torch.zeros_like(ids),
+        "pixel_values": torch.zeros(3, 224, 224, dtype=torch.float16),
+    }
     short = {k: (v[:5] if k != "pixel_values" else v) for k, v in item.items()}  # padded in the batch
     batch = Collator(pad_token_id=1, special_ids=(0, 1, 2), box_jitter=3)([item, short])
     out = batch["bbox"][0]
@@ -196,8 +237,7 @@ def test_ocr_words_take_labels_from_covering_ground_truth():
     gt_labels = ["B-QUESTION", "I-QUESTION", "B-ANSWER"]
     # OCR split the first word, read a stray mark, lost nothing else
     ocr = [(0, 0, 24, 10), (26, 0, 50, 10), (60, 0, 100, 10), (150, 0, 155, 10), (200, 0, 260, 10)]
-    assert label_ocr_words(ocr, gt_boxes, gt_labels) == [
-        "B-QUESTION", "I-QUESTION", "I-QUESTION", "O", "B-ANSWER"]
+    assert label_ocr_words(ocr, gt_boxes, gt_labels) == ["B-QUESTION", "I-QUESTION", "I-QUESTION", "O", "B-ANSWER"]
     # the entity's first word was lost: its second word starts the entity
     assert label_ocr_words([(60, 0, 100, 10)], gt_boxes, gt_labels) == ["B-QUESTION"]
 
@@ -259,20 +299,48 @@ def test_funsd_layout_folders_train_with_synthetic_pages(tmp_path, data_dirs):
     (form / "annotations").mkdir(parents=True)
     (form / "images").mkdir()
     Image.new("RGB", (200, 100), "white").save(form / "images" / "f1.png")
-    (form / "annotations" / "f1.json").write_text(json.dumps({"form": [
-        {"id": 0, "label": "question", "box": [10, 10, 60, 20], "text": "Date:", "linking": [[0, 1]],
-         "words": [{"text": "Date:", "box": [10, 10, 60, 20]}]},
-        {"id": 1, "label": "answer", "box": [70, 10, 150, 20], "text": "May 1", "linking": [[0, 1]],
-         "words": [{"text": "May", "box": [70, 10, 100, 20]}, {"text": "1", "box": [110, 10, 120, 20]}]},
-        {"id": 2, "label": "other", "box": [10, 50, 60, 60], "text": "note", "linking": [],
-         "words": [{"text": "note", "box": [10, 50, 60, 60]}]}]}))
+    (form / "annotations" / "f1.json").write_text(
+        json.dumps(
+            {
+                "form": [
+                    {
+                        "id": 0,
+                        "label": "question",
+                        "box": [10, 10, 60, 20],
+                        "text": "Date:",
+                        "linking": [[0, 1]],
+                        "words": [{"text": "Date:", "box": [10, 10, 60, 20]}],
+                    },
+                    {
+                        "id": 1,
+                        "label": "answer",
+                        "box": [70, 10, 150, 20],
+                        "text": "May 1",
+                        "linking": [[0, 1]],
+                        "words": [{"text": "May", "box": [70, 10, 100, 20]}, {"text": "1", "box": [110, 10, 120, 20]}],
+                    },
+                    {
+                        "id": 2,
+                        "label": "other",
+                        "box": [10, 50, 60, 60],
+                        "text": "note",
+                        "linking": [],
+                        "words": [{"text": "note", "box": [10, 50, 60, 60]}],
+                    },
+                ]
+            }
+        )
+    )
     ds = load_split(data=[str(data_dirs[0]), f"{form}*3"])
     synthetic = load_split(data=str(data_dirs[0]))
     assert len(ds) == len(synthetic) + 3
     real = ds[len(ds) - 1]
     assert real["tokens"] == ["Date:", "May", "1", "note"] and real["ner_tags"] == [3, 5, 6, 0]
     assert real["bboxes"][0] == [50, 100, 300, 200]
-    summary = train(tiny_config(tmp_path / "m", data=[str(data_dirs[0]), f"{form}*2"], val_data=str(form),
-                                max_steps=3, box_level="line"))
+    summary = train(
+        tiny_config(
+            tmp_path / "m", data=[str(data_dirs[0]), f"{form}*2"], val_data=str(form), max_steps=3, box_level="line"
+        )
+    )
     assert summary["global_steps"] == 3 and summary["val_pages"] == 1
     assert json.loads((tmp_path / "m" / "config.json").read_text())["box_level"] == "line"

@@ -14,9 +14,9 @@ def test_windows_cover_every_word_with_overlap():
     windows = plan_windows(tokens, max_tokens=510, stride=128)
     assert windows[0].start == 0 and windows[-1].end == 1000
     for w in windows:
-        assert sum(tokens[w.start:w.end]) <= 510
+        assert sum(tokens[w.start : w.end]) <= 510
     for a, b in zip(windows, windows[1:]):
-        shared = sum(tokens[b.start:a.end])
+        shared = sum(tokens[b.start : a.end])
         assert 0 < shared <= 128 and b.start > a.start
 
 

@@ -17,6 +17,7 @@ examples:
   layoutlmv3-triton bench --pages-dir my_scans/ --pages 16   # your own page images, the first 16
   layoutlmv3-triton bench --quick --ocr-engine ppocr          # only the PP-OCR engine
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,28 +41,63 @@ def _concurrency(text: str) -> list[int]:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     defaults = ServingOptions()
-    p.add_argument("--output", "-o", type=Path, default=Path("reports/bench"),
-                   help="report folder: bench.json, bench.md, bench.png, logs (default: %(default)s)")
+    p.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=Path("reports/bench"),
+        help="report folder: bench.json, bench.md, bench.png, logs (default: %(default)s)",
+    )
     p.add_argument("--quick", action="store_true", help="4 pages, concurrency 1 and 4: a few minutes")
-    p.add_argument("--preset", choices=("tiny", "small", "base"), default="base",
-                   help="random model size (default: %(default)s, same shape as layoutlmv3-base)")
-    p.add_argument("--quantize", choices=("int8", "none"), default="int8",
-                   help="model the ensemble serves (default: %(default)s; 'none' serves fp32)")
-    p.add_argument("--pages", type=int, default=None,
-                   help="pages to render and measure (default: 16, quick: 4); with --pages-dir, the first N "
-                        "images (default: all)")
-    p.add_argument("--pages-dir", type=Path, default=None, metavar="DIR",
-                   help="measure on the page images in DIR (png, jpg, tif, ...; name order) instead of "
-                        "rendered synthetic forms")
-    p.add_argument("--concurrency", type=_concurrency, default=None,
-                   help="perf_analyzer concurrency levels, e.g. 1,2,4,8 (default: 1,2,4,6,8; quick: 1,4)")
-    p.add_argument("--passes", type=int, default=None,
-                   help="passes over the pages per concurrency level (default: 3, quick: 2)")
-    p.add_argument("--ocr-engine", choices=("both", "tesseract", "ppocr"), default=None,
-                   help="OCR engine(s) to measure (default: both when the rapidocr wheel is installed, "
-                        "else tesseract; the first one measured, tesseract, is the headline)")
-    p.add_argument("--work-dir", type=Path, default=Path("artifacts/bench"),
-                   help="where the model and repositories are built and reused (default: %(default)s)")
+    p.add_argument(
+        "--preset",
+        choices=("tiny", "small", "base"),
+        default="base",
+        help="random model size (default: %(default)s, same shape as layoutlmv3-base)",
+    )
+    p.add_argument(
+        "--quantize",
+        choices=("int8", "none"),
+        default="int8",
+        help="model the ensemble serves (default: %(default)s; 'none' serves fp32)",
+    )
+    p.add_argument(
+        "--pages",
+        type=int,
+        default=None,
+        help="pages to render and measure (default: 16, quick: 4); with --pages-dir, the first N "
+        "images (default: all)",
+    )
+    p.add_argument(
+        "--pages-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="measure on the page images in DIR (png, jpg, tif, ...; name order) instead of "
+        "rendered synthetic forms",
+    )
+    p.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=None,
+        help="perf_analyzer concurrency levels, e.g. 1,2,4,8 (default: 1,2,4,6,8; quick: 1,4)",
+    )
+    p.add_argument(
+        "--passes", type=int, default=None, help="passes over the pages per concurrency level (default: 3, quick: 2)"
+    )
+    p.add_argument(
+        "--ocr-engine",
+        choices=("both", "tesseract", "ppocr"),
+        default=None,
+        help="OCR engine(s) to measure (default: both when the rapidocr wheel is installed, "
+        "else tesseract; the first one measured, tesseract, is the headline)",
+    )
+    p.add_argument(
+        "--work-dir",
+        type=Path,
+        default=Path("artifacts/bench"),
+        help="where the model and repositories are built and reused (default: %(default)s)",
+    )
     p.add_argument("--rebuild", action="store_true", help="rebuild the model and repositories")
     p.add_argument("--no-progress", action="store_true", help="no progress display")
     g = p.add_argument_group("served configuration (defaults: configs.ServingOptions)")
@@ -96,16 +132,26 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     serving = ServingOptions(
-        preprocess_instances=args.preprocess_instances, model_instances=args.model_instances,
-        model=ModelParameters(intra_op_threads=args.model_threads), postprocess_instances=args.postprocess_instances,
-        max_batch_size=args.max_batch_size, max_queue_delay_us=args.max_queue_delay_us,
+        preprocess_instances=args.preprocess_instances,
+        model_instances=args.model_instances,
+        model=ModelParameters(intra_op_threads=args.model_threads),
+        postprocess_instances=args.postprocess_instances,
+        max_batch_size=args.max_batch_size,
+        max_queue_delay_us=args.max_queue_delay_us,
     )
     config = BenchConfig(
         ocr_engines=_engines(args.ocr_engine),
-        output=args.output, work_dir=args.work_dir, preset=args.preset,
-        quantize=None if args.quantize == "none" else args.quantize, quick=args.quick, pages=args.pages,
+        output=args.output,
+        work_dir=args.work_dir,
+        preset=args.preset,
+        quantize=None if args.quantize == "none" else args.quantize,
+        quick=args.quick,
+        pages=args.pages,
         pages_dir=args.pages_dir,
-        concurrency=args.concurrency, passes=args.passes, serving=serving, rebuild=args.rebuild,
+        concurrency=args.concurrency,
+        passes=args.passes,
+        serving=serving,
+        rebuild=args.rebuild,
         progress=not args.no_progress,
     )
     report, paths = run_bench(config)

@@ -6,6 +6,7 @@ examples:
   layoutlmv3-triton demo
   layoutlmv3-triton demo --repository model_repository --samples samples/ --annotate artifacts/demo
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,8 +19,12 @@ from layoutlmv3_triton import contract
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repository", type=Path, default=Path("model_repository"))
     p.add_argument("--samples", type=Path, default=Path("samples"), help="folder of page images (default: %(default)s)")
-    p.add_argument("--annotate", type=Path, default=Path("artifacts/demo"),
-                   help="write annotated pages here (default: %(default)s)")
+    p.add_argument(
+        "--annotate",
+        type=Path,
+        default=Path("artifacts/demo"),
+        help="write annotated pages here (default: %(default)s)",
+    )
     p.add_argument("--max-entities", type=int, default=12, help="fields and entities printed per page")
 
 
@@ -27,9 +32,8 @@ def run(args: argparse.Namespace) -> int:
     from layoutlmv3_client import DocumentClient
     from layoutlmv3_client.annotate import write_annotations
     from layoutlmv3_client.files import expand
-
-    from layoutlmv3_triton.repository.writer import check_repository
     from layoutlmv3_triton.local.server import LocalTritonServer
+    from layoutlmv3_triton.repository.writer import check_repository
 
     problems = check_repository(args.repository)
     if problems:
@@ -62,8 +66,10 @@ def clip(text: str, width: int) -> str:
 def print_page(path, page: dict, limit: int) -> None:
     """The page's fields (question -> answer, what a user came for), then the entities they come from."""
     entities, fields = page["entities"], page.get("fields") or []
-    print(f"{path}: {page['width']}x{page['height']} px, {len(page['words'])} words, {len(entities)} entities, "
-          f"{len(fields)} fields")
+    print(
+        f"{path}: {page['width']}x{page['height']} px, {len(page['words'])} words, {len(entities)} entities, "
+        f"{len(fields)} fields"
+    )
     if fields:
         print("  fields (question -> answer):")
         for field in fields[:limit]:

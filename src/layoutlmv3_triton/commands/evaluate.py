@@ -24,36 +24,59 @@ examples:
   layoutlmv3-triton evaluate --url 127.0.0.1:8001 --data funsd/ --split training --per-page
   layoutlmv3-triton evaluate --url 127.0.0.1:8000 --protocol http --dataset nielsr/funsd-layoutlmv3 --split test
 """
+
 from __future__ import annotations
 
 import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", required=True, metavar="HOST:PORT",
-                        help="Triton server (gRPC port with --protocol grpc, HTTP port with --protocol http)")
+    parser.add_argument(
+        "--url",
+        required=True,
+        metavar="HOST:PORT",
+        help="Triton server (gRPC port with --protocol grpc, HTTP port with --protocol http)",
+    )
     parser.add_argument("--protocol", choices=("grpc", "http"), default="grpc", help="(default: %(default)s)")
     src = parser.add_mutually_exclusive_group(required=True)
-    src.add_argument("--data", metavar="DIR", help="dataset folder (save_to_disk, FUNSD columns, e.g. from `synth`), "
-                                                   "a folder in FUNSD's layout (annotations/ + images/) or a Label "
-                                                   "Studio OCR export (the JSON file, images beside it)")
+    src.add_argument(
+        "--data",
+        metavar="DIR",
+        help="dataset folder (save_to_disk, FUNSD columns, e.g. from `synth`), "
+        "a folder in FUNSD's layout (annotations/ + images/) or a Label "
+        "Studio OCR export (the JSON file, images beside it)",
+    )
     src.add_argument("--dataset", metavar="NAME", help="datasets.load_dataset name, e.g. nielsr/funsd-layoutlmv3")
-    parser.add_argument("--split", help="split of a DatasetDict (default: test, else validation, else train); "
-                                        "of a FUNSD download: testing or training (default: testing, else training)")
+    parser.add_argument(
+        "--split",
+        help="split of a DatasetDict (default: test, else validation, else train); "
+        "of a FUNSD download: testing or training (default: testing, else training)",
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (default: %(default)s)")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate only the first N pages")
-    parser.add_argument("--min-overlap", type=float, default=0.5, metavar="F",
-                        help="share of an OCR word's box that a ground-truth box must cover to match it "
-                             "(default: %(default)s)")
-    parser.add_argument("--strict", action="store_true",
-                        help="seqeval strict IOB2 mode (an I-X without B-X is no entity); default: CoNLL mode, "
-                             "as the server decodes")
+    parser.add_argument(
+        "--min-overlap",
+        type=float,
+        default=0.5,
+        metavar="F",
+        help="share of an OCR word's box that a ground-truth box must cover to match it " "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="seqeval strict IOB2 mode (an I-X without B-X is no entity); default: CoNLL mode, "
+        "as the server decodes",
+    )
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request (default: %(default)s)")
-    parser.add_argument("--per-page", action="store_true",
-                        help="also print each page's word recalls and entity precision/recall/F1")
+    parser.add_argument(
+        "--per-page", action="store_true", help="also print each page's word recalls and entity precision/recall/F1"
+    )
     parser.add_argument("--output", metavar="FILE", help="write the JSON report here (always has the per-page figures)")
-    parser.add_argument("--linker", metavar="linker.json",
-                        help="linker for pair_f1_given_entities (FUNSD layout only; default: the geometric rules)")
+    parser.add_argument(
+        "--linker",
+        metavar="linker.json",
+        help="linker for pair_f1_given_entities (FUNSD layout only; default: the geometric rules)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -61,10 +84,17 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from layoutlmv3_client.errors import ClientError
-
     from layoutlmv3_triton.datasets.pairs import pair_lines
-    from layoutlmv3_triton.measure.evaluation import (EvalConfig, EvaluationError, evaluate, f1_line, format_per_page,
-                                                      format_table, label_mismatch, write_report)
+    from layoutlmv3_triton.measure.evaluation import (
+        EvalConfig,
+        EvaluationError,
+        evaluate,
+        f1_line,
+        format_per_page,
+        format_table,
+        label_mismatch,
+        write_report,
+    )
 
     if args.concurrency < 1:
         print("error: --concurrency must be at least 1", file=sys.stderr)
@@ -75,9 +105,20 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.min_overlap <= 1.0:
         print("error: --min-overlap is a fraction in (0, 1]", file=sys.stderr)
         return 2
-    cfg = EvalConfig(url=args.url, data=args.data, dataset=args.dataset, split=args.split, protocol=args.protocol,
-                     concurrency=args.concurrency, limit=args.limit, min_cover=args.min_overlap, strict=args.strict,
-                     timeout_s=args.timeout, progress=not args.no_progress, linker=args.linker)
+    cfg = EvalConfig(
+        url=args.url,
+        data=args.data,
+        dataset=args.dataset,
+        split=args.split,
+        protocol=args.protocol,
+        concurrency=args.concurrency,
+        limit=args.limit,
+        min_cover=args.min_overlap,
+        strict=args.strict,
+        timeout_s=args.timeout,
+        progress=not args.no_progress,
+        linker=args.linker,
+    )
     try:
         run_ = evaluate(cfg)
     except (EvaluationError, ClientError) as exc:

@@ -8,6 +8,7 @@ examples:
   perf_analyzer -m layoutlmv3_ensemble -i grpc -u 127.0.0.1:8001 \\
       --input-data reports/perf_data.json --concurrency-range 1:8
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,10 +17,14 @@ from pathlib import Path
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("documents", nargs="+", type=Path, metavar="PATH",
-                   help="page images or PDFs, or folders of them")
-    p.add_argument("--output", "-o", type=Path, default=Path("reports/perf_data.json"),
-                   help="JSON file to write (default: %(default)s)")
+    p.add_argument("documents", nargs="+", type=Path, metavar="PATH", help="page images or PDFs, or folders of them")
+    p.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=Path("reports/perf_data.json"),
+        help="JSON file to write (default: %(default)s)",
+    )
     p.add_argument("--recursive", "-r", action="store_true", help="look into sub-folders of folder arguments")
 
 
@@ -38,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m layoutlmv3_triton.commands.perf_data``: the same without the full CLI."""
-    parser = argparse.ArgumentParser(prog="perf-data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="perf-data", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_arguments(parser)
     return run(parser.parse_args(argv))
 

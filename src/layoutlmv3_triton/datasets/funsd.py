@@ -4,6 +4,7 @@ Why one module: training and evaluation read the same format (``tokens``, ``bbox
 0..1000, ``ner_tags`` as a ClassLabel sequence, ``image``) from the same two kinds of
 source, and must fail the same way.  It imports no torch, so ``evaluate`` stays light.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

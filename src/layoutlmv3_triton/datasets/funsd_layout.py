@@ -15,6 +15,7 @@ Tags follow microsoft/unilm's LayoutLMv3 FUNSD loader: words of an ``other`` ent
 ``I-LABEL``.  Words with empty text are dropped (as that loader does).  Words keep the
 annotation's order: entity by entity, words in entity order.
 """
+
 from __future__ import annotations
 
 import json
@@ -78,8 +79,7 @@ class Page:
         with Image.open(self.image_path) as image:
             return image.size
 
-    def normalized_boxes(self, width: int | None = None, height: int | None = None,
-                         scale: int = 1000) -> list[Box]:
+    def normalized_boxes(self, width: int | None = None, height: int | None = None, scale: int = 1000) -> list[Box]:
         """Word boxes in 0..``scale`` of the page (LayoutLMv3's bbox), clamped."""
         if width is None or height is None:
             width, height = self.image_size()
@@ -87,8 +87,7 @@ class Page:
         def norm(v: float, size: int) -> int:
             return min(scale, max(0, round(v * scale / size)))
 
-        return [(norm(b[0], width), norm(b[1], height), norm(b[2], width), norm(b[3], height))
-                for b in self.boxes]
+        return [(norm(b[0], width), norm(b[1], height), norm(b[2], width), norm(b[3], height)) for b in self.boxes]
 
     def entity_by_id(self) -> dict[int, Entity]:
         return {e.id: e for e in self.entities}
@@ -178,8 +177,15 @@ def read_page(annotation: str | Path, image: str | Path | None = None) -> Page:
         for pair in raw.get("linking", []) or []:
             if len(pair) == 2:
                 linking[(int(pair[0]), int(pair[1]))] = None
-        entities.append(Entity(int(raw.get("id", n)), label, _box(raw.get("box", (0, 0, 0, 0)), where),
-                               str(raw.get("text", "")), tuple(indices)))
+        entities.append(
+            Entity(
+                int(raw.get("id", n)),
+                label,
+                _box(raw.get("box", (0, 0, 0, 0)), where),
+                str(raw.get("text", "")),
+                tuple(indices),
+            )
+        )
     return Page(annotation.stem, image_path, words, boxes, tags, entity_of_word, entities, list(linking))
 
 
@@ -196,5 +202,16 @@ def read_pages(path: str | Path, split: str | None = None, limit: int | None = N
     return list(iter_pages(path, split, limit))
 
 
-__all__ = ["ENTITY_KINDS", "Entity", "FunsdLayoutError", "LABELS", "Page", "annotation_files", "find_root",
-           "is_layout", "iter_pages", "read_page", "read_pages"]
+__all__ = [
+    "ENTITY_KINDS",
+    "Entity",
+    "FunsdLayoutError",
+    "LABELS",
+    "Page",
+    "annotation_files",
+    "find_root",
+    "is_layout",
+    "iter_pages",
+    "read_page",
+    "read_pages",
+]

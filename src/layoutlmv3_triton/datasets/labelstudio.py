@@ -25,6 +25,7 @@ FUNSD-layout folder gives, so ``train --data`` and ``evaluate --data`` take eith
 
 Only the standard library and Pillow (for an image size the export lacks) are imported.
 """
+
 from __future__ import annotations
 
 import json
@@ -179,8 +180,11 @@ def _regions(annotation: dict, image_path: Path, n: int) -> tuple[list[Region], 
             with Image.open(image_path) as image:
                 size = tuple(float(v) for v in image.size)
         label = raw.get("label", "other")
-        regions[rid] = Region(_pixel_box(raw["geometry"], raw.get("size") or size), raw["text"],
-                              "other" if label in OTHER_LABELS else label)
+        regions[rid] = Region(
+            _pixel_box(raw["geometry"], raw.get("size") or size),
+            raw["text"],
+            "other" if label in OTHER_LABELS else label,
+        )
     order = reading_order({rid: r.box for rid, r in regions.items()})
     index = {rid: i for i, rid in enumerate(order)}
     links = [(index[a], index[b]) for a, b in relations if a in index and b in index]
@@ -232,8 +236,12 @@ def split_region(box: tuple[float, float, float, float], text: str) -> list[tupl
         for match in re.finditer(r"\S+", line):
             left = x0 + (x1 - x0) * match.start() / len(line)
             right = x0 + (x1 - x0) * match.end() / len(line)
-            out.append((match.group(), (round(left), round(top), max(round(right), round(left) + 1),
-                                        max(round(bottom), round(top) + 1))))
+            out.append(
+                (
+                    match.group(),
+                    (round(left), round(top), max(round(right), round(left) + 1), max(round(bottom), round(top) + 1)),
+                )
+            )
     return out
 
 

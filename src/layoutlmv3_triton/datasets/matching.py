@@ -13,6 +13,7 @@ From that assignment come the two OCR quality figures of docs/ocr.md:
 
 Only numpy is imported.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -39,8 +40,9 @@ def cover_matrix(ocr_boxes: Sequence[Sequence[float]], gt_boxes: Sequence[Sequen
     return ix * iy / area[:, None]
 
 
-def match_words(ocr_boxes: Sequence[Sequence[float]], gt_boxes: Sequence[Sequence[float]],
-                min_cover: float = MIN_COVER) -> list[int]:
+def match_words(
+    ocr_boxes: Sequence[Sequence[float]], gt_boxes: Sequence[Sequence[float]], min_cover: float = MIN_COVER
+) -> list[int]:
     """For each OCR word, the index of its ground-truth word, or -1."""
     cover = cover_matrix(ocr_boxes, gt_boxes)
     if cover.size == 0:

@@ -17,14 +17,15 @@ matches the gold entity that holds the majority of its matched words, provided t
 words are also at least half of that gold entity's words.  Every served pair counts as
 predicted; one whose question or answer matches no gold entity is wrong.
 """
+
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from layoutlmv3_triton.datasets.scoring import prf
 from layoutlmv3_triton.datasets.funsd_layout import Page
+from layoutlmv3_triton.datasets.scoring import prf
 from layoutlmv3_triton.serving.linking import Linker, link
 
 PairKey = tuple[int, int]  # (question, answer): gold entity indices of a page
@@ -88,8 +89,9 @@ def score_given_entities(pages: Iterable[Page], linker: Linker | None = None) ->
     return counts.as_dict()
 
 
-def match_entities(assignment: Sequence[int], predicted: Sequence[dict], entity_of_word: Sequence[int],
-                   gold_sizes: Sequence[int]) -> list[int]:
+def match_entities(
+    assignment: Sequence[int], predicted: Sequence[dict], entity_of_word: Sequence[int], gold_sizes: Sequence[int]
+) -> list[int]:
     """For each predicted entity, the gold entity it matches, or -1 (the rule in the module doc).
 
     ``assignment``: for each server word, its ground-truth word or -1;
@@ -97,8 +99,11 @@ def match_entities(assignment: Sequence[int], predicted: Sequence[dict], entity_
     """
     out = []
     for entity in predicted:
-        votes = Counter(entity_of_word[assignment[w]] for w in entity.get("words", [])
-                        if 0 <= w < len(assignment) and assignment[w] >= 0)
+        votes = Counter(
+            entity_of_word[assignment[w]]
+            for w in entity.get("words", [])
+            if 0 <= w < len(assignment) and assignment[w] >= 0
+        )
         if not votes:
             out.append(-1)
             continue
@@ -109,8 +114,9 @@ def match_entities(assignment: Sequence[int], predicted: Sequence[dict], entity_
 
 def predicted_pairs(result_page: dict, assignment: Sequence[int], page: Page) -> set[PairKey]:
     """The server's pairs of one page as gold entity index pairs (unmatched entities dropped)."""
-    matched = match_entities(assignment, result_page.get("entities", []), page.entity_of_word,
-                             [len(e.words) for e in page.entities])
+    matched = match_entities(
+        assignment, result_page.get("entities", []), page.entity_of_word, [len(e.words) for e in page.entities]
+    )
     out = set()
     for pair in result_page.get("pairs", []):
         q, a = matched[pair["question"]], matched[pair["answer"]]
@@ -126,8 +132,9 @@ def served_counts(page: Page, result: dict | None, assignment: Sequence[int]) ->
     if not pages:
         return PairCounts(0, 0, len(gold))
     # every served pair counts as predicted; one whose entities match no gold entity is wrong
-    return PairCounts(len(predicted_pairs(pages[0], assignment, page) & gold), len(pages[0].get("pairs", [])),
-                      len(gold))
+    return PairCounts(
+        len(predicted_pairs(pages[0], assignment, page) & gold), len(pages[0].get("pairs", [])), len(gold)
+    )
 
 
 def pair_report(pages: Sequence[Page], served: Sequence[PairCounts | None], linker: Linker | None = None) -> dict:
@@ -138,8 +145,12 @@ def pair_report(pages: Sequence[Page], served: Sequence[PairCounts | None], link
             total.correct += counts.correct
             total.predicted += counts.predicted
             total.gold += counts.gold
-    return {"given_entities": score_given_entities(pages, linker), "end_to_end": total.as_dict(),
-            "linker": (linker.as_json() if linker is not None else {"kind": "geometric"}), "rule": MATCHING_RULE}
+    return {
+        "given_entities": score_given_entities(pages, linker),
+        "end_to_end": total.as_dict(),
+        "linker": (linker.as_json() if linker is not None else {"kind": "geometric"}),
+        "rule": MATCHING_RULE,
+    }
 
 
 def pair_lines(report: dict) -> list[str]:
@@ -148,9 +159,12 @@ def pair_lines(report: dict) -> list[str]:
     if not pairs:
         return []
     given, served = pairs["given_entities"], pairs["end_to_end"]
-    return [f"pairs: given entities P {given['precision']:.4f} R {given['recall']:.4f} ({given['gold']} gold); "
-            f"end to end P {served['precision']:.4f} R {served['recall']:.4f}",
-            f"pair_f1_given_entities={given['f1']:.4f}", f"pair_f1={served['f1']:.4f}"]
+    return [
+        f"pairs: given entities P {given['precision']:.4f} R {given['recall']:.4f} ({given['gold']} gold); "
+        f"end to end P {served['precision']:.4f} R {served['recall']:.4f}",
+        f"pair_f1_given_entities={given['f1']:.4f}",
+        f"pair_f1={served['f1']:.4f}",
+    ]
 
 
 MATCHING_RULE = (

@@ -1,8 +1,9 @@
 """Entity-level precision, recall and F1: FUNSD's official metric (seqeval's entities
 over each word's first sub-token tag), shared by training's validation and ``evaluate``."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -46,5 +47,8 @@ def entity_scores(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], 
         pl = {e for e in p if e[1] == label}
         per_label[label] = prf(len(gl & pl), len(pl), len(gl))
     with_gold = [s["f1"] for s in per_label.values() if s["gold"]]
-    return {"overall": prf(len(g & p), len(p), len(g)), "per_label": per_label,
-            "macro_f1": float(np.mean(with_gold)) if with_gold else 0.0}
+    return {
+        "overall": prf(len(g & p), len(p), len(g)),
+        "per_label": per_label,
+        "macro_f1": float(np.mean(with_gold)) if with_gold else 0.0,
+    }

@@ -14,10 +14,11 @@ module writes that graph with the ``onnx`` package alone:
 * Float weights used in FP16 are stored in FP16, clamped to +-65504: Hugging Face attention
   masks add float32's minimum, which FP16 would turn into -inf and then NaN.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -69,8 +70,9 @@ def convert_to_fp16(model, keep_ops: Iterable[str] = KEEP_FP32_OPS):
             return name
         key = name + (_DOWN if want16 else _UP)
         if key not in casts:
-            casts[key] = onnx.helper.make_node("Cast", [name], [key], name=f"cast_{key}",
-                                               to=TensorProto.FLOAT16 if want16 else TensorProto.FLOAT)
+            casts[key] = onnx.helper.make_node(
+                "Cast", [name], [key], name=f"cast_{key}", to=TensorProto.FLOAT16 if want16 else TensorProto.FLOAT
+            )
             nodes.append(casts[key])
         return key
 
@@ -113,8 +115,9 @@ def write_fp16_onnx(src: str | Path, dst: str | Path, vocab_size: int) -> Parity
     return report
 
 
-def check_fp16_onnx(fp32_path: str | Path, fp16_path: str | Path, vocab_size: int,
-                    shapes=PARITY_SHAPES, threads: int = 0) -> ParityReport:
+def check_fp16_onnx(
+    fp32_path: str | Path, fp16_path: str | Path, vocab_size: int, shapes=PARITY_SHAPES, threads: int = 0
+) -> ParityReport:
     """The FP16 graph against its FP32 source on ONNX Runtime's CPU provider, at the FP16
     tolerance of every target (:data:`.parity.TOLERANCES`).  The CPU provider runs FP16 nodes it
     has no FP16 kernel for in FP32 (onnxruntime ``core/optimizer/insert_cast_transformer.cc``), so
@@ -124,8 +127,13 @@ def check_fp16_onnx(fp32_path: str | Path, fp16_path: str | Path, vocab_size: in
 
     atol, rtol = TOLERANCES["fp16"]
     report = ParityReport("FP16 ONNX vs FP32 ONNX (ONNX Runtime CPU)", atol, rtol)
-    compare(report, OnnxTokenClassifier(fp32_path, threads).run, OnnxTokenClassifier(fp16_path, threads).run,
-            shapes, vocab_size)
+    compare(
+        report,
+        OnnxTokenClassifier(fp32_path, threads).run,
+        OnnxTokenClassifier(fp16_path, threads).run,
+        shapes,
+        vocab_size,
+    )
     return report.raise_if_drifting("refusing to write the FP16 graph")
 
 
@@ -161,8 +169,11 @@ def _outer_names(graph) -> set[str]:
         read.update(n for n in node.input if n)
         defined.update(node.output)
         for attr in node.attribute:
-            for sub in ([attr.g] if attr.type == AttributeProto.GRAPH else
-                        attr.graphs if attr.type == AttributeProto.GRAPHS else []):
+            for sub in (
+                [attr.g]
+                if attr.type == AttributeProto.GRAPH
+                else attr.graphs if attr.type == AttributeProto.GRAPHS else []
+            ):
                 read |= _outer_names(sub)
     read.update(o.name for o in graph.output)
     return read - defined
@@ -173,13 +184,19 @@ def _refuse_float_control_flow(graph, floats: set[str]) -> None:
 
     for node in graph.node:
         for attr in node.attribute:
-            subs = [attr.g] if attr.type == AttributeProto.GRAPH else \
-                attr.graphs if attr.type == AttributeProto.GRAPHS else []
+            subs = (
+                [attr.g]
+                if attr.type == AttributeProto.GRAPH
+                else attr.graphs if attr.type == AttributeProto.GRAPHS else []
+            )
             for sub in subs:
-                if _outer_names(sub) & floats or any(o.type.tensor_type.elem_type == TensorProto.FLOAT
-                                                     for o in sub.output):
-                    raise Fp16ConversionError(f"{node.op_type} node {node.name!r} computes with floats inside "
-                                              "a subgraph: not supported by the FP16 rewrite")
+                if _outer_names(sub) & floats or any(
+                    o.type.tensor_type.elem_type == TensorProto.FLOAT for o in sub.output
+                ):
+                    raise Fp16ConversionError(
+                        f"{node.op_type} node {node.name!r} computes with floats inside "
+                        "a subgraph: not supported by the FP16 rewrite"
+                    )
 
 
 def _fp32_nodes(graph, keep_ops: set[str], floats: set[str]) -> set[int]:
@@ -187,8 +204,17 @@ def _fp32_nodes(graph, keep_ops: set[str], floats: set[str]) -> set[int]:
     and the float producers behind it (walked back to where the values came in)."""
     from onnx import TensorProto
 
-    integer = {TensorProto.INT8, TensorProto.INT16, TensorProto.INT32, TensorProto.INT64, TensorProto.UINT8,
-               TensorProto.UINT16, TensorProto.UINT32, TensorProto.UINT64, TensorProto.BOOL}
+    integer = {
+        TensorProto.INT8,
+        TensorProto.INT16,
+        TensorProto.INT32,
+        TensorProto.INT64,
+        TensorProto.UINT8,
+        TensorProto.UINT16,
+        TensorProto.UINT32,
+        TensorProto.UINT64,
+        TensorProto.BOOL,
+    }
     producer = {out: i for i, node in enumerate(graph.node) for out in node.output}
     keep = {i for i, node in enumerate(graph.node) if node.op_type in keep_ops}
     todo = []
@@ -209,8 +235,9 @@ def _to_fp16_tensor(tensor, name: str | None = None):
     from onnx import numpy_helper
 
     values = numpy_helper.to_array(tensor)
-    return numpy_helper.from_array(np.clip(values, -FP16_MAX, FP16_MAX).astype(np.float16),
-                                   name if name is not None else tensor.name)
+    return numpy_helper.from_array(
+        np.clip(values, -FP16_MAX, FP16_MAX).astype(np.float16), name if name is not None else tensor.name
+    )
 
 
 def _convert_initializers(graph, inits: dict, readers: dict, floats: set[str], home16: set[str]) -> None:

@@ -9,6 +9,7 @@ whole rows of the transposed table (``[buckets, heads]``, ``axis=0``) and transp
 the result copies the same values in 10 ms.  The values are the same floats in the
 same places, so the logits do not change at all.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,9 +26,11 @@ def gather_whole_rows(model) -> int:
     graph = model.graph
     initializers = {init.name: init for init in graph.initializer}
     inferred = shape_inference.infer_shapes(model)
-    ranks = {info.name: len(info.type.tensor_type.shape.dim) for info in
-             list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
-             if info.type.tensor_type.HasField("shape")}
+    ranks = {
+        info.name: len(info.type.tensor_type.shape.dim)
+        for info in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
+        if info.type.tensor_type.HasField("shape")
+    }
     nodes, rewritten = [], 0
     for node in graph.node:
         if node.op_type != "Gather":
@@ -45,8 +48,11 @@ def gather_whole_rows(model) -> int:
             graph.initializer.append(initializers[transposed])
         rows = f"{node.output[0]}_rows"
         nodes.append(helper.make_node("Gather", [transposed, node.input[1]], [rows], name=f"{node.name}_rows", axis=0))
-        nodes.append(helper.make_node("Transpose", [rows], [node.output[0]], name=f"{node.name}_heads_first",
-                                      perm=[rank] + list(range(rank))))
+        nodes.append(
+            helper.make_node(
+                "Transpose", [rows], [node.output[0]], name=f"{node.name}_heads_first", perm=[rank] + list(range(rank))
+            )
+        )
         rewritten += 1
     del graph.node[:]
     graph.node.extend(nodes)

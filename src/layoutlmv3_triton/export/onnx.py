@@ -4,14 +4,14 @@ Only the dynamo exporter is used: the legacy TorchScript exporter gives a graph 
 wrong at any shape other than the traced one (max logit error ~0.5), so parity is
 always checked at several (batch, seq) shapes, never just the traced one.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
-
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.export.parity import PARITY_SHAPES, ParityReport, compare, sample_inputs
@@ -35,8 +35,9 @@ def _wrapper(model):
             self.inner = inner
 
         def forward(self, input_ids, attention_mask, bbox, pixel_values):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask, bbox=bbox,
-                              pixel_values=pixel_values).logits
+            return self.inner(
+                input_ids=input_ids, attention_mask=attention_mask, bbox=bbox, pixel_values=pixel_values
+            ).logits
 
     return ByKeyword(model).eval()
 
@@ -58,9 +59,15 @@ def export_onnx(model, out_path: str | Path, opset: int = OPSET) -> Path:
     start = time.perf_counter()
     with torch.no_grad():
         program = torch.onnx.export(
-            wrapped, args=(), kwargs=example, dynamo=True, dynamic_shapes=dynamic_shapes,
-            input_names=[t.name for t in contract.MODEL_INPUTS], output_names=[contract.LOGITS.name],
-            opset_version=opset, verbose=False,
+            wrapped,
+            args=(),
+            kwargs=example,
+            dynamo=True,
+            dynamic_shapes=dynamic_shapes,
+            input_names=[t.name for t in contract.MODEL_INPUTS],
+            output_names=[contract.LOGITS.name],
+            opset_version=opset,
+            verbose=False,
         )
     program.save(str(out_path), external_data=False)
     _rewrite(out_path)
@@ -79,8 +86,13 @@ def _rewrite(path: Path) -> None:
         onnx.save(model, str(path))
 
 
-def check_parity(model, onnx_path: str | Path, shapes: Sequence[tuple[int, int]] = PARITY_SHAPES,
-                 tolerance: float = DEFAULT_TOLERANCE, threads: int = 0) -> ParityReport:
+def check_parity(
+    model,
+    onnx_path: str | Path,
+    shapes: Sequence[tuple[int, int]] = PARITY_SHAPES,
+    tolerance: float = DEFAULT_TOLERANCE,
+    threads: int = 0,
+) -> ParityReport:
     """Compare ONNX Runtime with PyTorch; raise :class:`ParityError` past ``tolerance``."""
     import torch
 
@@ -126,15 +138,23 @@ class QuantizationReport:
         return min(self.label_agreement)
 
     def as_dict(self) -> dict:
-        return {"mode": self.mode, "shapes": [list(s) for s in self.shapes], "max_abs_diff": self.max_abs_diff,
-                "label_agreement": self.label_agreement, "fp32_bytes": self.fp32_bytes,
-                "quantized_bytes": self.quantized_bytes}
+        return {
+            "mode": self.mode,
+            "shapes": [list(s) for s in self.shapes],
+            "max_abs_diff": self.max_abs_diff,
+            "label_agreement": self.label_agreement,
+            "fp32_bytes": self.fp32_bytes,
+            "quantized_bytes": self.quantized_bytes,
+        }
 
     def __str__(self) -> str:
-        cells = ", ".join(f"{b}x{s}: {d:.3f} / {a:.1%}" for (b, s), d, a in
-                          zip(self.shapes, self.max_abs_diff, self.label_agreement))
-        return (f"{self.mode} vs fp32, max |logit diff| / label agreement (batch x seq): {cells}; "
-                f"size {self.fp32_bytes / 1e6:.0f} MB -> {self.quantized_bytes / 1e6:.0f} MB")
+        cells = ", ".join(
+            f"{b}x{s}: {d:.3f} / {a:.1%}" for (b, s), d, a in zip(self.shapes, self.max_abs_diff, self.label_agreement)
+        )
+        return (
+            f"{self.mode} vs fp32, max |logit diff| / label agreement (batch x seq): {cells}; "
+            f"size {self.fp32_bytes / 1e6:.0f} MB -> {self.quantized_bytes / 1e6:.0f} MB"
+        )
 
 
 def quantize_onnx(fp32_path: str | Path, out_path: str | Path, mode: str = "int8") -> Path:
@@ -146,20 +166,39 @@ def quantize_onnx(fp32_path: str | Path, out_path: str | Path, mode: str = "int8
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    quantize_dynamic(str(fp32_path), str(out_path), weight_type=QuantType.QInt8,
-                     op_types_to_quantize=list(QUANTIZE_OP_TYPES), per_channel=True, reduce_range=False)
+    quantize_dynamic(
+        str(fp32_path),
+        str(out_path),
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=list(QUANTIZE_OP_TYPES),
+        per_channel=True,
+        reduce_range=False,
+    )
     log.info("quantized %s -> %s (%s) in %.1fs", fp32_path, out_path, mode, time.perf_counter() - start)
     return out_path
 
 
-def compare_quantized(fp32_path: str | Path, quantized_path: str | Path, vocab_size: int, mode: str = "int8",
-                      shapes: Sequence[tuple[int, int]] = PARITY_SHAPES, threads: int = 0) -> QuantizationReport:
+def compare_quantized(
+    fp32_path: str | Path,
+    quantized_path: str | Path,
+    vocab_size: int,
+    mode: str = "int8",
+    shapes: Sequence[tuple[int, int]] = PARITY_SHAPES,
+    threads: int = 0,
+) -> QuantizationReport:
     """The accuracy cost of a quantized graph: logit difference and label agreement vs fp32."""
     from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
 
     reference = OnnxTokenClassifier(fp32_path, threads)
     quantized = OnnxTokenClassifier(quantized_path, threads)
-    report = compare(ParityReport(f"{mode} vs fp32", atol=float("inf")), reference.run, quantized.run, shapes,
-                     vocab_size)
-    return QuantizationReport(mode, list(shapes), report.max_abs_diff, report.label_agreement,
-                              Path(fp32_path).stat().st_size, Path(quantized_path).stat().st_size)
+    report = compare(
+        ParityReport(f"{mode} vs fp32", atol=float("inf")), reference.run, quantized.run, shapes, vocab_size
+    )
+    return QuantizationReport(
+        mode,
+        list(shapes),
+        report.max_abs_diff,
+        report.label_agreement,
+        Path(fp32_path).stat().st_size,
+        Path(quantized_path).stat().st_size,
+    )

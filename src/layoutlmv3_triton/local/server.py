@@ -5,6 +5,7 @@ version.  We assemble a backend folder with the stub of the running interpreter 
 make this environment's site-packages (and this package, even when installed
 editable) importable by the stub, so ``model.py`` can import ``layoutlmv3_triton``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -23,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from layoutlmv3_triton import contract
-from layoutlmv3_triton.repository import python_backend
 from layoutlmv3_triton.errors import ServerError
-from layoutlmv3_triton.repository.writer import STUB_PATH_ENV
 from layoutlmv3_triton.local.allocator import allocator_environment
+from layoutlmv3_triton.repository import python_backend
+from layoutlmv3_triton.repository.writer import STUB_PATH_ENV
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,9 @@ def pytriton_root() -> Path:
     try:
         import pytriton
     except ImportError as exc:
-        raise ServerError("tritonserver comes from the nvidia-pytriton wheel: pip install 'layoutlmv3-triton[serve]'") from exc
+        raise ServerError(
+            "tritonserver comes from the nvidia-pytriton wheel: pip install 'layoutlmv3-triton[serve]'"
+        ) from exc
     root = Path(pytriton.__file__).parent / "tritonserver"
     if not (root / "bin" / "tritonserver").is_file():
         raise ServerError(f"no tritonserver binary under {root}")
@@ -129,11 +132,16 @@ class LocalTritonServer:
             f"--model-repository={Path(self.repository).resolve()}",
             f"--backend-directory={backend_directory()}",
             "--model-control-mode=none",  # no remote load/unload
-            f"--http-address={self.host}", f"--http-port={self.http_port}",
-            f"--grpc-address={self.host}", f"--grpc-port={self.grpc_port}",
-            f"--metrics-address={self.host}", f"--metrics-port={self.metrics_port}",
-            "--allow-metrics=true", "--allow-gpu-metrics=false",
-            "--strict-readiness=true", "--exit-on-error=true",
+            f"--http-address={self.host}",
+            f"--http-port={self.http_port}",
+            f"--grpc-address={self.host}",
+            f"--grpc-port={self.grpc_port}",
+            f"--metrics-address={self.host}",
+            f"--metrics-port={self.metrics_port}",
+            "--allow-metrics=true",
+            "--allow-gpu-metrics=false",
+            "--strict-readiness=true",
+            "--exit-on-error=true",
             f"--log-verbose={self.log_verbose}",
             # the same python-backend shared memory as the container: one largest preprocess response
             *python_backend.backend_config_flags(),
@@ -162,7 +170,7 @@ class LocalTritonServer:
     def grpc_url(self) -> str:
         return f"{self.host}:{self.grpc_port}"
 
-    def start(self, timeout_s: float = 180.0) -> "LocalTritonServer":
+    def start(self, timeout_s: float = 180.0) -> LocalTritonServer:
         if self.process is not None:
             raise ServerError("server already started")
         if self.restrict_apis:
@@ -170,8 +178,9 @@ class LocalTritonServer:
         out = open(self.log_file, "ab") if self.log_file else (subprocess.DEVNULL if self.quiet else None)
         log.info("starting %s", " ".join(self.redacted_command()))
         try:
-            self.process = subprocess.Popen(self.command(), env=stub_environment(), stdout=out,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                self.command(), env=stub_environment(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         finally:
             if hasattr(out, "close"):  # the child has its own copy; a restart must not leak ours
                 out.close()
@@ -198,8 +207,10 @@ class LocalTritonServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise ServerError(f"tritonserver exited with code {self.process.returncode} while loading "
-                                  f"{self.repository}{self._log_hint()}")
+                raise ServerError(
+                    f"tritonserver exited with code {self.process.returncode} while loading "
+                    f"{self.repository}{self._log_hint()}"
+                )
             if self.is_ready(model):
                 return
             time.sleep(0.25)
@@ -229,7 +240,7 @@ class LocalTritonServer:
             pass
         return proc.returncode
 
-    def __enter__(self) -> "LocalTritonServer":
+    def __enter__(self) -> LocalTritonServer:
         return self if self.process else self.start()
 
     def __exit__(self, *exc) -> None:

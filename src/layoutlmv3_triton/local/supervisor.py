@@ -10,6 +10,7 @@ Three checks, cheapest first: the stub processes seen at start are still alive (
 from /proc), every model reports ready, and a tiny blank page goes through the
 ensemble within a short timeout.  The probe also catches a stub that is alive but hung.
 """
+
 from __future__ import annotations
 
 import io
@@ -21,9 +22,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.errors import LayoutLMv3TritonError, ServerError
@@ -88,19 +89,30 @@ def probe_document() -> bytes:
     return buf.getvalue()
 
 
-def probe_inference(http_url: str, timeout_s: float, document: bytes | None = None,
-                    model: str = contract.ENSEMBLE) -> float:
+def probe_inference(
+    http_url: str, timeout_s: float, document: bytes | None = None, model: str = contract.ENSEMBLE
+) -> float:
     """One document through the ensemble over HTTP (binary tensor extension); returns seconds."""
     document = document or probe_document()
     payload = struct.pack("<I", len(document)) + document  # Triton's serialized BYTES element
-    header = json.dumps({
-        "inputs": [{"name": contract.DOCUMENT.name, "shape": [1, 1], "datatype": contract.DOCUMENT.dtype,
-                    "parameters": {"binary_data_size": len(payload)}}],
-        "outputs": [{"name": contract.RESULT.name, "parameters": {"binary_data": False}}],
-    }).encode()
-    request = urllib.request.Request(f"http://{http_url}/v2/models/{model}/infer", data=header + payload,
-                                     headers={"Inference-Header-Content-Length": str(len(header)),
-                                              "Content-Type": "application/octet-stream"})
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": contract.DOCUMENT.name,
+                    "shape": [1, 1],
+                    "datatype": contract.DOCUMENT.dtype,
+                    "parameters": {"binary_data_size": len(payload)},
+                }
+            ],
+            "outputs": [{"name": contract.RESULT.name, "parameters": {"binary_data": False}}],
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"http://{http_url}/v2/models/{model}/infer",
+        data=header + payload,
+        headers={"Inference-Header-Content-Length": str(len(header)), "Content-Type": "application/octet-stream"},
+    )
     start = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
@@ -109,8 +121,11 @@ def probe_inference(http_url: str, timeout_s: float, document: bytes | None = No
     except urllib.error.HTTPError as exc:
         message = exc.read().decode(errors="replace")
         lowered = message.lower()
-        raise ProbeError(f"HTTP {exc.code}: {message}", fatal="is not healthy" in lowered,
-                         busy=any(m in lowered for m in BUSY_MARKERS)) from None
+        raise ProbeError(
+            f"HTTP {exc.code}: {message}",
+            fatal="is not healthy" in lowered,
+            busy=any(m in lowered for m in BUSY_MARKERS),
+        ) from None
     except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise ProbeError(f"{type(exc).__name__}: {exc}") from None
     return time.monotonic() - start

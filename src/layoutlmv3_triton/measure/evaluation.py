@@ -37,6 +37,7 @@ text forms are in measure/evaluation_report.py.
 Only the standard library, numpy, Pillow, datasets, seqeval and the client are imported:
 no torch, no transformers.
 """
+
 from __future__ import annotations
 
 import time
@@ -75,8 +76,10 @@ MATCHING_RULE = (
 
 # --- matching ------------------------------------------------------------------------------
 
-def project_labels(assignment: Sequence[int], ocr_labels: Sequence[str], n_gt: int,
-                   outside: str = "O") -> tuple[list[str], list[bool]]:
+
+def project_labels(
+    assignment: Sequence[int], ocr_labels: Sequence[str], n_gt: int, outside: str = "O"
+) -> tuple[list[str], list[bool]]:
     """(predicted tag per ground-truth word, matched flag per ground-truth word) (rule step 3)."""
     pred = [outside] * n_gt
     matched = [False] * n_gt
@@ -88,6 +91,7 @@ def project_labels(assignment: Sequence[int], ocr_labels: Sequence[str], n_gt: i
 
 
 # --- one page ------------------------------------------------------------------------------
+
 
 @dataclass
 class PageEval:
@@ -104,24 +108,38 @@ class PageEval:
     def as_dict(self) -> dict:
         n = len(self.gold)
         entity = entity_scores([self.gold], [self.pred])["overall"]
-        return {"id": self.id, "gt_words": n, "ocr_words": self.ocr_words, "matched_gt_words": sum(self.matched),
-                "text_matched_gt_words": sum(self.text_matched),
-                "word_recall_box": sum(self.matched) / n if n else None,
-                "word_recall_box_text": sum(self.text_matched) / n if n else None,
-                "assigned_ocr_words": self.assigned_ocr_words,
-                "word_accuracy": sum(a == b for a, b in zip(self.gold, self.pred)) / n if n else None,
-                "entity_precision": entity["precision"], "entity_recall": entity["recall"], "entity_f1": entity["f1"],
-                "error": self.error}
+        return {
+            "id": self.id,
+            "gt_words": n,
+            "ocr_words": self.ocr_words,
+            "matched_gt_words": sum(self.matched),
+            "text_matched_gt_words": sum(self.text_matched),
+            "word_recall_box": sum(self.matched) / n if n else None,
+            "word_recall_box_text": sum(self.text_matched) / n if n else None,
+            "assigned_ocr_words": self.assigned_ocr_words,
+            "word_accuracy": sum(a == b for a, b in zip(self.gold, self.pred)) / n if n else None,
+            "entity_precision": entity["precision"],
+            "entity_recall": entity["recall"],
+            "entity_f1": entity["f1"],
+            "error": self.error,
+        }
 
 
-def evaluate_page(truth: GroundTruth, result: dict | None, min_cover: float = MIN_COVER,
-                  error: str | None = None) -> PageEval:
+def evaluate_page(
+    truth: GroundTruth, result: dict | None, min_cover: float = MIN_COVER, error: str | None = None
+) -> PageEval:
     """Map the server's words onto the ground truth; a failed page (``result`` None) predicts ``O``."""
     n = len(truth.words)
     if result is None:
-        return PageEval(truth.id, list(truth.tags), ["O"] * n, [False] * n, error=error or "no result",
-                        text_matched=[False] * n,
-                        pairs=None if truth.layout is None else served_counts(truth.layout, None, []))
+        return PageEval(
+            truth.id,
+            list(truth.tags),
+            ["O"] * n,
+            [False] * n,
+            error=error or "no result",
+            text_matched=[False] * n,
+            pairs=None if truth.layout is None else served_counts(truth.layout, None, []),
+        )
     pages = result.get("pages") or []
     words = [w for page in pages[:1] for w in page.get("words", [])]
     page = pages[0] if pages else {}
@@ -131,9 +149,17 @@ def evaluate_page(truth: GroundTruth, result: dict | None, min_cover: float = MI
     assignment = match_words(ocr_boxes, truth.boxes_in_pixels(), min_cover)
     pred, matched = project_labels(assignment, [str(w.get("label", "O")) for w in words], n)
     recall = word_recall(assignment, [str(w.get("text", "")) for w in words], truth.words)
-    return PageEval(truth.id, list(truth.tags), pred, matched, ocr_words=len(words),
-                    assigned_ocr_words=sum(j >= 0 for j in assignment), error=error, text_matched=recall.by_text,
-                    pairs=None if truth.layout is None else served_counts(truth.layout, result, assignment))
+    return PageEval(
+        truth.id,
+        list(truth.tags),
+        pred,
+        matched,
+        ocr_words=len(words),
+        assigned_ocr_words=sum(j >= 0 for j in assignment),
+        error=error,
+        text_matched=recall.by_text,
+        pairs=None if truth.layout is None else served_counts(truth.layout, result, assignment),
+    )
 
 
 def summarize(pages: Sequence[PageEval], strict: bool = False) -> dict:
@@ -160,6 +186,7 @@ def summarize(pages: Sequence[PageEval], strict: bool = False) -> dict:
 
 
 # --- the whole run -------------------------------------------------------------------------
+
 
 @dataclass
 class EvalConfig:
@@ -191,8 +218,7 @@ class EvalRun:
         return int(self.report["pages_failed"])
 
 
-def evaluate(cfg: EvalConfig, client: Any = None,
-             on_page: Callable[[PageEval], None] | None = None) -> EvalRun:
+def evaluate(cfg: EvalConfig, client: Any = None, on_page: Callable[[PageEval], None] | None = None) -> EvalRun:
     """Send every page through the served ensemble and score the results.
 
     ``client`` defaults to a :class:`layoutlmv3_client.DocumentClient` on ``cfg.url``
@@ -225,8 +251,13 @@ def evaluate(cfg: EvalConfig, client: Any = None,
     return EvalRun(report, pages)
 
 
-def _score_pages(cfg: EvalConfig, client: Any, truths: Sequence[GroundTruth], loaders: Sequence[Any],
-                 on_page: Callable[[PageEval], None] | None) -> tuple[list[PageEval], list[str] | None]:
+def _score_pages(
+    cfg: EvalConfig,
+    client: Any,
+    truths: Sequence[GroundTruth],
+    loaders: Sequence[Any],
+    on_page: Callable[[PageEval], None] | None,
+) -> tuple[list[PageEval], list[str] | None]:
     """(each page's evaluation in the data's order, the model's tags): the pages sent with
     ``cfg.concurrency`` requests in flight, with a progress bar when ``cfg.progress``."""
     results: list[PageEval | None] = [None] * len(truths)
@@ -257,8 +288,14 @@ def _score_pages(cfg: EvalConfig, client: Any, truths: Sequence[GroundTruth], lo
     return [p for p in results if p is not None], model_labels
 
 
-def _report(cfg: EvalConfig, truths: Sequence[GroundTruth], pages: list[PageEval], tag_names: list[str],
-            model_labels: list[str] | None, seconds: float) -> dict:
+def _report(
+    cfg: EvalConfig,
+    truths: Sequence[GroundTruth],
+    pages: list[PageEval],
+    tag_names: list[str],
+    model_labels: list[str] | None,
+    seconds: float,
+) -> dict:
     """The report's scores, tags, rule, speed, errors and per-page lines (and pairs, when the
     truth has linking)."""
     errors = [{"id": p.id, "error": p.error} for p in pages if p.error]
@@ -278,14 +315,35 @@ def _report(cfg: EvalConfig, truths: Sequence[GroundTruth], pages: list[PageEval
         "per_page": [p.as_dict() for p in pages],
     }
     if any(t.layout is not None for t in truths):
-        report["pairs"] = pair_report([t.layout for t in truths if t.layout is not None], [p.pairs for p in pages],
-                                      load_linker(cfg.linker) if cfg.linker else None)
+        report["pairs"] = pair_report(
+            [t.layout for t in truths if t.layout is not None],
+            [p.pairs for p in pages],
+            load_linker(cfg.linker) if cfg.linker else None,
+        )
     return report
 
 
 __all__ = [
-    "EvalConfig", "EvalRun", "EvaluationError", "GroundTruth", "MATCHING_RULE", "MIN_COVER", "PageEval",
-    "cover_matrix", "entity_scores", "evaluate", "evaluate_page", "f1_line", "format_per_page", "format_table",
-    "gt_boxes_to_pixels", "label_mismatch", "load_pages", "match_words", "png_bytes", "project_labels",
-    "summarize", "write_report",
+    "EvalConfig",
+    "EvalRun",
+    "EvaluationError",
+    "GroundTruth",
+    "MATCHING_RULE",
+    "MIN_COVER",
+    "PageEval",
+    "cover_matrix",
+    "entity_scores",
+    "evaluate",
+    "evaluate_page",
+    "f1_line",
+    "format_per_page",
+    "format_table",
+    "gt_boxes_to_pixels",
+    "label_mismatch",
+    "load_pages",
+    "match_words",
+    "png_bytes",
+    "project_labels",
+    "summarize",
+    "write_report",
 ]

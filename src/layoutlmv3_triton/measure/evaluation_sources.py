@@ -6,6 +6,7 @@ each entity's ``label``); :func:`read_source` tells them apart.
 Each source gives the ground truth of every page and one image loader per page, so the
 images are read only while their requests are sent.
 """
+
 from __future__ import annotations
 
 import io
@@ -37,8 +38,9 @@ class SourceOptions(Protocol):
     limit: int | None
 
 
-def gt_boxes_to_pixels(boxes: Sequence[Sequence[float]], width: int, height: int,
-                       scale: int = contract.BBOX_SCALE) -> np.ndarray:
+def gt_boxes_to_pixels(
+    boxes: Sequence[Sequence[float]], width: int, height: int, scale: int = contract.BBOX_SCALE
+) -> np.ndarray:
     """Ground-truth boxes in 0..``scale`` -> float pixel boxes of a ``width`` x ``height`` page."""
     arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     return arr * np.array([width, height, width, height], dtype=np.float64) / scale
@@ -68,8 +70,10 @@ class GroundTruth:
 
 # --- data ----------------------------------------------------------------------------------
 
-def load_pages(data: str | Path | None = None, dataset: str | None = None, split: str | None = None,
-               limit: int | None = None) -> tuple[Any, str | None, list[str]]:
+
+def load_pages(
+    data: str | Path | None = None, dataset: str | None = None, split: str | None = None, limit: int | None = None
+) -> tuple[Any, str | None, list[str]]:
     """(dataset with undecoded images, split name, tag names) from a folder or a hub name.
 
     ``data`` is a ``save_to_disk`` folder (``layoutlmv3-triton synth``); ``dataset`` a
@@ -117,8 +121,17 @@ def _hf_source(cfg: SourceOptions) -> tuple[list[GroundTruth], list[Loader], str
     if not len(ds):
         raise EvaluationError("the dataset has no pages")
     cols = ds.select_columns([c for c in ("id", "tokens", "bboxes", "ner_tags") if c in ds.column_names])
-    truths = [GroundTruth(str(row.get("id", i)), list(row["tokens"]), [list(b) for b in row["bboxes"]],
-                          [tag_names[t] for t in row["ner_tags"]], 0, 0) for i, row in enumerate(cols)]
+    truths = [
+        GroundTruth(
+            str(row.get("id", i)),
+            list(row["tokens"]),
+            [list(b) for b in row["bboxes"]],
+            [tag_names[t] for t in row["ner_tags"]],
+            0,
+            0,
+        )
+        for i, row in enumerate(cols)
+    ]
     lock = threading.Lock()
 
     def loader(i: int) -> Loader:
@@ -128,6 +141,7 @@ def _hf_source(cfg: SourceOptions) -> tuple[list[GroundTruth], list[Loader], str
             data, (w, h) = png_bytes(cell)
             truths[i].width, truths[i].height = w, h
             return data
+
         return load
 
     return truths, [loader(i) for i in range(len(truths))], split, tag_names
@@ -148,8 +162,18 @@ def _page_truths(pages: Sequence[Any]) -> tuple[list[GroundTruth], list[Loader]]
     truths = []
     for page in pages:
         width, height = page.image_size()
-        truths.append(GroundTruth(page.id, list(page.words), [list(b) for b in page.boxes], list(page.tags),
-                                  width, height, pixel_boxes=True, layout=page))
+        truths.append(
+            GroundTruth(
+                page.id,
+                list(page.words),
+                [list(b) for b in page.boxes],
+                list(page.tags),
+                width,
+                height,
+                pixel_boxes=True,
+                layout=page,
+            )
+        )
     return truths, [page.image_path.read_bytes for page in pages]
 
 

@@ -11,11 +11,13 @@ bound, allocator retention plateaus: a slope over the end of a long run tells th
 a total over the whole run does not.  Growth is also given per 1000 requests, because on
 a shared machine the request rate, and so the growth per minute, varies from run to run.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from layoutlmv3_triton.local.procfs import environ, maps_library, memory_status
 from layoutlmv3_triton.local.supervisor import server_processes
@@ -102,8 +104,13 @@ def growth(samples: Iterable[MemorySample]) -> tuple[dict[str, Growth], float]:
         if not over_time:
             continue
         done = over_requests[-1][0] - over_requests[0][0]
-        out[name] = Growth(over_time[0][1], over_time[-1][1], max(s.processes.get(name, 0.0) for s in samples),
-                           round(slope(over_time), 2), round(slope(over_requests), 2) if done > 0 else None)
+        out[name] = Growth(
+            over_time[0][1],
+            over_time[-1][1],
+            max(s.processes.get(name, 0.0) for s in samples),
+            round(slope(over_time), 2),
+            round(slope(over_requests), 2) if done > 0 else None,
+        )
     return out, span_min
 
 
@@ -115,7 +122,8 @@ def memory_summary(samples: list[MemorySample]) -> dict:
     judged = span_min >= MIN_STEADY_MINUTES
     growing = [name for name, g in per_process.items() if not g.flat]
     return {
-        "memory_steady_from_s": round(samples[-1].t - span_min * 60, 1), "memory_steady_minutes": round(span_min, 2),
+        "memory_steady_from_s": round(samples[-1].t - span_min * 60, 1),
+        "memory_steady_minutes": round(span_min, 2),
         "memory_flat_threshold_mib_per_min": FLAT_MIB_PER_MIN,
         "processes": {name: vars(g) for name, g in per_process.items()},
         "growing_processes": growing if judged else [],

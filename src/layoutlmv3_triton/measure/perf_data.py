@@ -9,16 +9,17 @@ A BYTES element given as ``{"b64": ...}`` must be Triton's serialized form: a 4-
 little-endian length followed by the bytes (perf_analyzer docs, "Real Input Data").
 Standard library only: this runs in the torch-free client image.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import struct
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
-from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton import contract
+from layoutlmv3_triton.errors import LayoutLMv3TritonError
 
 # What the preprocess step decodes (images and PDF pages).
 

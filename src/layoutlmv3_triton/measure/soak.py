@@ -11,6 +11,7 @@ that fails inside a step is counted twice by the ensemble's failure counter (rea
 OTHER), and one refused by the server's own input checks (wrong dtype/shape) not at all;
 the report gives the counter as it is, so "0 failed" means 0.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,16 +20,18 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton.local.procfs import process_tree, rss_bytes
 from layoutlmv3_triton.measure.memory import MIB, allocator_settings, memory_summary, sample_processes, slope
 
-_METRIC = re.compile(r'^(nv_inference_request_(?:success|failure)|nv_inference_request_duration_us)\{([^}]*)\}\s+(\S+)$')
+_METRIC = re.compile(
+    r"^(nv_inference_request_(?:success|failure)|nv_inference_request_duration_us)\{([^}]*)\}\s+(\S+)$"
+)
 
 
 class SoakError(LayoutLMv3TritonError):
@@ -56,14 +59,19 @@ class SoakReport:
     summary: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"config": self.config, "summary": self.summary, "perf_runs": self.perf_runs,
-                "samples": [asdict(s) for s in self.samples]}
+        return {
+            "config": self.config,
+            "summary": self.summary,
+            "perf_runs": self.perf_runs,
+            "samples": [asdict(s) for s in self.samples],
+        }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "SoakReport":
+    def from_dict(cls, data: dict) -> SoakReport:
         """Read back a soak.json (what ``as_dict`` wrote)."""
-        return cls(data["config"], [Sample(**s) for s in data["samples"]], data.get("perf_runs", []),
-                   data.get("summary", {}))
+        return cls(
+            data["config"], [Sample(**s) for s in data["samples"]], data.get("perf_runs", []), data.get("summary", {})
+        )
 
 
 # --- reading the server -----------------------------------------------------------------
@@ -74,8 +82,11 @@ def parse_metrics(text: str, model: str = contract.ENSEMBLE) -> dict[str, float]
         match = _METRIC.match(line.strip())
         if not match or f'model="{model}"' not in match.group(2):
             continue
-        key = {"nv_inference_request_success": "success", "nv_inference_request_failure": "failure",
-               "nv_inference_request_duration_us": "duration_us"}[match.group(1)]
+        key = {
+            "nv_inference_request_success": "success",
+            "nv_inference_request_failure": "failure",
+            "nv_inference_request_duration_us": "duration_us",
+        }[match.group(1)]
         out[key] += float(match.group(3))
     return out
 
@@ -97,9 +108,25 @@ def perf_command(url: str, input_data: Path, concurrency: int, protocol: str = "
     from layoutlmv3_triton.measure.bench.perf import find_perf_analyzer
 
     # A stability target nobody reaches and endless trials: it runs until we interrupt it.
-    return [str(find_perf_analyzer()), "-m", contract.ENSEMBLE, "-i", protocol, "-u", url,
-            "--input-data", str(input_data), "--concurrency-range", f"{concurrency}:{concurrency}",
-            "--measurement-interval", "10000", "--max-trials", "1000000", "--stability-percentage", "0.001"]
+    return [
+        str(find_perf_analyzer()),
+        "-m",
+        contract.ENSEMBLE,
+        "-i",
+        protocol,
+        "-u",
+        url,
+        "--input-data",
+        str(input_data),
+        "--concurrency-range",
+        f"{concurrency}:{concurrency}",
+        "--measurement-interval",
+        "10000",
+        "--max-trials",
+        "1000000",
+        "--stability-percentage",
+        "0.001",
+    ]
 
 
 class LoadGenerator:
@@ -121,8 +148,13 @@ class LoadGenerator:
         self._log = self._log or open(self.log_file, "a")
         self._log.write(f"\n--- start at {elapsed:.1f} s: {' '.join(self.command)}\n")
         self._log.flush()
-        self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT,
-                                        env=perf_analyzer_environment(), start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=perf_analyzer_environment(),
+            start_new_session=True,
+        )
         self.runs.append({"start_s": round(elapsed, 1)})
 
     def _finish(self, elapsed: float) -> None:
@@ -149,15 +181,35 @@ class LoadGenerator:
 
 
 # --- the soak -----------------------------------------------------------------------------
-def run_soak(url: str, metrics_url: str, input_data: Path, duration_s: float, out_dir: Path, *,
-             concurrency: int = 16, sample_s: float = 10.0, server_pid: int | None = None,
-             protocol: str = "grpc", progress: Callable[[Sample, float], None] | None = None) -> SoakReport:
+def run_soak(
+    url: str,
+    metrics_url: str,
+    input_data: Path,
+    duration_s: float,
+    out_dir: Path,
+    *,
+    concurrency: int = 16,
+    sample_s: float = 10.0,
+    server_pid: int | None = None,
+    protocol: str = "grpc",
+    progress: Callable[[Sample, float], None] | None = None,
+) -> SoakReport:
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = SoakReport({"url": url, "metrics_url": metrics_url, "protocol": protocol, "concurrency": concurrency,
-                         "duration_s": duration_s, "sample_s": sample_s, "server_pid": server_pid,
-                         "input_data": str(input_data), "cpu_count": os.cpu_count(),
-                         # Other work on the machine skews throughput: keep the context.
-                         "loadavg_1m_at_start": round(os.getloadavg()[0], 2)})
+    report = SoakReport(
+        {
+            "url": url,
+            "metrics_url": metrics_url,
+            "protocol": protocol,
+            "concurrency": concurrency,
+            "duration_s": duration_s,
+            "sample_s": sample_s,
+            "server_pid": server_pid,
+            "input_data": str(input_data),
+            "cpu_count": os.cpu_count(),
+            # Other work on the machine skews throughput: keep the context.
+            "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
+        }
+    )
     if server_pid is not None:
         report.config["allocator"] = allocator_settings(server_pid)
     base = read_metrics(metrics_url)
@@ -177,13 +229,16 @@ def run_soak(url: str, metrics_url: str, input_data: Path, duration_s: float, ou
             processes, anon = sample_processes(server_pid) if server_pid is not None else ({}, {})
             done = now["success"] - last["success"]
             sample = Sample(
-                t=round(t, 2), success=int(now["success"] - base["success"]),
+                t=round(t, 2),
+                success=int(now["success"] - base["success"]),
                 failure=int(now["failure"] - base["failure"]),
                 docs_per_s=round(done / max(t - last_t, 1e-6), 3),
                 failed_in_window=int(now["failure"] - last["failure"]),
                 mean_latency_ms=round((now["duration_us"] - last["duration_us"]) / done / 1000, 1) if done else None,
                 rss_mib=None if server_pid is None else round(server_rss(server_pid) / MIB, 1),
-                processes=processes, anon_mib=anon)
+                processes=processes,
+                anon_mib=anon,
+            )
             report.samples.append(sample)
             if progress:
                 progress(sample, duration_s)
@@ -193,18 +248,27 @@ def run_soak(url: str, metrics_url: str, input_data: Path, duration_s: float, ou
     final = read_metrics(metrics_url)  # requests that were in flight at the deadline
     report.perf_runs = load.runs
     report.config["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
-    report.summary = summarize(report.samples, final["success"] - base["success"], final["failure"] - base["failure"],
-                               time.monotonic() - start, load.errors())
+    report.summary = summarize(
+        report.samples,
+        final["success"] - base["success"],
+        final["failure"] - base["failure"],
+        time.monotonic() - start,
+        load.errors(),
+    )
     return report
 
 
 def summarize(samples: list[Sample], success: float, failure: float, seconds: float, errors: list[str]) -> dict:
     rates = [s.docs_per_s for s in samples]
     summary = {
-        "requests": int(success + failure), "succeeded": int(success), "failed": int(failure),
-        "perf_analyzer_errors": errors[:20], "seconds": round(seconds, 1),
+        "requests": int(success + failure),
+        "succeeded": int(success),
+        "failed": int(failure),
+        "perf_analyzer_errors": errors[:20],
+        "seconds": round(seconds, 1),
         "mean_docs_per_s": round(success / seconds, 3) if seconds else 0.0,
-        "min_window_docs_per_s": min(rates) if rates else 0.0, "max_window_docs_per_s": max(rates) if rates else 0.0,
+        "min_window_docs_per_s": min(rates) if rates else 0.0,
+        "max_window_docs_per_s": max(rates) if rates else 0.0,
     }
     rss = [(s.t, s.rss_mib) for s in samples if s.rss_mib is not None]
     if rss:
@@ -212,8 +276,9 @@ def summarize(samples: list[Sample], success: float, failure: float, seconds: fl
     memory = memory_summary(samples)  # per process: the verdict
     if memory:
         steady = [(t / 60, v) for t, v in rss if t >= memory["memory_steady_from_s"]]
-        summary.update(rss_steady_start_mib=steady[0][1], rss_steady_growth_mib_per_min=round(slope(steady), 2),
-                       **memory)
+        summary.update(
+            rss_steady_start_mib=steady[0][1], rss_steady_growth_mib_per_min=round(slope(steady), 2), **memory
+        )
     else:
         summary["rss_flat"] = None
     summary["verdict"] = "pass" if failure == 0 and not errors and summary.get("rss_flat") is not False else "fail"

@@ -3,10 +3,11 @@
 Configs are built as ``model_config_pb2.ModelConfig`` messages and printed with
 ``text_format``, so a typo in a field name fails here rather than in tritonserver.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Iterable
 
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as pb
@@ -14,8 +15,12 @@ from tritonclient.grpc import model_config_pb2 as pb
 from layoutlmv3_triton import contract
 from layoutlmv3_triton.contract import Tensor
 from layoutlmv3_triton.export.tensorrt import ORT_TRT_ENGINE_CACHE, onnxruntime_trt_parameters
-from layoutlmv3_triton.serving.settings import (ModelParameters, OcrModelParameters, PostprocessParameters,
-                                                PreprocessParameters)
+from layoutlmv3_triton.serving.settings import (
+    ModelParameters,
+    OcrModelParameters,
+    PostprocessParameters,
+    PreprocessParameters,
+)
 
 # How the model step runs.  `local` is the only one tritonserver from the PyPI wheel can
 # serve (it has no onnxruntime backend); the others are for the NGC container.
@@ -167,16 +172,22 @@ def postprocess_config(options: ServingOptions) -> pb.ModelConfig:
 # (ppocr_max_pixels keeps detection inside), lines up to 2400 px wide (ppocr_rec_max_width).
 _OCR_TRT_PROFILES = {
     contract.OCR_DETECTION: ((1, 3, 32, 32), (1, 3, 1024, 768), (None, 3, 2048, 2048)),
-    contract.OCR_RECOGNITION: ((1, 3, contract.OCR_LINE_HEIGHT, 8), (None, 3, contract.OCR_LINE_HEIGHT, 320),
-                               (None, 3, contract.OCR_LINE_HEIGHT, 2400)),
+    contract.OCR_RECOGNITION: (
+        (1, 3, contract.OCR_LINE_HEIGHT, 8),
+        (None, 3, contract.OCR_LINE_HEIGHT, 320),
+        (None, 3, contract.OCR_LINE_HEIGHT, 2400),
+    ),
 }
 
 
 def ocr_model_config(options: ServingOptions, name: str) -> pb.ModelConfig:
     """``ocr_detection`` or ``ocr_recognition``: the onnxruntime backend on the GPU variants
     (and on onnxruntime-cpu), the same graph in the python backend for the local server."""
-    inputs, outputs = ((contract.OCR_DETECTION_INPUTS, contract.OCR_DETECTION_OUTPUTS) if name == contract.OCR_DETECTION
-                       else (contract.OCR_RECOGNITION_INPUTS, contract.OCR_RECOGNITION_OUTPUTS))
+    inputs, outputs = (
+        (contract.OCR_DETECTION_INPUTS, contract.OCR_DETECTION_OUTPUTS)
+        if name == contract.OCR_DETECTION
+        else (contract.OCR_RECOGNITION_INPUTS, contract.OCR_RECOGNITION_OUTPUTS)
+    )
     cfg = pb.ModelConfig(name=name)
     _batching(cfg, options)
     # a recognition request carries up to rec_batch lines; room for two lets the batcher join requests
@@ -210,9 +221,15 @@ def _ocr_trt_parameters(tensor: str, profile, batch: int) -> dict[str, str]:
     def spec(shape) -> str:
         return f"{tensor}:" + "x".join(str(batch if d is None else d) for d in shape)
 
-    return {"precision_mode": "FP16", "max_workspace_size_bytes": str(1 << 30), "trt_engine_cache_enable": "1",
-            "trt_engine_cache_path": ORT_TRT_ENGINE_CACHE, "trt_profile_min_shapes": spec(profile[0]),
-            "trt_profile_opt_shapes": spec(profile[1]), "trt_profile_max_shapes": spec(profile[2])}
+    return {
+        "precision_mode": "FP16",
+        "max_workspace_size_bytes": str(1 << 30),
+        "trt_engine_cache_enable": "1",
+        "trt_engine_cache_path": ORT_TRT_ENGINE_CACHE,
+        "trt_profile_min_shapes": spec(profile[0]),
+        "trt_profile_opt_shapes": spec(profile[1]),
+        "trt_profile_max_shapes": spec(profile[2]),
+    }
 
 
 def ensemble_config(options: ServingOptions) -> pb.ModelConfig:

@@ -11,6 +11,7 @@ rest of :mod:`layoutlmv3_triton.repository` does not import there.
 
   python3 -m layoutlmv3_triton.repository.manifest --model-repository=/models [tritonserver args ...]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,10 +28,12 @@ EXIT_UNSERVABLE = 78
 # Variants the NGC server image cannot serve, and why.
 NOT_IN_SERVER_IMAGE = {
     "local": "its model step runs ONNX Runtime inside the python backend, and the server image has no "
-             "onnxruntime Python package (the onnxruntime backend serves the model there)",
+    "onnxruntime Python package (the onnxruntime backend serves the model there)",
 }
-FIX = ("run `layoutlmv3-triton build-repo --variant onnxruntime-gpu` (or onnxruntime-trt, tensorrt-plan, "
-       "onnxruntime-cpu) into it first (docs/production.md)")
+FIX = (
+    "run `layoutlmv3-triton build-repo --variant onnxruntime-gpu` (or onnxruntime-trt, tensorrt-plan, "
+    "onnxruntime-cpu) into it first (docs/production.md)"
+)
 _PYTHON_BACKEND = re.compile(r'^backend:\s*"python"', re.M)
 _TENSORRT_PLAN = re.compile(r'^platform:\s*"tensorrt_plan"', re.M)
 # The preprocess parameter ocr_engine (serving/ocr.py's OcrConfig.engine) set to ppocr.
@@ -53,7 +56,8 @@ def check_repository(repository: str | Path) -> list[str]:
         problems.append(f"{contract.MODEL}/1 has neither {contract.ONNX_FILE} nor {contract.PLAN_FILE}")
     if reads_with_ppocr(repository):
         for path in [f"{name}/1/{contract.ONNX_FILE}" for name in contract.OCR_MODELS] + [
-                f"{contract.PREPROCESS}/1/{contract.OCR_CHARSET_FILE}"]:
+            f"{contract.PREPROCESS}/1/{contract.OCR_CHARSET_FILE}"
+        ]:
             if not (repository / path).is_file():
                 problems.append(f"{path} is missing (the preprocess step reads with ocr_engine=ppocr)")
     return problems
@@ -97,8 +101,10 @@ def server_image_problems(repository: str | Path) -> list[str]:
         return []
     variant = served_variant(repository)
     if variant in NOT_IN_SERVER_IMAGE:
-        return [f"{repository} holds the `{variant}` variant (the one committed for the local CPU server): "
-                f"{NOT_IN_SERVER_IMAGE[variant]}"]
+        return [
+            f"{repository} holds the `{variant}` variant (the one committed for the local CPU server): "
+            f"{NOT_IN_SERVER_IMAGE[variant]}"
+        ]
     problems = check_repository(repository)
     if variant == "tensorrt-plan" and not (repository / contract.MODEL / "1" / contract.PLAN_FILE).is_file():
         problems.append(f"{contract.MODEL}/1/{contract.PLAN_FILE} is missing: run `layoutlmv3-triton build-trt`")

@@ -7,6 +7,7 @@ pixel values (3 x 224 x 224 float32 = 588 KiB each): 64 windows are about 40 MB,
 grow steps inside one request.  The server launcher (docker/layoutlmv3-tritonserver.sh) and
 docker-compose.yml start the region at one full response and grow it by another.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,5 +39,7 @@ def preprocess_response_bytes(max_windows: int) -> int:
 
 
 def backend_config_flags(default: int = SHM_DEFAULT_BYTE_SIZE, growth: int = SHM_GROWTH_BYTE_SIZE) -> list[str]:
-    return [f"--backend-config=python,shm-default-byte-size={default}",
-            f"--backend-config=python,shm-growth-byte-size={growth}"]
+    return [
+        f"--backend-config=python,shm-default-byte-size={default}",
+        f"--backend-config=python,shm-growth-byte-size={growth}",
+    ]

@@ -7,12 +7,13 @@ Triton step around it is steps/postprocess.py.  Rows arrive one per window; a wi
 carries a page record starts a page (the page's further windows carry none), and page 0
 starts a document: one result per document of the request.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -70,10 +71,20 @@ def union_box(boxes: Sequence[Sequence[int]]) -> list[int]:
     return [int(b[:, 0].min()), int(b[:, 1].min()), int(b[:, 2].max()), int(b[:, 3].max())]
 
 
-def page_result(words: Sequence[str], boxes: Sequence[Sequence[int]], label_ids: np.ndarray,
-                scores: np.ndarray, id2label: Sequence[str], *, width: int, height: int,
-                confidences: Sequence[float | None] | None = None, page: int = 0,
-                source: str = "ocr", linker: Linker | None = None) -> dict:
+def page_result(
+    words: Sequence[str],
+    boxes: Sequence[Sequence[int]],
+    label_ids: np.ndarray,
+    scores: np.ndarray,
+    id2label: Sequence[str],
+    *,
+    width: int,
+    height: int,
+    confidences: Sequence[float | None] | None = None,
+    page: int = 0,
+    source: str = "ocr",
+    linker: Linker | None = None,
+) -> dict:
     """The per-page part of the result document (docs/result-format.md).
 
     ``linker`` links questions to answers (default: the geometric rules of serving/linking.py).
@@ -81,22 +92,26 @@ def page_result(words: Sequence[str], boxes: Sequence[Sequence[int]], label_ids:
     tags = [id2label[i] if i >= 0 else None for i in label_ids]
     word_items = []
     for i, text in enumerate(words):
-        word_items.append({
-            "text": text,
-            "box": [int(v) for v in boxes[i]],
-            "label": tags[i],
-            "score": None if np.isnan(scores[i]) else round(float(scores[i]), 6),
-            "confidence": None if confidences is None else confidences[i],
-        })
+        word_items.append(
+            {
+                "text": text,
+                "box": [int(v) for v in boxes[i]],
+                "label": tags[i],
+                "score": None if np.isnan(scores[i]) else round(float(scores[i]), 6),
+                "confidence": None if confidences is None else confidences[i],
+            }
+        )
     entities = []
     for entity in group_entities(tags):
-        entities.append({
-            "label": entity.label,
-            "text": " ".join(words[i] for i in entity.words),
-            "box": union_box([boxes[i] for i in entity.words]),
-            "score": round(float(np.mean([scores[i] for i in entity.words])), 6),
-            "words": entity.words,
-        })
+        entities.append(
+            {
+                "label": entity.label,
+                "text": " ".join(words[i] for i in entity.words),
+                "box": union_box([boxes[i] for i in entity.words]),
+                "score": round(float(np.mean([scores[i] for i in entity.words])), 6),
+                "words": entity.words,
+            }
+        )
     pairs = link(entities, boxes, linker)
     return {
         "page": page,
@@ -117,19 +132,35 @@ class Postprocessor:
         self.linker = load_linker(Path(model_config_path).with_name(LINKER_FILE))  # geometric rules if absent
         self.model_name = model_name
 
-    def page(self, window_logits: list[np.ndarray] | np.ndarray, window_word_ids: list[np.ndarray] | np.ndarray,
-             record: PageRecord) -> dict:
+    def page(
+        self,
+        window_logits: list[np.ndarray] | np.ndarray,
+        window_word_ids: list[np.ndarray] | np.ndarray,
+        record: PageRecord,
+    ) -> dict:
         """One page from the logits and word maps of its windows (a single array: one window)."""
         if isinstance(window_logits, np.ndarray) and window_logits.ndim == 2:
             window_logits, window_word_ids = [window_logits], [window_word_ids]
         n_labels = window_logits[0].shape[-1]
         if n_labels != len(self.id2label):
-            raise DecodingError(f"model gave {n_labels} logits per token but config.json names {len(self.id2label)} labels")
+            raise DecodingError(
+                f"model gave {n_labels} logits per token but config.json names {len(self.id2label)} labels"
+            )
         probs = [softmax(np.asarray(logits, dtype=np.float32)) for logits in window_logits]
         label_ids, scores = merge_word_probabilities(probs, window_word_ids, len(record.words))
-        return page_result(record.words, record.boxes, label_ids, scores, self.id2label,
-                           width=record.width, height=record.height, confidences=record.confidences,
-                           page=record.page, source=record.source, linker=self.linker)
+        return page_result(
+            record.words,
+            record.boxes,
+            label_ids,
+            scores,
+            self.id2label,
+            width=record.width,
+            height=record.height,
+            confidences=record.confidences,
+            page=record.page,
+            source=record.source,
+            linker=self.linker,
+        )
 
     def document(self, pages: list[dict]) -> bytes:
         return json.dumps({"model": self.model_name, "labels": self.id2label, "pages": pages}).encode()

@@ -4,11 +4,12 @@ The tokenizer and image processor come from a local ``from_pretrained`` folder w
 ``apply_ocr`` off (OCR is ours).  Every page is padded only up to its sequence
 bucket, so the model step batches pages of similar length without padding all to 512.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
@@ -61,9 +62,14 @@ def load_processor(processor_dir: str | Path):
 
 
 class PageEncoder:
-    def __init__(self, processor_dir: str | Path, max_seq_len: int = contract.MAX_SEQ_LEN,
-                 buckets: Sequence[int] = contract.SEQ_BUCKETS, stride: int = DEFAULT_STRIDE,
-                 max_windows_per_page: int = DEFAULT_MAX_WINDOWS_PER_PAGE):
+    def __init__(
+        self,
+        processor_dir: str | Path,
+        max_seq_len: int = contract.MAX_SEQ_LEN,
+        buckets: Sequence[int] = contract.SEQ_BUCKETS,
+        stride: int = DEFAULT_STRIDE,
+        max_windows_per_page: int = DEFAULT_MAX_WINDOWS_PER_PAGE,
+    ):
         self.processor = load_processor(processor_dir)
         self.tokenizer = self.processor.tokenizer
         self.max_seq_len = max_seq_len
@@ -83,8 +89,9 @@ class PageEncoder:
         except Exception as exc:  # tokenizers raise plain exceptions on malformed input
             raise EncodingError(f"tokenizer failed: {exc}") from exc
 
-    def encode_windows(self, images: Sequence[Image.Image], words: Sequence[Sequence[str]],
-                       boxes: Sequence[Sequence[Box]]) -> list[list[EncodedWindow]]:
+    def encode_windows(
+        self, images: Sequence[Image.Image], words: Sequence[Sequence[str]], boxes: Sequence[Sequence[Box]]
+    ) -> list[list[EncodedWindow]]:
         """Each page as one or more windows of at most ``max_seq_len`` tokens.
 
         All pages go through one tokenizer call for the word lengths, one for the
@@ -95,24 +102,32 @@ class PageEncoder:
         with_words = [i for i, w in enumerate(words) if w]
         plans: dict[int, list[Window]] = {i: [Window(0, 0)] for i in range(len(words))}
         if with_words:
-            counts = self._tokenize([words[i] for i in with_words], [norm_boxes[i] for i in with_words],
-                                    add_special_tokens=False, truncation=False)
+            counts = self._tokenize(
+                [words[i] for i in with_words],
+                [norm_boxes[i] for i in with_words],
+                add_special_tokens=False,
+                truncation=False,
+            )
             for row, i in enumerate(with_words):
                 per_word = np.bincount([w for w in counts.word_ids(row) if w is not None], minlength=len(words[i]))
                 plans[i] = plan_windows(per_word.tolist(), self.window_tokens, self.stride, self.max_windows_per_page)
         flat = [(i, w) for i in range(len(words)) for w in plans[i]]
         # The tokenizer cannot encode a window with no words; give it one placeholder and drop its tokens.
-        enc = self._tokenize([words[i][w.start:w.end] or [""] for i, w in flat],
-                             [norm_boxes[i][w.start:w.end] or [[0, 0, 0, 0]] for i, w in flat],
-                             truncation=True, max_length=self.max_seq_len)
+        enc = self._tokenize(
+            [words[i][w.start : w.end] or [""] for i, w in flat],
+            [norm_boxes[i][w.start : w.end] or [[0, 0, 0, 0]] for i, w in flat],
+            truncation=True,
+            max_length=self.max_seq_len,
+        )
         pixels = self.pixel_values(images)
         out: list[list[EncodedWindow]] = [[] for _ in words]
         for row, (i, window) in enumerate(flat):
             out[i].append(self._window(enc, row, window, len(words[i]), pixels[i]))
         return out
 
-    def encode_batch(self, images: Sequence[Image.Image], words: Sequence[Sequence[str]],
-                     boxes: Sequence[Sequence[Box]]) -> list[EncodedWindow]:
+    def encode_batch(
+        self, images: Sequence[Image.Image], words: Sequence[Sequence[str]], boxes: Sequence[Sequence[Box]]
+    ) -> list[EncodedWindow]:
         """One sequence per page, truncated at ``max_seq_len`` (see :meth:`encode_windows`)."""
         saved = self.max_windows_per_page
         self.max_windows_per_page = 1

@@ -1,4 +1,5 @@
 """Turn untrusted bytes into an RGB page image, within :class:`~.limits.Limits`."""
+
 from __future__ import annotations
 
 import io
@@ -40,11 +41,14 @@ def decode_image(data: bytes, limits: Limits = Limits()) -> Image.Image:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own guard (above ~89 MP) fires inside open(), before our check.
-        raise ImageTooLargeError(f"image rejected before decoding as a decompression bomb ({exc}); "
-                                 f"{_limits_text(limits)}") from exc
+        raise ImageTooLargeError(
+            f"image rejected before decoding as a decompression bomb ({exc}); " f"{_limits_text(limits)}"
+        ) from exc
     except Image.UnidentifiedImageError as exc:
-        raise BadImageError(f"cannot decode image: not a known image format ({len(data)} bytes; accepted: "
-                            f"{', '.join(ACCEPTED_FORMATS)})") from exc
+        raise BadImageError(
+            f"cannot decode image: not a known image format ({len(data)} bytes; accepted: "
+            f"{', '.join(ACCEPTED_FORMATS)})"
+        ) from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise BadImageError(f"cannot decode image: {exc}") from exc
     except Exception as exc:  # noqa: BLE001 - decoders fed hostile bytes raise anything (KeyError, struct.error, ...)

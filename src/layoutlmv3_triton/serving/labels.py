@@ -1,4 +1,5 @@
 """Label names come from the model's ``config.json`` (``id2label``), never from code."""
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ Pillow refuses any image above about 179 MP whatever ``max_image_pixels`` says (
 warns, which :func:`~.images.decode_image` treats as a refusal, above about 89 MP), so
 limits above those values have no effect.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields

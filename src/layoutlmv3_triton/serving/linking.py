@@ -21,6 +21,7 @@ Decoding: each answer is linked to the question that scores best for it (if the 
 clears the linker's threshold), so a question may get several answers, or none.  Only
 numpy and the standard library are imported: this runs inside the postprocess step.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,18 +40,32 @@ LINKER_FILE = "linker.json"  # in the postprocess step's version folder, beside 
 # values were set by hand; five of them were then tuned on 100 of the 149 FUNSD training
 # forms (docs/result-format.md has the figures, before and after, on the other 49).
 GEOMETRY = {
-    "min_line_overlap": 0.2,   # same line: vertical overlap / the shorter box's height (hand-set 0.3)
-    "max_right_gap": 25.0,     # same line: the answer starts at most this far right of the question's end
-    "max_below_gap": 5.0,      # directly below: the gap from the question's bottom to the answer's top (hand-set 3)
-    "max_indent": 8.0,         # directly below, no horizontal overlap: left edges at most this far apart (hand-set 3)
-    "overlap_slack": 2.0,      # boxes may overlap this much and still count as right of / below (hand-set 0.5)
-    "min_score": 0.0,          # links scoring below this are dropped (score = exp(-cost / 10))
+    "min_line_overlap": 0.2,  # same line: vertical overlap / the shorter box's height (hand-set 0.3)
+    "max_right_gap": 25.0,  # same line: the answer starts at most this far right of the question's end
+    "max_below_gap": 5.0,  # directly below: the gap from the question's bottom to the answer's top (hand-set 3)
+    "max_indent": 8.0,  # directly below, no horizontal overlap: left edges at most this far apart (hand-set 3)
+    "overlap_slack": 2.0,  # boxes may overlap this much and still count as right of / below (hand-set 0.5)
+    "min_score": 0.0,  # links scoring below this are dropped (score = exp(-cost / 10))
 }
 
 FEATURES = (
-    "bias", "gap_x", "gap_y", "line_overlap", "column_overlap", "left_offset", "center_dx", "center_dy",
-    "questions_between", "answers_between", "right_of", "below", "in_column", "question_first",
-    "colon", "nearest_for_answer", "geometric_score",
+    "bias",
+    "gap_x",
+    "gap_y",
+    "line_overlap",
+    "column_overlap",
+    "left_offset",
+    "center_dx",
+    "center_dy",
+    "questions_between",
+    "answers_between",
+    "right_of",
+    "below",
+    "in_column",
+    "question_first",
+    "colon",
+    "nearest_for_answer",
+    "geometric_score",
 )
 
 
@@ -81,8 +96,9 @@ def _overlap(a0, a1, b0, b1) -> np.ndarray:
     return inter / np.maximum(np.minimum(a1 - a0, b1 - b0), 1.0)
 
 
-def pair_features(boxes: np.ndarray, texts: Sequence[str], questions: np.ndarray, answers: np.ndarray,
-                  height: float) -> dict[str, np.ndarray]:
+def pair_features(
+    boxes: np.ndarray, texts: Sequence[str], questions: np.ndarray, answers: np.ndarray, height: float
+) -> dict[str, np.ndarray]:
     """Every feature of :data:`FEATURES` as a ``(questions, answers)`` array (distances in text heights)."""
     q = boxes[questions][:, None, :]
     a = boxes[answers][None, :, :]
@@ -100,8 +116,12 @@ def pair_features(boxes: np.ndarray, texts: Sequence[str], questions: np.ndarray
     # entities whose centre lies inside the box spanning the question and the answer
     span = np.concatenate([np.minimum(q[..., :2], a[..., :2]), np.maximum(q[..., 2:], a[..., 2:])], axis=-1)
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2
-    inside = ((centres[None, None, :, 0] > span[..., 0, None]) & (centres[None, None, :, 0] < span[..., 2, None])
-              & (centres[None, None, :, 1] > span[..., 1, None]) & (centres[None, None, :, 1] < span[..., 3, None]))
+    inside = (
+        (centres[None, None, :, 0] > span[..., 0, None])
+        & (centres[None, None, :, 0] < span[..., 2, None])
+        & (centres[None, None, :, 1] > span[..., 1, None])
+        & (centres[None, None, :, 1] < span[..., 3, None])
+    )
     inside[np.arange(len(questions))[:, None], :, questions[:, None]] = False
     inside[:, np.arange(len(answers)), answers] = False
     f["questions_between"] = inside[..., questions].sum(-1).astype(float)
@@ -113,8 +133,9 @@ def pair_features(boxes: np.ndarray, texts: Sequence[str], questions: np.ndarray
     f["question_first"] = (questions[:, None] < answers[None, :]).astype(float)
     f["colon"] = np.repeat(np.array([[texts[i].rstrip().endswith(":") for i in questions]], float).T, len(answers), 1)
     distance = np.hypot(np.maximum(f["gap_x"], 0), np.maximum(f["gap_y"], 0))
-    f["nearest_for_answer"] = (distance == distance.min(axis=0, keepdims=True)).astype(float) if distance.size \
-        else np.zeros(shape)
+    f["nearest_for_answer"] = (
+        (distance == distance.min(axis=0, keepdims=True)).astype(float) if distance.size else np.zeros(shape)
+    )
     f["geometric_score"] = np.exp(-geometric_cost(f) / 10)
     return f
 
@@ -123,10 +144,18 @@ def geometric_cost(f: Mapping[str, np.ndarray], g: Mapping[str, float] = GEOMETR
     """The rules: same line to the right < directly below < down a table column; ``inf``: no link."""
     free = f["questions_between"] == 0
     below = f["gap_y"] >= -g["overlap_slack"]
-    right = ((f["line_overlap"] >= g["min_line_overlap"]) & (f["gap_x"] >= -g["overlap_slack"])
-             & (f["gap_x"] <= g["max_right_gap"]) & free)
-    near_below = (below & (f["gap_y"] <= g["max_below_gap"])
-                  & ((f["in_column"] > 0) | (np.abs(f["left_offset"]) <= g["max_indent"])) & free)
+    right = (
+        (f["line_overlap"] >= g["min_line_overlap"])
+        & (f["gap_x"] >= -g["overlap_slack"])
+        & (f["gap_x"] <= g["max_right_gap"])
+        & free
+    )
+    near_below = (
+        below
+        & (f["gap_y"] <= g["max_below_gap"])
+        & ((f["in_column"] > 0) | (np.abs(f["left_offset"]) <= g["max_indent"]))
+        & free
+    )
     column = below & (f["in_column"] > 0) & free
     cost = np.full(f["gap_x"].shape, np.inf)
     cost = np.where(column, 6.0 + 0.1 * f["gap_y"], cost)
@@ -168,8 +197,15 @@ class LogisticLinker:
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
 
     def as_json(self) -> dict:
-        return {"kind": self.kind, "features": list(self.weights), "weights": self.weights, "mean": self.mean,
-                "scale": self.scale, "min_score": self.min_score, "trained_on": self.trained_on}
+        return {
+            "kind": self.kind,
+            "features": list(self.weights),
+            "weights": self.weights,
+            "mean": self.mean,
+            "scale": self.scale,
+            "min_score": self.min_score,
+            "trained_on": self.trained_on,
+        }
 
 
 @dataclass
@@ -211,13 +247,25 @@ class BoostedLinker:
             def pad(key: str, fill: float, dtype) -> np.ndarray:
                 return np.array([list(t[key]) + [fill] * (width - len(t[key])) for t in self.trees], dtype=dtype)
 
-            self._padded = (pad("feature", 0, np.int64), pad("threshold", 0.0, float), pad("left", -1, np.int64),
-                            pad("right", -1, np.int64), pad("value", 0.0, float))
+            self._padded = (
+                pad("feature", 0, np.int64),
+                pad("threshold", 0.0, float),
+                pad("left", -1, np.int64),
+                pad("right", -1, np.int64),
+                pad("value", 0.0, float),
+            )
         return self._padded
 
     def as_json(self) -> dict:
-        return {"kind": self.kind, "features": self.features, "init": self.init, "rate": self.rate,
-                "min_score": self.min_score, "trained_on": self.trained_on, "trees": self.trees}
+        return {
+            "kind": self.kind,
+            "features": self.features,
+            "init": self.init,
+            "rate": self.rate,
+            "min_score": self.min_score,
+            "trained_on": self.trained_on,
+            "trees": self.trees,
+        }
 
 
 Linker = GeometricLinker | LogisticLinker | BoostedLinker
@@ -234,14 +282,25 @@ def linker_from_json(data: Mapping) -> Linker:
         unknown = set(data["weights"]) - set(FEATURES)
         if unknown:
             raise LinkerError(f"linker uses features this code does not compute: {sorted(unknown)}")
-        return LogisticLinker(dict(data["weights"]), dict(data.get("mean", {})), dict(data.get("scale", {})),
-                              float(data.get("min_score", 0.5)), trained_on=str(data.get("trained_on", "")))
+        return LogisticLinker(
+            dict(data["weights"]),
+            dict(data.get("mean", {})),
+            dict(data.get("scale", {})),
+            float(data.get("min_score", 0.5)),
+            trained_on=str(data.get("trained_on", "")),
+        )
     if kind == "boosted":
         unknown = set(data["features"]) - set(FEATURES)
         if unknown:
             raise LinkerError(f"linker uses features this code does not compute: {sorted(unknown)}")
-        return BoostedLinker(list(data["features"]), list(data["trees"]), float(data["init"]), float(data["rate"]),
-                             float(data.get("min_score", 0.5)), trained_on=str(data.get("trained_on", "")))
+        return BoostedLinker(
+            list(data["features"]),
+            list(data["trees"]),
+            float(data["init"]),
+            float(data["rate"]),
+            float(data.get("min_score", 0.5)),
+            trained_on=str(data.get("trained_on", "")),
+        )
     raise LinkerError(f"unknown linker kind {kind!r}")
 
 
@@ -271,8 +330,9 @@ def entity_arrays(entities: Sequence[Mapping]) -> tuple[np.ndarray, np.ndarray, 
     return boxes, questions, answers, [str(e.get("text", "")) for e in entities]
 
 
-def link(entities: Sequence[Mapping], word_boxes: Sequence[Sequence[float]] | None = None,
-         linker: Linker | None = None) -> list[Pair]:
+def link(
+    entities: Sequence[Mapping], word_boxes: Sequence[Sequence[float]] | None = None, linker: Linker | None = None
+) -> list[Pair]:
     """Question -> answer pairs of one page's entities (``label``, ``box`` in pixels, ``text``).
 
     ``word_boxes`` (the page's word boxes) give the text height; without them the entities'
@@ -286,13 +346,23 @@ def link(entities: Sequence[Mapping], word_boxes: Sequence[Sequence[float]] | No
     words = np.asarray(word_boxes, dtype=np.float64).reshape(-1, 4) if word_boxes is not None else boxes
     scores = linker.scores(pair_features(boxes, texts, questions, answers, text_height(words if len(words) else boxes)))
     best = scores.argmax(axis=0)
-    pairs = [Pair(int(questions[b]), int(answers[j]), float(scores[b, j]))
-             for j, b in enumerate(best) if scores[b, j] > 0 and scores[b, j] >= linker.min_score]
+    pairs = [
+        Pair(int(questions[b]), int(answers[j]), float(scores[b, j]))
+        for j, b in enumerate(best)
+        if scores[b, j] > 0 and scores[b, j] >= linker.min_score
+    ]
     return sorted(pairs, key=lambda p: (p.question, p.answer))
 
 
 def fields(entities: Sequence[Mapping], pairs: Sequence[Pair]) -> list[dict]:
     """The flat form of ``pairs``: key and value texts with their boxes."""
-    return [{"key": entities[p.question].get("text", ""), "value": entities[p.answer].get("text", ""),
-             "key_box": list(entities[p.question]["box"]), "value_box": list(entities[p.answer]["box"]),
-             "score": round(float(p.score), 6)} for p in pairs]
+    return [
+        {
+            "key": entities[p.question].get("text", ""),
+            "value": entities[p.answer].get("text", ""),
+            "key_box": list(entities[p.question]["box"]),
+            "value_box": list(entities[p.answer]["box"]),
+            "score": round(float(p.score), 6),
+        }
+        for p in pairs
+    ]

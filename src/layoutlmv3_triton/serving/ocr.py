@@ -1,4 +1,5 @@
 """Tesseract in-process through tesserocr: one engine, created once and reused."""
+
 from __future__ import annotations
 
 import math
@@ -6,7 +7,6 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 from PIL import Image
@@ -16,8 +16,8 @@ from layoutlmv3_triton.errors import OcrError
 from layoutlmv3_triton.serving.page import Word
 from layoutlmv3_triton.serving.page_scale import choose_scale, ink_fraction
 from layoutlmv3_triton.serving.parameters import ParameterSet
-from layoutlmv3_triton.serving.word_split import split_words
 from layoutlmv3_triton.serving.segments import DEFAULT_BOX_LEVEL, check_box_level
+from layoutlmv3_triton.serving.word_split import split_words
 
 TESSDATA_CANDIDATES = (
     "/usr/share/tesseract-ocr/5/tessdata",
@@ -59,7 +59,7 @@ class OcrConfig(ParameterSet):
     engine: str = "tesseract"
     lang: str = "eng"
     psm: int = DEFAULT_PSM
-    tessdata: Optional[str] = None  # None: $TESSDATA_PREFIX, then the usual system folders
+    tessdata: str | None = None  # None: $TESSDATA_PREFIX, then the usual system folders
     min_confidence: float = 0.0
     # Tesseract's binarisation: 0 legacy Otsu, 1 adaptive Otsu (Leptonica), 2 Sauvola.
     thresholding_method: int = DEFAULT_THRESHOLDING
@@ -115,11 +115,13 @@ class TesseractEngine:
         try:
             # Variables go in at Init: some (load_system_dawg, ...) are read only then.
             variables = config.tesseract_variables()
-            self._api = tesserocr.PyTessBaseAPI(path=tessdata.rstrip("/") + "/", lang=config.lang,
-                                                psm=config.psm, variables=variables)
+            self._api = tesserocr.PyTessBaseAPI(
+                path=tessdata.rstrip("/") + "/", lang=config.lang, psm=config.psm, variables=variables
+            )
         except RuntimeError as exc:
-            raise OcrError(f"cannot start Tesseract with lang={config.lang!r} in {tessdata}: {exc}",
-                           stage="ocr-setup") from exc
+            raise OcrError(
+                f"cannot start Tesseract with lang={config.lang!r} in {tessdata}: {exc}", stage="ocr-setup"
+            ) from exc
         unknown = [name for name in variables if self._api.GetVariableAsString(name) is None]
         if unknown:
             self._api.End()
@@ -136,8 +138,9 @@ class TesseractEngine:
         scale = choose_scale(image, config.text_height, config.max_scale, config.max_pixels)
         work = image
         if scale != 1.0:
-            work = image.convert("L").resize((round(image.width * scale), round(image.height * scale)),
-                                             Image.Resampling.BICUBIC)
+            work = image.convert("L").resize(
+                (round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC
+            )
         level = self._tesserocr.RIL.WORD
         words: list[Word] = []
         with self._lock:
@@ -170,8 +173,15 @@ class TesseractEngine:
                 confidence = float(item.Confidence(level))
                 if confidence < config.min_confidence:
                     continue
-                words.append(Word(text, _unscale(bounds, scale, image.width, image.height),
-                                  round(confidence, 2), max(line, 0), max(block, 0)))
+                words.append(
+                    Word(
+                        text,
+                        _unscale(bounds, scale, image.width, image.height),
+                        round(confidence, 2),
+                        max(line, 0),
+                        max(block, 0),
+                    )
+                )
             self._api.Clear()
         return split_words(words, config.split_after)
 
@@ -195,7 +205,7 @@ class TesseractEngine:
         with self._lock:
             self._api.End()
 
-    def __enter__(self) -> "TesseractEngine":
+    def __enter__(self) -> TesseractEngine:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -5,9 +5,11 @@ reading order with pixel boxes, confidences 0..100, line and block ids, and word
 ``ocr_split_after``.  Tesseract runs in-process; PP-OCR's two networks run wherever its
 ``models`` say (BLS calls to Triton models in the server, onnxruntime elsewhere).
 """
+
 from __future__ import annotations
 
-from typing import Callable, Protocol, Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from PIL import Image
 
@@ -35,8 +37,9 @@ def default_engine(gpu: bool) -> str:
     return GPU_DEFAULT_ENGINE if gpu else CPU_DEFAULT_ENGINE
 
 
-def open_engine(ocr: OcrConfig, ppocr: PpocrConfig = PpocrConfig(),
-                models: Callable[[], PpocrModels] | None = None) -> OcrEngine:
+def open_engine(
+    ocr: OcrConfig, ppocr: PpocrConfig = PpocrConfig(), models: Callable[[], PpocrModels] | None = None
+) -> OcrEngine:
     """The engine ``ocr.engine`` names; ``models`` makes PP-OCR's networks when that is ppocr."""
     if ocr.engine == "tesseract":
         return TesseractEngine(ocr)

@@ -7,10 +7,11 @@ step (steps/onnx_model.py) runs the same ``model.onnx`` that the NGC container s
 ``backend: "onnxruntime"``; the in-process pipeline, the ONNX export's checks and the
 benchmarks run it through this class too.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -20,8 +21,14 @@ from layoutlmv3_triton.serving.encoding import pad_stack
 GRAPH_OPTIMIZATION = ("all", "extended", "basic", "disabled")
 
 
-def make_session(onnx_path: str | Path, threads: int = 0, *, allow_spinning: bool = False,
-                 optimization: str = "all", memory_arena: bool = True):
+def make_session(
+    onnx_path: str | Path,
+    threads: int = 0,
+    *,
+    allow_spinning: bool = False,
+    optimization: str = "all",
+    memory_arena: bool = True,
+):
     """An onnxruntime CPU session.  Measured choices (docs/performance.md):
 
     * ``threads``: intra-op threads; the served default is 1 per instance, with one
@@ -56,8 +63,11 @@ class OnnxTokenClassifier:
         self.input_types = {i.name: i.type for i in self.session.get_inputs()}
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        feed = {name: (a.astype(np.int64) if "int64" in self.input_types[name] else a.astype(np.float32))
-                for name, a in inputs.items() if name in self.input_types}
+        feed = {
+            name: (a.astype(np.int64) if "int64" in self.input_types[name] else a.astype(np.float32))
+            for name, a in inputs.items()
+            if name in self.input_types
+        }
         return self.session.run([contract.LOGITS.name], feed)[0]
 
     def run_many(self, batches: Sequence[dict[str, np.ndarray]], pad_across_lengths: bool = False) -> list[np.ndarray]:
@@ -112,7 +122,7 @@ class OnnxTokenClassifier:
         logits = self.run(feed)
         out, start = [], 0
         for size, length in zip(sizes, lengths):
-            out.append(logits[start:start + size, :length])
+            out.append(logits[start : start + size, :length])
             start += size
         return out
 

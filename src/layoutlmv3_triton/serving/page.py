@@ -8,6 +8,7 @@ travels as a :class:`~layoutlmv3_triton.records.PageRecord` (:meth:`Page.record`
 ``Word`` is the one word type of the request path: OCR engines make them, ``word_split``
 splits them, ``segments`` turns their lines into boxes, and the encoder reads them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ class Page:
         """What the postprocess step is told about this page (raises the preprocess stage's
         error if it cannot be built)."""
         words = self.words or []
-        return PageRecord(page=self.number, width=self.image.width, height=self.image.height, source=self.source,
-                          words=[w.text for w in words], boxes=[list(w.box) for w in words],
-                          confidences=[w.confidence for w in words])
+        return PageRecord(
+            page=self.number,
+            width=self.image.width,
+            height=self.image.height,
+            source=self.source,
+            words=[w.text for w in words],
+            boxes=[list(w.box) for w in words],
+            confidences=[w.confidence for w in words],
+        )

@@ -12,6 +12,7 @@ specks under :data:`MIN_RUN` px and tall graphics) is the page's text height.  I
 about 0.7 of a word's box height on FUNSD (ascenders and descenders rarely share a strip).
 When the page holds too little ink to measure, the image's DPI metadata decides instead.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,8 +48,11 @@ def ink_run_heights(gray: np.ndarray, strip: int = STRIP_PX) -> np.ndarray:
     height, width = ink.shape
     strips = max(1, width // strip)
     # rows x strips: does the strip hold ink in that row?
-    inked = ink[:, : strips * strip].reshape(height, strips, strip).any(axis=2) if width >= strip else \
-        ink.any(axis=1, keepdims=True)
+    inked = (
+        ink[:, : strips * strip].reshape(height, strips, strip).any(axis=2)
+        if width >= strip
+        else ink.any(axis=1, keepdims=True)
+    )
     padded = np.zeros((height + 2, inked.shape[1]), dtype=np.int8)
     padded[1:-1] = inked
     edges = np.diff(padded, axis=0)

@@ -5,6 +5,7 @@ turns itself into that mapping (``build-repo`` writes it into ``config.pbtxt``) 
 (the step's ``initialize`` reads it), so a key or default is spelled in one place.  Nested
 parameter sets are flattened, each behind its own ``prefix`` (``ocr_psm``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,7 +53,7 @@ class ParameterSet:
 
     def to_parameters(self) -> dict[str, str]:
         out: dict[str, str] = {}
-        for f, kind in self._fields():
+        for f, _kind in self._fields():
             value = getattr(self, f.name)
             if isinstance(value, ParameterSet):
                 out.update(value.to_parameters())

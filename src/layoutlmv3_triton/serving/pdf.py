@@ -3,6 +3,7 @@
 A born-digital page has exact words and boxes in its text layer, so OCR is skipped:
 faster and without recognition errors.  A scanned page (no text layer) is OCR'd.
 """
+
 from __future__ import annotations
 
 from layoutlmv3_triton.errors import BadImageError, ImageTooLargeError
@@ -35,8 +36,10 @@ def _page(page, number: int, limits: Limits, scale: float) -> Page:
     width_pt, height_pt = page.get_size()
     width, height = round(width_pt * scale), round(height_pt * scale)
     if width * height > limits.max_image_pixels or max(width, height) > limits.max_image_side:
-        raise ImageTooLargeError(f"PDF page renders to {width}x{height} pixels; the limits are "
-                                 f"{limits.max_image_pixels} pixels and {limits.max_image_side} per side")
+        raise ImageTooLargeError(
+            f"PDF page renders to {width}x{height} pixels; the limits are "
+            f"{limits.max_image_pixels} pixels and {limits.max_image_side} per side"
+        )
     image = page.render(scale=scale).to_pil().convert("RGB")
     words = text_layer(page, scale, height_pt)
     if words:
@@ -59,8 +62,11 @@ def text_layer(page, scale: float, height_pt: float) -> list[Word]:
                 chars, box = [], None
                 continue
             left, bottom, right, top = textpage.get_charbox(index)
-            box = [left, bottom, right, top] if box is None else \
-                [min(box[0], left), min(box[1], bottom), max(box[2], right), max(box[3], top)]
+            box = (
+                [left, bottom, right, top]
+                if box is None
+                else [min(box[0], left), min(box[1], bottom), max(box[2], right), max(box[3], top)]
+            )
             chars.append(char)
         if chars:
             words.append(Word("".join(chars), _to_pixels(box, scale, height_pt)))
@@ -72,4 +78,9 @@ def text_layer(page, scale: float, height_pt: float) -> list[Word]:
 def _to_pixels(box: list[float], scale: float, height_pt: float) -> tuple[int, int, int, int]:
     """PDF points (origin bottom-left) -> pixels of the rendered page (origin top-left)."""
     left, bottom, right, top = box
-    return round(left * scale), round((height_pt - top) * scale), round(right * scale), round((height_pt - bottom) * scale)
+    return (
+        round(left * scale),
+        round((height_pt - top) * scale),
+        round(right * scale),
+        round((height_pt - bottom) * scale),
+    )

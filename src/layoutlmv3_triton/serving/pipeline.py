@@ -20,6 +20,7 @@ this is the reference the served results are tested against, and a local API; fo
 ppocr engine it runs the repository's own OCR graphs on onnxruntime (the server runs them as
 Triton models, called from preprocess: steps/ocr_models.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,10 @@ from layoutlmv3_triton.serving.settings import PostprocessParameters, Preprocess
 
 def repository_ocr_models(repository: Path) -> PpocrModels:
     """The repository's OCR networks (ppocr engine) on onnxruntime: the graphs the server runs."""
-    return onnx_models(*(repository / name / "1" / contract.ONNX_FILE for name in contract.OCR_MODELS),
-                       repository / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE)
+    return onnx_models(
+        *(repository / name / "1" / contract.ONNX_FILE for name in contract.OCR_MODELS),
+        repository / contract.PREPROCESS / "1" / contract.OCR_CHARSET_FILE,
+    )
 
 
 def repository_parameters(repository: Path, model: str) -> dict[str, str]:
@@ -59,8 +62,11 @@ class InProcessPipeline:
         if params is None:
             params = PreprocessParameters.from_parameters(repository_parameters(repository, contract.PREPROCESS))
         post = PostprocessParameters.from_parameters(repository_parameters(repository, contract.POSTPROCESS))
-        self.pre = Preprocessor(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR, params,
-                                lambda: repository_ocr_models(repository))
+        self.pre = Preprocessor(
+            repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR,
+            params,
+            lambda: repository_ocr_models(repository),
+        )
         self.model = OnnxTokenClassifier(repository / contract.MODEL / "1" / contract.ONNX_FILE, threads)
         self.post = Postprocessor(repository / contract.POSTPROCESS / "1" / post.model_config_file)
 

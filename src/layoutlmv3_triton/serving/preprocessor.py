@@ -6,13 +6,14 @@ A document is an image (PNG, JPEG, TIFF, ...), a PDF, or either of them base64-e
 (for plain-JSON clients of the KServe v2 HTTP API, where BYTES travel as text).  The
 request may also carry the words and pixel boxes ("bring your own OCR").
 """
+
 from __future__ import annotations
 
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from layoutlmv3_triton.contract import is_pdf
 from layoutlmv3_triton.errors import RequestError
@@ -33,11 +34,16 @@ class Preprocessor:
     """One OCR engine and one processor, reused for every request.  ``ocr_models`` makes the
     ppocr engine's networks (BLS calls in the server, onnxruntime in-process)."""
 
-    def __init__(self, processor_dir: str | Path, params: PreprocessParameters = PreprocessParameters(),
-                 ocr_models: Callable[[], PpocrModels] | None = None):
+    def __init__(
+        self,
+        processor_dir: str | Path,
+        params: PreprocessParameters = PreprocessParameters(),
+        ocr_models: Callable[[], PpocrModels] | None = None,
+    ):
         self.params = params
-        self.encoder = PageEncoder(processor_dir, stride=params.window_stride,
-                                   max_windows_per_page=params.max_windows_per_page)
+        self.encoder = PageEncoder(
+            processor_dir, stride=params.window_stride, max_windows_per_page=params.max_windows_per_page
+        )
         self.engine = open_engine(params.ocr, params.ppocr, ocr_models)
 
     def read(self, data: bytes, words_json: bytes | None = None) -> list[Page]:
@@ -51,8 +57,11 @@ class Preprocessor:
             page.words = found
         return pages
 
-    def process(self, documents: Sequence[bytes], words: Sequence[bytes | None] | None = None,
-                ) -> list[list[Page] | RequestError]:
+    def process(
+        self,
+        documents: Sequence[bytes],
+        words: Sequence[bytes | None] | None = None,
+    ) -> list[list[Page] | RequestError]:
         """Each document gets its pages, read and encoded, or its own error; the pages of all
         documents are OCR'd together and encoded together."""
         words = words if words is not None else [None] * len(documents)
@@ -62,8 +71,7 @@ class Preprocessor:
         if isinstance(_alone(self._ocr, [page for doc in opened for page in doc]), RequestError):
             # read each document alone, so that only the culprit's document fails
             results = [doc if isinstance(doc, RequestError) else _alone(self._ocr, doc) for doc in results]
-        read = [(index, page) for index, doc in enumerate(results) if not isinstance(doc, RequestError)
-                for page in doc]
+        read = [(index, page) for index, doc in enumerate(results) if not isinstance(doc, RequestError) for page in doc]
         for (index, page), windows in zip(read, self._encode([page for _, page in read])):
             if isinstance(results[index], RequestError):
                 continue  # an earlier page of this document failed
@@ -76,23 +84,30 @@ class Preprocessor:
     def model_boxes(self, page: Page) -> list[list[float]]:
         """The boxes the model reads: word, line or block boxes, as it was trained (segments.py)."""
         words = page.words or []
-        return boxes_at_level([w.box for w in words], self.params.ocr.box_level,
-                              [w.line for w in words], [w.block for w in words])
+        return boxes_at_level(
+            [w.box for w in words], self.params.ocr.box_level, [w.line for w in words], [w.block for w in words]
+        )
 
     def _encode(self, pages: list[Page]) -> list[list[EncodedWindow] | RequestError]:
         if not pages:
             return []
         try:
-            return self.encoder.encode_windows([p.image for p in pages], [[w.text for w in p.words] for p in pages],
-                                               [self.model_boxes(p) for p in pages])
+            return self.encoder.encode_windows(
+                [p.image for p in pages],
+                [[w.text for w in p.words] for p in pages],
+                [self.model_boxes(p) for p in pages],
+            )
         except Exception:  # noqa: BLE001 - isolate the page that broke the batch
             out: list[list[EncodedWindow] | RequestError] = []
             for p in pages:
                 try:
-                    out.extend(self.encoder.encode_windows([p.image], [[w.text for w in p.words]],
-                                                           [self.model_boxes(p)]))
+                    out.extend(
+                        self.encoder.encode_windows([p.image], [[w.text for w in p.words]], [self.model_boxes(p)])
+                    )
                 except Exception as exc:  # noqa: BLE001
-                    out.append(exc if isinstance(exc, RequestError) else RequestError(f"encoding failed: {exc}", stage=STAGE))
+                    out.append(
+                        exc if isinstance(exc, RequestError) else RequestError(f"encoding failed: {exc}", stage=STAGE)
+                    )
             return out
 
     def close(self) -> None:
@@ -126,8 +141,9 @@ def maybe_base64(data: bytes) -> bytes:
     return decoded if decoded.startswith(_IMAGE_MAGIC) or is_pdf(decoded) else data
 
 
-def load_document(data: bytes, limits: Limits = Limits(), pdf_dpi: float = DEFAULT_PDF_DPI,
-                  words_json: bytes | None = None) -> list[Page]:
+def load_document(
+    data: bytes, limits: Limits = Limits(), pdf_dpi: float = DEFAULT_PDF_DPI, words_json: bytes | None = None
+) -> list[Page]:
     """The document's pages, numbered; each with its words when the PDF's text layer or the
     client gives them (else ``words`` is None: OCR reads them)."""
     if len(data) > limits.max_request_bytes:
@@ -147,7 +163,7 @@ def apply_client_words(pages: list[Page], words_json: bytes) -> None:
         spec = json.loads(words_json)
         per_page = spec["pages"] if "pages" in spec else [spec]
     except (ValueError, TypeError, KeyError) as exc:
-        raise RequestError(f"'words' must be JSON {{\"words\": [...], \"boxes\": [...]}}: {exc}", stage=STAGE) from exc
+        raise RequestError(f'\'words\' must be JSON {{"words": [...], "boxes": [...]}}: {exc}', stage=STAGE) from exc
     if len(per_page) != len(pages):
         raise RequestError(f"'words' describes {len(per_page)} pages but the document has {len(pages)}", stage=STAGE)
     for number, (page, given) in enumerate(zip(pages, per_page)):

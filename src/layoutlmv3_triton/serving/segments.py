@@ -10,6 +10,7 @@ Segment ids come from Tesseract (``Word.line`` / ``Word.block``).  Words that OC
 read (a PDF text layer, words sent by the client, ground-truth words in training) have
 none; :func:`line_ids` then groups them into lines from their boxes alone.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -48,8 +49,9 @@ def segment_boxes(word_boxes: Sequence[Box], segment_ids: Sequence[int] | None =
             union[sid] = [box[0], box[1], box[2], box[3]]
         else:
             u[0], u[1], u[2], u[3] = min(u[0], box[0]), min(u[1], box[1]), max(u[2], box[2]), max(u[3], box[3])
-    return [list(union[sid]) if sid >= 0 else [box[0], box[1], box[2], box[3]]
-            for box, sid in zip(word_boxes, segment_ids)]
+    return [
+        list(union[sid]) if sid >= 0 else [box[0], box[1], box[2], box[3]] for box, sid in zip(word_boxes, segment_ids)
+    ]
 
 
 def line_ids(word_boxes: Sequence[Box], max_gap: float = 1.5) -> list[int]:
@@ -67,8 +69,12 @@ def line_ids(word_boxes: Sequence[Box], max_gap: float = 1.5) -> list[int]:
         x0, y0, x1, y1 = (float(v) for v in box[:4])
         height = max(1.0, min(y1 - y0, bottom - top))
         overlap = min(y1, bottom) - max(y0, top)
-        same = line >= 0 and x0 >= right - height and x0 - right <= max_gap * max(1.0, bottom - top) \
+        same = (
+            line >= 0
+            and x0 >= right - height
+            and x0 - right <= max_gap * max(1.0, bottom - top)
             and overlap >= 0.5 * height
+        )
         if same:
             top, bottom, right = min(top, y0), max(bottom, y1), max(right, x1)
         else:
@@ -78,8 +84,9 @@ def line_ids(word_boxes: Sequence[Box], max_gap: float = 1.5) -> list[int]:
     return ids
 
 
-def boxes_at_level(word_boxes: Sequence[Box], level: str, lines: Sequence[int] | None = None,
-                   blocks: Sequence[int] | None = None) -> list[list[float]]:
+def boxes_at_level(
+    word_boxes: Sequence[Box], level: str, lines: Sequence[int] | None = None, blocks: Sequence[int] | None = None
+) -> list[list[float]]:
     """The boxes a model trained at ``level`` reads: word boxes, or line or block boxes.
 
     ``lines``/``blocks``: Tesseract's ids per word, when the words came from OCR.  Without
@@ -102,5 +109,13 @@ def read_box_level(model_config: str | Path) -> str:
     return check_box_level(str(data.get(BOX_LEVEL_KEY) or DEFAULT_BOX_LEVEL))
 
 
-__all__ = ["BOX_LEVELS", "BOX_LEVEL_KEY", "DEFAULT_BOX_LEVEL", "boxes_at_level", "check_box_level", "line_ids",
-           "read_box_level", "segment_boxes"]
+__all__ = [
+    "BOX_LEVELS",
+    "BOX_LEVEL_KEY",
+    "DEFAULT_BOX_LEVEL",
+    "boxes_at_level",
+    "check_box_level",
+    "line_ids",
+    "read_box_level",
+    "segment_boxes",
+]

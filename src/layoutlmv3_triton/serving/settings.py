@@ -1,6 +1,7 @@
 """Each stage's settings, as the model-config parameters of its step: ``build-repo`` writes them
 into ``config.pbtxt``, the step's ``initialize`` reads them back, and the in-process pipeline
 reads the same files (pipeline.py)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

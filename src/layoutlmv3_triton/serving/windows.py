@@ -6,10 +6,11 @@ window carries the same page image.  After the model, a word's class probabiliti
 are averaged over the windows that saw its first sub-token, so no word is dropped and
 words near a cut get context from both sides.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -25,8 +26,9 @@ class Window:
     end: int  # one past the last word index
 
 
-def plan_windows(tokens_per_word: Sequence[int], max_tokens: int, stride: int = DEFAULT_STRIDE,
-                 max_windows: int | None = None) -> list[Window]:
+def plan_windows(
+    tokens_per_word: Sequence[int], max_tokens: int, stride: int = DEFAULT_STRIDE, max_windows: int | None = None
+) -> list[Window]:
     """Word-aligned windows of at most ``max_tokens`` sub-tokens (a word longer than
     that gets a window of its own and is truncated by the tokenizer)."""
     if stride >= max_tokens:
@@ -52,8 +54,9 @@ def plan_windows(tokens_per_word: Sequence[int], max_tokens: int, stride: int = 
         start = next_start
 
 
-def merge_word_probabilities(window_probs: Sequence[np.ndarray], window_word_ids: Sequence[np.ndarray],
-                             n_words: int) -> tuple[np.ndarray, np.ndarray]:
+def merge_word_probabilities(
+    window_probs: Sequence[np.ndarray], window_word_ids: Sequence[np.ndarray], n_words: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Average each word's first-sub-token probabilities over the windows that saw it.
 
     ``window_word_ids`` hold page-level word indices (-1 for special/padding tokens).

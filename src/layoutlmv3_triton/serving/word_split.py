@@ -11,6 +11,7 @@ Each piece keeps its separator and gets a share of the word's box proportional t
 number of characters (Tesseract gives no character boxes on this path); line, block and
 confidence are the word's.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,7 +37,7 @@ def split_text(text: str, separators: str) -> list[str]:
     return pieces if len(pieces) > 1 and "".join(pieces) == text else [text]
 
 
-def split_words(words: list["Word"], separators: str) -> list["Word"]:
+def split_words(words: list[Word], separators: str) -> list[Word]:
     """Words split after inner ``separators`` (none: unchanged)."""
     if not separators:
         return words

@@ -10,10 +10,20 @@ Modules: ``wordlists`` (plain word lists), ``words`` (frequency-true English), `
 
 May import: ``contract``, ``errors`` (nothing else of the package).
 """
+
 from layoutlmv3_triton.synth.content import page_seed
 from layoutlmv3_triton.synth.dataset import corpus_texts, generate, to_dataset, write_dataset
 from layoutlmv3_triton.synth.page import FUNSD_LABELS, SynthError, SynthPage
 from layoutlmv3_triton.synth.render import render_page
 
-__all__ = ["FUNSD_LABELS", "SynthError", "SynthPage", "corpus_texts", "generate", "page_seed",
-           "render_page", "to_dataset", "write_dataset"]
+__all__ = [
+    "FUNSD_LABELS",
+    "SynthError",
+    "SynthPage",
+    "corpus_texts",
+    "generate",
+    "page_seed",
+    "render_page",
+    "to_dataset",
+    "write_dataset",
+]

@@ -8,6 +8,7 @@ Each block holds *segments*: ``(text, entity)`` where ``entity`` is ``HEADER``,
 ``QUESTION``, ``ANSWER`` or ``None`` (label ``O``).  A segment becomes one entity: its
 first word is ``B-X`` and the rest ``I-X``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,6 +16,7 @@ import random
 from dataclasses import dataclass, field
 
 import layoutlmv3_triton.synth.vocab as vocab
+from layoutlmv3_triton.synth.wordlists import FAX_WORDS, STAMPS
 
 HEADER, QUESTION, ANSWER = "HEADER", "QUESTION", "ANSWER"
 Segment = tuple[str, "str | None"]
@@ -75,7 +77,9 @@ def kv_block(r: random.Random, columns: int, broad: bool = True) -> Block:
         style["answer_lines"] = r.randint(2, 6)
     for q, gen in pairs:
         # questions end with a colon, as on most printed forms; some omit it
-        colon = r.random() < (0.9 if mode != "underline" else 0.8) if broad else (mode != "underline" or r.random() < 0.9)
+        colon = (
+            r.random() < (0.9 if mode != "underline" else 0.8) if broad else (mode != "underline" or r.random() < 0.9)
+        )
         if broad and not colon and r.random() < 0.3:
             q = f"{q}?"
         if broad and r.random() < 0.08:
@@ -95,8 +99,9 @@ def kv_block(r: random.Random, columns: int, broad: bool = True) -> Block:
 def checks_block(r: random.Random) -> Block:
     q, options = r.choice(vocab.CHECK_QUESTIONS)
     segments: list[Segment] = [(f"{q}:", QUESTION)] + [(o, ANSWER) for o in options]
-    return Block("checks", segments, {"checked": r.randrange(len(options))},
-                 links=[(0, i) for i in range(1, len(segments))])
+    return Block(
+        "checks", segments, {"checked": r.randrange(len(options))}, links=[(0, i) for i in range(1, len(segments))]
+    )
 
 
 def table_block(r: random.Random) -> Block:
@@ -123,8 +128,10 @@ def top_matter(r: random.Random) -> list[Block]:
     """What sits above a real form's title: a fax header, a letterhead, a document number (all O)."""
     blocks = []
     if r.random() < 0.25:
-        line = (f"{vocab.date(r)} {r.randint(0, 23):02d}:{r.randint(0, 59):02d} FROM {vocab.company(r).upper()} "
-                f"TO {vocab.phone(r)} P.{r.randint(1, 9):02d}")
+        line = (
+            f"{vocab.date(r)} {r.randint(0, 23):02d}:{r.randint(0, 59):02d} FROM {vocab.company(r).upper()} "
+            f"TO {vocab.phone(r)} P.{r.randint(1, 9):02d}"
+        )
         blocks.append(Block("subtitle", [(line, None)], {"small": True}))
     if r.random() < 0.35:
         lines = [vocab.company(r).upper() if r.random() < 0.5 else vocab.company(r), vocab.address(r), vocab.city(r)]
@@ -134,7 +141,7 @@ def top_matter(r: random.Random) -> list[Block]:
 
 def stamp_block(r: random.Random) -> Block:
     """A rubber stamp or a document number in the margin: O."""
-    text = r.choice(vocab.STAMPS) + (f" {vocab.date(r)}" if r.random() < 0.5 else "")
+    text = r.choice(STAMPS) + (f" {vocab.date(r)}" if r.random() < 0.5 else "")
     return Block("stamp", [(text, None)], {"align": r.choice(["left", "center", "right"])})
 
 
@@ -144,8 +151,11 @@ def make_blocks(r: random.Random, broad: bool = True) -> list[Block]:
     More blocks are planned than a page can hold; the renderer stops when the page is full.
     """
     blocks = top_matter(r) if broad else []
-    title = vocab.title(r) if not broad or r.random() < 0.6 else r.choice(
-        [f"{r.choice(vocab.FAX_WORDS)} {r.choice(vocab.FAX_WORDS)}", vocab.word_phrase(r, 1, 4).upper()])
+    title = (
+        vocab.title(r)
+        if not broad or r.random() < 0.6
+        else r.choice([f"{r.choice(FAX_WORDS)} {r.choice(FAX_WORDS)}", vocab.word_phrase(r, 1, 4).upper()])
+    )
     blocks.append(Block("title", [(title, HEADER)], {"align": r.choice(["left", "center", "center"])}))
     if r.random() < 0.6:
         sub = vocab.company(r) if r.random() < 0.5 else f"{vocab.address(r)}, {vocab.city(r)}"
@@ -156,8 +166,10 @@ def make_blocks(r: random.Random, broad: bool = True) -> list[Block]:
         if r.random() < 0.75:
             blocks.append(Block("section", [(vocab.section_title(r), HEADER)]))
         for _ in range(r.randint(2, 5)):
-            kind = r.choices(["kv", "checks", "table", "paragraph", "stamp"],
-                             weights=[10, 1.2, 1.2, 3 if broad else 1.5, 0.4 if broad else 0])[0]
+            kind = r.choices(
+                ["kv", "checks", "table", "paragraph", "stamp"],
+                weights=[10, 1.2, 1.2, 3 if broad else 1.5, 0.4 if broad else 0],
+            )[0]
             if kind == "stamp":
                 blocks.append(stamp_block(r))
             elif kind == "kv":
@@ -168,8 +180,14 @@ def make_blocks(r: random.Random, broad: bool = True) -> list[Block]:
                 blocks.append(table_block(r))
             else:
                 blocks.append(paragraph_block(r, broad))
-    footer = r.choice([f"Page {r.randint(1, 3)} of {r.randint(3, 5)}", f"Form {vocab.code(r)} Rev. {vocab.date(r)}",
-                       vocab.sentence(r, 4, 8)] + ([vocab.doc_id(r)] * 3 if broad else []))
+    footer = r.choice(
+        [
+            f"Page {r.randint(1, 3)} of {r.randint(3, 5)}",
+            f"Form {vocab.code(r)} Rev. {vocab.date(r)}",
+            vocab.sentence(r, 4, 8),
+        ]
+        + ([vocab.doc_id(r)] * 3 if broad else [])
+    )
     blocks.append(Block("footer", [(footer, None)]))
     return blocks
 

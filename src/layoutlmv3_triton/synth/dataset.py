@@ -4,6 +4,7 @@ Why FUNSD's format (id, tokens, bboxes 0..1000, ner_tags as ClassLabel, image): 
 training code then reads synthetic pages, a local FUNSD copy or a hub dataset such as
 ``nielsr/funsd-layoutlmv3`` through one code path.
 """
+
 from __future__ import annotations
 
 import io
@@ -36,8 +37,9 @@ def generate(n: int, seed: int, workers: int = 1, **kw: Any) -> Iterator[SynthPa
         return
     import multiprocessing
 
-    with multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn") \
-            .Pool(workers) as pool:
+    with multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn").Pool(
+        workers
+    ) as pool:
         yield from pool.imap(_render_one, jobs, chunksize=4)
 
 
@@ -49,16 +51,18 @@ def corpus_texts(n: int = 200, seed: int = 0) -> list[str]:
 def features() -> Any:
     import datasets
 
-    return datasets.Features({
-        "id": datasets.Value("string"),
-        "tokens": datasets.Sequence(datasets.Value("string")),
-        "bboxes": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
-        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=FUNSD_LABELS)),
-        "image": datasets.Image(),
-        # per word, the id of its entity; and (question id, answer id) pairs: FUNSD's "linking"
-        "entity_ids": datasets.Sequence(datasets.Value("int64")),
-        "links": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
-    })
+    return datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "bboxes": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=FUNSD_LABELS)),
+            "image": datasets.Image(),
+            # per word, the id of its entity; and (question id, answer id) pairs: FUNSD's "linking"
+            "entity_ids": datasets.Sequence(datasets.Value("int64")),
+            "links": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
+        }
+    )
 
 
 def encode_image(page: SynthPage) -> bytes:
@@ -80,8 +84,15 @@ def to_dataset(pages: Iterable[SynthPage]) -> Any:
     import datasets
 
     index = {name: i for i, name in enumerate(FUNSD_LABELS)}
-    cols: dict[str, list] = {"id": [], "tokens": [], "bboxes": [], "ner_tags": [], "image": [], "entity_ids": [],
-                             "links": []}
+    cols: dict[str, list] = {
+        "id": [],
+        "tokens": [],
+        "bboxes": [],
+        "ner_tags": [],
+        "image": [],
+        "entity_ids": [],
+        "links": [],
+    }
     for page in pages:
         bad = [label for label in page.labels if label not in index]
         if bad:
@@ -96,8 +107,9 @@ def to_dataset(pages: Iterable[SynthPage]) -> Any:
     return datasets.Dataset.from_dict(cols, features=features())
 
 
-def write_dataset(out_dir: str | Path, n: int, seed: int, *, previews: int = 0, progress: bool = False,
-                  workers: int = 1, **kw: Any) -> Path:
+def write_dataset(
+    out_dir: str | Path, n: int, seed: int, *, previews: int = 0, progress: bool = False, workers: int = 1, **kw: Any
+) -> Path:
     """Render ``n`` pages and ``save_to_disk`` them into ``out_dir``.
 
     ``previews`` pages are also written as PNGs (plain, and with labelled boxes drawn) under
@@ -122,8 +134,9 @@ def write_dataset(out_dir: str | Path, n: int, seed: int, *, previews: int = 0, 
     ds.save_to_disk(str(out))
     if kept:
         write_previews(kept, out / "previews")
-    (out / "synth.json").write_text(json.dumps({"n": n, "seed": seed, "options": kw, "labels": FUNSD_LABELS},
-                                               indent=2, sort_keys=True) + "\n")
+    (out / "synth.json").write_text(
+        json.dumps({"n": n, "seed": seed, "options": kw, "labels": FUNSD_LABELS}, indent=2, sort_keys=True) + "\n"
+    )
     return out
 
 

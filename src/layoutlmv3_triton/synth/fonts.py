@@ -7,6 +7,7 @@ fall back to Pillow's bundled default font, which is a scalable TrueType font in
 Pillow >= 10.1.  Italic, oblique and extra-light faces are skipped: Tesseract reads them
 less reliably, and the served model is scored on Tesseract's words.
 """
+
 from __future__ import annotations
 
 import functools

@@ -4,6 +4,7 @@ Why plan-then-commit: a block is drawn only when all of it fits below the previo
 so words never collide with other words or with rules and boxes (overlaps make Tesseract
 merge or drop words, and the served model is scored on Tesseract's words).
 """
+
 from __future__ import annotations
 
 import random
@@ -102,8 +103,17 @@ def text_width(font: ImageFont.FreeTypeFont, text: str) -> float:
     return sum(font.getlength(w) for w in words) + word_space(font) * max(0, len(words) - 1)
 
 
-def flow(words: list[tuple[str, str, int]], x0: float, x1: float, baseline: float, font, fill: Ink,
-         line_h: int, max_lines: int, x_cont: float | None = None) -> tuple[list[TextOp], int, float]:
+def flow(
+    words: list[tuple[str, str, int]],
+    x0: float,
+    x1: float,
+    baseline: float,
+    font,
+    fill: Ink,
+    line_h: int,
+    max_lines: int,
+    x_cont: float | None = None,
+) -> tuple[list[TextOp], int, float]:
     """Place words left to right, wrapping at ``x1``; drop what does not fit in ``max_lines``.
 
     Returns the ops, the number of lines used (0 if nothing was placed) and the x after the
@@ -139,16 +149,18 @@ def plan_title(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
     return ops, lines * lh + s.line_h() * 0.5
 
 
-def plan_text(b: Block, s: Style, r: random.Random, *, size: int, bold: bool, max_lines: int,
-              align: str = "left") -> tuple[list[Op], float]:
+def plan_text(
+    b: Block, s: Style, r: random.Random, *, size: int, bold: bool, max_lines: int, align: str = "left"
+) -> tuple[list[Op], float]:
     text, entity = b.segments[0]
     font = s.font(size, bold=bold)
     lh = s.line_h(size)
     avail = s.width - s.left - s.right
     width = min(text_width(font, text), avail)
     x0 = {"left": s.left, "center": s.left + (avail - width) / 2, "right": s.left + avail - width}[align]
-    ops, lines, _ = flow(words_of(text, entity), x0, s.width - s.right, first_baseline(font, lh), font, s.ink, lh,
-                         max_lines)
+    ops, lines, _ = flow(
+        words_of(text, entity), x0, s.width - s.right, first_baseline(font, lh), font, s.ink, lh, max_lines
+    )
     return ops, lines * lh
 
 
@@ -180,8 +192,17 @@ def plan_kv(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
                 ax = max(ax, x0 + s.tab * col_w)
             if x1 - ax < s.size * 4:  # no room on the question's line: answer goes below
                 ax, last_q, qlines = x0, last_q + lh, qlines + 1
-            aops, alines, _ = flow(words_of(a, ae, 2 * c + 1), ax, x1, last_q, afont, s.answer_ink, lh,
-                                   b.style.get("answer_lines", 2), x_cont=ax)
+            aops, alines, _ = flow(
+                words_of(a, ae, 2 * c + 1),
+                ax,
+                x1,
+                last_q,
+                afont,
+                s.answer_ink,
+                lh,
+                b.style.get("answer_lines", 2),
+                x_cont=ax,
+            )
             lines = qlines + max(alines - 1, 0)
             if mode == "underline":
                 descent = afont.getmetrics()[1]
@@ -211,7 +232,9 @@ def plan_checks(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
             line, x = line + 1, s.left + s.size * 2
         y = base + line * lh
         ops.append(BoxOp((x, y - side, x + side, y), 1 + (s.size > 18), i == b.style.get("checked")))
-        oops, _, _ = flow(words_of(text, entity, i + 1), x + side + s.size * 0.5, s.width - s.right, y, ofont, s.ink, lh, 1)
+        oops, _, _ = flow(
+            words_of(text, entity, i + 1), x + side + s.size * 0.5, s.width - s.right, y, ofont, s.ink, lh, 1
+        )
         ops.extend(oops)
         x += w + s.size * 1.5
     return ops, (line + 1) * lh
@@ -224,8 +247,10 @@ def plan_table(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
     while True:
         hfont, cfont = s.font(size, bold=header_bold), s.font(size, answer=True)
         pad = max(8, size * 0.6)
-        widths = [max(text_width(hfont if i == 0 else cfont, row[c][0]) for i, row in enumerate(b.rows)) + 2 * pad
-                  for c in range(len(b.rows[0]))]
+        widths = [
+            max(text_width(hfont if i == 0 else cfont, row[c][0]) for i, row in enumerate(b.rows)) + 2 * pad
+            for c in range(len(b.rows[0]))
+        ]
         if sum(widths) <= avail or size <= 15:
             break
         size -= 1
@@ -241,8 +266,18 @@ def plan_table(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
         font = hfont if i == 0 else cfont
         base = i * lh + first_baseline(font, lh)
         for c, (text, entity) in enumerate(row):
-            ops.extend(flow(words_of(text, entity, i * len(row) + c), xs[c] + pad, xs[c + 1] - pad, base, font,
-                            s.ink if i == 0 else s.answer_ink, lh, 1)[0])
+            ops.extend(
+                flow(
+                    words_of(text, entity, i * len(row) + c),
+                    xs[c] + pad,
+                    xs[c + 1] - pad,
+                    base,
+                    font,
+                    s.ink if i == 0 else s.answer_ink,
+                    lh,
+                    1,
+                )[0]
+            )
         if grid != "none":
             ops.append(LineOp((xs[0], i * lh, xs[-1], i * lh), 1))
     height = len(b.rows) * lh
@@ -264,8 +299,15 @@ def plan_block(b: Block, s: Style, r: random.Random) -> tuple[list[Op], float]:
     if b.kind == "stamp":
         return plan_text(b, s, r, size=int(s.size * 1.3), bold=True, max_lines=1, align=b.style.get("align", "right"))
     if b.kind in ("subtitle", "footer"):
-        return plan_text(b, s, r, size=small, bold=False, max_lines=2,
-                         align=r.choice(["left", "center"]) if b.kind == "subtitle" else r.choice(["left", "right"]))
+        return plan_text(
+            b,
+            s,
+            r,
+            size=small,
+            bold=False,
+            max_lines=2,
+            align=r.choice(["left", "center"]) if b.kind == "subtitle" else r.choice(["left", "right"]),
+        )
     if b.kind == "paragraph":
         return plan_text(b, s, r, size=small, bold=False, max_lines=b.style.get("lines") or r.randint(1, 4))
     if b.kind == "kv":

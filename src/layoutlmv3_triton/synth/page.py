@@ -1,4 +1,5 @@
 """The synthetic page record and the FUNSD label set."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -43,8 +44,9 @@ class SynthPage:
         w, h = self.image.size
         out = []
         for x0, y0, x1, y1 in self.boxes:
-            out.append([min(scale, max(0, round(v))) for v in
-                        (x0 * scale / w, y0 * scale / h, x1 * scale / w, y1 * scale / h)])
+            out.append(
+                [min(scale, max(0, round(v))) for v in (x0 * scale / w, y0 * scale / h, x1 * scale / w, y1 * scale / h)]
+            )
         return out
 
 

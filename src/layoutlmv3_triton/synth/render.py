@@ -5,6 +5,7 @@ page, normal word spacing and no overlaps, so that Tesseract at serving time fin
 same words that carry the ground-truth labels.  Noise, blur and a slight rotation are
 optional and mild for the same reason.
 """
+
 from __future__ import annotations
 
 import io
@@ -30,7 +31,9 @@ def make_style(r: random.Random, width: int, height: int) -> Style:
     family = r.choice(families)
     typed = [f for f in families if f.name in TYPEWRITER]
     # answers typed in on a typewriter over a printed form, or printed with the form
-    answer_family = r.choice(typed) if typed and r.random() < 0.4 else family if r.random() < 0.7 else r.choice(families)
+    answer_family = (
+        r.choice(typed) if typed and r.random() < 0.4 else family if r.random() < 0.7 else r.choice(families)
+    )
 
     def px(v: float) -> int:
         return max(MIN_BODY_PX, int(round(v * scale)))
@@ -40,20 +43,35 @@ def make_style(r: random.Random, width: int, height: int) -> Style:
     ink = (dark, dark, dark)
     answer_ink = ink if r.random() < 0.75 else (r.randint(0, 30), r.randint(0, 40), r.randint(90, 140))
     return Style(
-        width=width, height=height,
-        left=px(r.randint(45, 120)), right=px(r.randint(45, 110)),
-        top=px(r.randint(40, 100)), bottom=px(r.randint(40, 80)),
-        family=family, answer_family=answer_family,
-        size=size, title_size=px(r.randint(24, 36)), section_size=size + int(round(r.randint(2, 6) * scale)),
+        width=width,
+        height=height,
+        left=px(r.randint(45, 120)),
+        right=px(r.randint(45, 110)),
+        top=px(r.randint(40, 100)),
+        bottom=px(r.randint(40, 80)),
+        family=family,
+        answer_family=answer_family,
+        size=size,
+        title_size=px(r.randint(24, 36)),
+        section_size=size + int(round(r.randint(2, 6) * scale)),
         spacing=r.uniform(1.45, 1.9),
-        question_bold=r.random() < 0.35, section_bold=r.random() < 0.85, header_bold=r.random() < 0.9,
-        ink=ink, answer_ink=answer_ink,
+        question_bold=r.random() < 0.35,
+        section_bold=r.random() < 0.85,
+        header_bold=r.random() < 0.9,
+        ink=ink,
+        answer_ink=answer_ink,
         tab=r.choice([None, None, 0.3, 0.35, 0.4]),
     )
 
 
-def _commit(draw: ImageDraw.ImageDraw, ops: list[Op], y0: float, page: SynthPage,
-            entities: dict[tuple[int, int], int], block: int = -1) -> None:
+def _commit(
+    draw: ImageDraw.ImageDraw,
+    ops: list[Op],
+    y0: float,
+    page: SynthPage,
+    entities: dict[tuple[int, int], int],
+    block: int = -1,
+) -> None:
     """Draw ``ops`` at ``y0``; words get page-wide entity ids, keyed by (block, segment)."""
     for op in ops:
         if isinstance(op, TextOp):
@@ -92,16 +110,22 @@ def rotate_box(box: Box, angle: float, center: tuple[float, float], size: tuple[
         xs.append(cx + dx * c + dy * s)
         ys.append(cy - dx * s + dy * c)
     w, h = size
-    return (max(0, math.floor(min(xs))), max(0, math.floor(min(ys))),
-            min(w, math.ceil(max(xs))), min(h, math.ceil(max(ys))))
+    return (
+        max(0, math.floor(min(xs))),
+        max(0, math.floor(min(ys))),
+        min(w, math.ceil(max(xs))),
+        min(h, math.ceil(max(ys))),
+    )
 
 
 def _scale_page(page: SynthPage, image: Image.Image, factor: float) -> Image.Image:
     """Resample to ``factor`` of the size (a 100 dpi scan of a page drawn at ~130 dpi); boxes follow."""
     size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
     sx, sy = size[0] / image.width, size[1] / image.height
-    page.boxes = [(math.floor(x0 * sx), math.floor(y0 * sy), min(size[0], math.ceil(x1 * sx)),
-                   min(size[1], math.ceil(y1 * sy))) for x0, y0, x1, y1 in page.boxes]
+    page.boxes = [
+        (math.floor(x0 * sx), math.floor(y0 * sy), min(size[0], math.ceil(x1 * sx)), min(size[1], math.ceil(y1 * sy)))
+        for x0, y0, x1, y1 in page.boxes
+    ]
     return image.resize(size, Image.Resampling.BILINEAR)
 
 
@@ -155,8 +179,15 @@ def degrade(page: SynthPage, r: random.Random, seed: int, max_angle: float = 1.0
     page.image = image.convert("RGB")
 
 
-def render_page(seed: int, *, noise: bool | float = False, width: int = 1000, height: int = 1300,
-                page_id: str | None = None, max_angle: float = 1.0) -> SynthPage:
+def render_page(
+    seed: int,
+    *,
+    noise: bool | float = False,
+    width: int = 1000,
+    height: int = 1300,
+    page_id: str | None = None,
+    max_angle: float = 1.0,
+) -> SynthPage:
     """Render the page for ``seed``.  Same arguments, same pixels and labels.
 
     ``noise`` is a flag or the probability (0..1) that this page is degraded like a scan.
@@ -166,8 +197,9 @@ def render_page(seed: int, *, noise: bool | float = False, width: int = 1000, he
     if not 0.0 <= float(noise) <= 1.0:
         raise SynthError(f"noise must be a flag or a probability in 0..1, got {noise}")
     if not MIN_WIDTH <= width <= MAX_WIDTH or not 0.5 * width <= height <= 3 * width:
-        raise SynthError(f"page size {width}x{height} out of range: width {MIN_WIDTH}..{MAX_WIDTH}, "
-                         "height 0.5..3 times the width")
+        raise SynthError(
+            f"page size {width}x{height} out of range: width {MIN_WIDTH}..{MAX_WIDTH}, " "height 0.5..3 times the width"
+        )
     blocks = make_blocks(random.Random(seed))
     r = random.Random(f"layout:{seed}")
     style = make_style(r, width, height)
@@ -188,8 +220,12 @@ def render_page(seed: int, *, noise: bool | float = False, width: int = 1000, he
         _commit(draw, ops, y + gap, page, entities, i)
         y += gap + h
     _commit(draw, footer_ops, footer_top, page, entities, len(blocks) - 1)
-    page.links = [(entities[(i, q)], entities[(i, a)]) for i, block in enumerate(blocks) for q, a in block.links
-                  if (i, q) in entities and (i, a) in entities]
+    page.links = [
+        (entities[(i, q)], entities[(i, a)])
+        for i, block in enumerate(blocks)
+        for q, a in block.links
+        if (i, q) in entities and (i, a) in entities
+    ]
     if float(noise) > 0 and random.Random(f"noise:{seed}").random() < float(noise):
         degrade(page, r, seed, max_angle=max_angle)
         page.noisy = True

@@ -4,6 +4,7 @@ Why plain lists: the pages must be reproducible from a seed without any data dow
 and the text must be ordinary printed English that Tesseract reads reliably (no rare
 symbols, no glyphs that OCR confuses with punctuation).
 """
+
 from __future__ import annotations
 
 import random
@@ -20,7 +21,6 @@ from layoutlmv3_triton.synth.wordlists import (
     DEPARTMENTS,
     DOMAIN_ANSWER_WORDS,
     DOMAIN_QUESTIONS,
-    FAX_WORDS,
     FIRST,
     HEADER_WORDS,
     LAST,
@@ -28,17 +28,19 @@ from layoutlmv3_triton.synth.wordlists import (
     NOUNS,
     PROSE,
     SECTION_WORDS,
-    STAMPS,
     STATES,
-    STREETS,
     STREET_KIND,
+    STREETS,
     TITLES,
 )
 
 
 def person(r: random.Random) -> str:
-    return f"{r.choice(FIRST)} {r.choice(LAST)}" if r.random() < 0.8 else \
-        f"{r.choice(FIRST)} {r.choice('ABCDEFGHJKLMNPRSTW')}. {r.choice(LAST)}"
+    return (
+        f"{r.choice(FIRST)} {r.choice(LAST)}"
+        if r.random() < 0.8
+        else f"{r.choice(FIRST)} {r.choice('ABCDEFGHJKLMNPRSTW')}. {r.choice(LAST)}"
+    )
 
 
 def company(r: random.Random) -> str:
@@ -84,8 +86,7 @@ def address(r: random.Random) -> str:
 
 
 def city(r: random.Random) -> str:
-    return f"{r.choice(CITIES)}, {r.choice(STATES)} {r.randint(10000, 99999)}" if r.random() < 0.6 \
-        else r.choice(CITIES)
+    return f"{r.choice(CITIES)}, {r.choice(STATES)} {r.randint(10000, 99999)}" if r.random() < 0.6 else r.choice(CITIES)
 
 
 def email(r: random.Random) -> str:
@@ -121,37 +122,92 @@ Gen = Callable[[random.Random], str]
 
 # (question text, answer generator).  Questions are what a printed form asks.
 QUESTIONS: tuple[tuple[str, Gen], ...] = (
-    ("Name", person), ("Full Name", person), ("Submitted by", person), ("Prepared by", person),
-    ("Approved by", person), ("Contact", person), ("Contact Person", person), ("Requested by", person),
-    ("Manager", person), ("Supervisor", person), ("Reviewer", person), ("Signature", person),
-    ("Date", date), ("Date of Birth", date), ("Start Date", date), ("End Date", date),
-    ("Issue Date", date), ("Due Date", date), ("Date Received", date), ("Effective Date", date),
-    ("Phone", phone), ("Telephone", phone), ("Fax", phone), ("Phone Number", phone), ("Mobile", phone),
-    ("Company", company), ("Employer", company), ("Vendor", company), ("Supplier", company),
-    ("Client", company), ("Organization", company), ("Agency", company),
-    ("Address", address), ("Street Address", address), ("Mailing Address", address),
-    ("City", city), ("City, State, Zip", city), ("Location", city),
-    ("Email", email), ("E-mail Address", email),
-    ("Amount", amount), ("Total", amount), ("Total Cost", amount), ("Budget", amount),
-    ("Unit Price", amount), ("Balance Due", amount), ("Subtotal", amount),
-    ("Quantity", number), ("No. of Pages", number), ("Account No.", code), ("Invoice No.", code),
-    ("Reference", code), ("Order Number", code), ("Project Code", code), ("File No.", code),
-    ("ID Number", code), ("Batch", code), ("Zip Code", number),
-    ("Department", lambda r: r.choice(DEPARTMENTS)), ("Title", lambda r: r.choice(TITLES)),
+    ("Name", person),
+    ("Full Name", person),
+    ("Submitted by", person),
+    ("Prepared by", person),
+    ("Approved by", person),
+    ("Contact", person),
+    ("Contact Person", person),
+    ("Requested by", person),
+    ("Manager", person),
+    ("Supervisor", person),
+    ("Reviewer", person),
+    ("Signature", person),
+    ("Date", date),
+    ("Date of Birth", date),
+    ("Start Date", date),
+    ("End Date", date),
+    ("Issue Date", date),
+    ("Due Date", date),
+    ("Date Received", date),
+    ("Effective Date", date),
+    ("Phone", phone),
+    ("Telephone", phone),
+    ("Fax", phone),
+    ("Phone Number", phone),
+    ("Mobile", phone),
+    ("Company", company),
+    ("Employer", company),
+    ("Vendor", company),
+    ("Supplier", company),
+    ("Client", company),
+    ("Organization", company),
+    ("Agency", company),
+    ("Address", address),
+    ("Street Address", address),
+    ("Mailing Address", address),
+    ("City", city),
+    ("City, State, Zip", city),
+    ("Location", city),
+    ("Email", email),
+    ("E-mail Address", email),
+    ("Amount", amount),
+    ("Total", amount),
+    ("Total Cost", amount),
+    ("Budget", amount),
+    ("Unit Price", amount),
+    ("Balance Due", amount),
+    ("Subtotal", amount),
+    ("Quantity", number),
+    ("No. of Pages", number),
+    ("Account No.", code),
+    ("Invoice No.", code),
+    ("Reference", code),
+    ("Order Number", code),
+    ("Project Code", code),
+    ("File No.", code),
+    ("ID Number", code),
+    ("Batch", code),
+    ("Zip Code", number),
+    ("Department", lambda r: r.choice(DEPARTMENTS)),
+    ("Title", lambda r: r.choice(TITLES)),
     ("Position", lambda r: f"{r.choice(ADJ).capitalize()} {r.choice(TITLES)}"),
-    ("Brand", lambda r: f"{r.choice(COMPANY_A)} {r.choice(COLORS)}"), ("Color", lambda r: r.choice(COLORS)),
-    ("Subject", short_phrase), ("Purpose", note), ("Description", note), ("Comments", note),
-    ("Remarks", note), ("Objective", note), ("Project", short_phrase), ("Program", short_phrase),
-    ("Product", short_phrase), ("Status", lambda r: r.choice(["Approved", "Pending", "Completed",
-                                                             "In progress", "Rejected", "On hold"])),
+    ("Brand", lambda r: f"{r.choice(COMPANY_A)} {r.choice(COLORS)}"),
+    ("Color", lambda r: r.choice(COLORS)),
+    ("Subject", short_phrase),
+    ("Purpose", note),
+    ("Description", note),
+    ("Comments", note),
+    ("Remarks", note),
+    ("Objective", note),
+    ("Project", short_phrase),
+    ("Program", short_phrase),
+    ("Product", short_phrase),
+    ("Status", lambda r: r.choice(["Approved", "Pending", "Completed", "In progress", "Rejected", "On hold"])),
 )
 
 CHECK_QUESTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Type of request", ("New", "Renewal", "Change")), ("Priority", ("High", "Medium", "Low")),
-    ("Method of delivery", ("Mail", "Courier", "Fax", "Pick up")), ("Status", ("Open", "Closed")),
-    ("Payment", ("Cash", "Check", "Credit card")), ("Approved", ("Yes", "No")),
-    ("Category", ("Print", "Radio", "Television", "Outdoor")), ("Region", ("East", "West", "North", "South")),
-    ("Frequency", ("Daily", "Weekly", "Monthly")), ("Sample sent", ("Yes", "No")),
+    ("Type of request", ("New", "Renewal", "Change")),
+    ("Priority", ("High", "Medium", "Low")),
+    ("Method of delivery", ("Mail", "Courier", "Fax", "Pick up")),
+    ("Status", ("Open", "Closed")),
+    ("Payment", ("Cash", "Check", "Credit card")),
+    ("Approved", ("Yes", "No")),
+    ("Category", ("Print", "Radio", "Television", "Outdoor")),
+    ("Region", ("East", "West", "North", "South")),
+    ("Frequency", ("Daily", "Weekly", "Monthly")),
+    ("Sample sent", ("Yes", "No")),
 )
 
 # Table column sets: (column header, cell generator).
@@ -161,8 +217,11 @@ TABLES: tuple[tuple[tuple[str, Gen], ...], ...] = (
     (("Product", short_phrase), ("Code", code), ("Quantity", number)),
     (("Name", person), ("Department", lambda r: r.choice(DEPARTMENTS)), ("Phone", phone)),
     (("Description", short_phrase), ("Account", code), ("Cost", amount)),
-    (("Brand", lambda r: f"{r.choice(COMPANY_A)} {r.choice(COLORS)}"), ("Region", lambda r: r.choice(CITIES)),
-     ("Budget", amount)),
+    (
+        ("Brand", lambda r: f"{r.choice(COMPANY_A)} {r.choice(COLORS)}"),
+        ("Region", lambda r: r.choice(CITIES)),
+        ("Budget", amount),
+    ),
 )
 
 
@@ -200,8 +259,25 @@ def domain_answer(r: random.Random) -> str:
 
 def any_answer(r: random.Random) -> str:
     """An answer of any kind: a typed value of the usual generators, or words."""
-    gen = r.choice((person, date, phone, amount, number, code, company, city, address, note, short_phrase,
-                    word_phrase, word_phrase, domain_answer, domain_answer))
+    gen = r.choice(
+        (
+            person,
+            date,
+            phone,
+            amount,
+            number,
+            code,
+            company,
+            city,
+            address,
+            note,
+            short_phrase,
+            word_phrase,
+            word_phrase,
+            domain_answer,
+            domain_answer,
+        )
+    )
     return gen(r)
 
 

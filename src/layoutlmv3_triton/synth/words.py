@@ -12,6 +12,7 @@ Either may be missing; :func:`common_words` then falls back to the built-in pros
 so pages still render (with a narrower vocabulary).  Lists are sorted and filtered the
 same way on every machine with the same packages, so a seed gives the same page.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -31,8 +32,12 @@ dick cock pussy cunt slut whore fag faggot nigger nigga retard retarded crap pis
 
 def _plain(word: str) -> bool:
     """ASCII letters (and inner hyphens) only: what a printed English form says."""
-    return (word.isascii() and word.replace("-", "").isalpha() and not word.startswith("-")
-            and word.lower() not in UNPRINTABLE)
+    return (
+        word.isascii()
+        and word.replace("-", "").isalpha()
+        and not word.startswith("-")
+        and word.lower() not in UNPRINTABLE
+    )
 
 
 @functools.lru_cache(maxsize=1)

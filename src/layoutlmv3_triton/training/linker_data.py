@@ -26,6 +26,7 @@ dependency: serving reads the trees from JSON with numpy), and written as ``link
     python -m layoutlmv3_triton.training.linker_data --pages 400 --seed 11 --out linker.json
     python -m layoutlmv3_triton.training.linker_data --forms my-forms/ --model boosted --out linker.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,17 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from layoutlmv3_triton.serving.decoding import group_entities, union_box
-from layoutlmv3_triton.serving.linking import (ANSWER, FEATURES, QUESTION, BoostedLinker, LogisticLinker,
-                                               entity_arrays, pair_features, save_linker, text_height)
+from layoutlmv3_triton.serving.linking import (
+    ANSWER,
+    FEATURES,
+    QUESTION,
+    BoostedLinker,
+    LogisticLinker,
+    entity_arrays,
+    pair_features,
+    save_linker,
+    text_height,
+)
 
 # Features of the learned scorer: all but the entity order, which follows the OCR's (or an
 # annotator's) reading order and says little about layout.
@@ -44,8 +54,15 @@ LEARNED_FEATURES = tuple(f for f in FEATURES if f not in ("bias", "question_firs
 
 def page_entities(words: Sequence[str], boxes: Sequence[Sequence[float]], tags: Sequence[str]) -> list[dict]:
     """Result-format entities (label, box, text, words) from word tags."""
-    return [{"label": e.label, "box": union_box([boxes[i] for i in e.words]),
-             "text": " ".join(words[i] for i in e.words), "words": e.words} for e in group_entities(tags)]
+    return [
+        {
+            "label": e.label,
+            "box": union_box([boxes[i] for i in e.words]),
+            "text": " ".join(words[i] for i in e.words),
+            "words": e.words,
+        }
+        for e in group_entities(tags)
+    ]
 
 
 def _same_line(a: Sequence[float], b: Sequence[float]) -> bool:
@@ -88,8 +105,9 @@ def derive_links(entities: Sequence[dict]) -> set[tuple[int, int]]:
     return links
 
 
-def examples(entities: Sequence[dict], word_boxes: Sequence[Sequence[float]],
-             links: set[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def examples(
+    entities: Sequence[dict], word_boxes: Sequence[Sequence[float]], links: set[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
     """(features, labels) of every question x answer pair of a page."""
     boxes, qs, ans, texts = entity_arrays(entities)
     if not len(qs) or not len(ans):
@@ -132,8 +150,15 @@ def form_examples(pages: Iterable) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def fit_boosted(x: np.ndarray, y: np.ndarray, trees: int = 300, depth: int = 3, rate: float = 0.1,
-                min_score: float = 0.1, trained_on: str = "") -> BoostedLinker:
+def fit_boosted(
+    x: np.ndarray,
+    y: np.ndarray,
+    trees: int = 300,
+    depth: int = 3,
+    rate: float = 0.1,
+    min_score: float = 0.1,
+    trained_on: str = "",
+) -> BoostedLinker:
     """Gradient-boosted trees (scikit-learn, log loss) exported as a :class:`BoostedLinker`."""
     from sklearn.ensemble import GradientBoostingClassifier
 
@@ -142,15 +167,22 @@ def fit_boosted(x: np.ndarray, y: np.ndarray, trees: int = 300, depth: int = 3, 
     exported = []
     for (estimator,) in model.estimators_:
         t = estimator.tree_
-        exported.append({"feature": [int(v) for v in t.feature], "threshold": [float(v) for v in t.threshold],
-                         "left": [int(v) for v in t.children_left], "right": [int(v) for v in t.children_right],
-                         "value": [float(v) for v in t.value.reshape(-1)]})
+        exported.append(
+            {
+                "feature": [int(v) for v in t.feature],
+                "threshold": [float(v) for v in t.threshold],
+                "left": [int(v) for v in t.children_left],
+                "right": [int(v) for v in t.children_right],
+                "value": [float(v) for v in t.value.reshape(-1)],
+            }
+        )
     init = float(model._raw_predict_init(x[:1]).ravel()[0])
     return BoostedLinker(list(LEARNED_FEATURES), exported, init, rate, min_score, trained_on=trained_on)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 30,
-                 trained_on: str = "") -> LogisticLinker:
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 30, trained_on: str = ""
+) -> LogisticLinker:
     """Logistic regression (bias + standardised features, L2 on the weights) by Newton's method."""
     mean, scale = x.mean(axis=0), x.std(axis=0)
     scale[scale == 0] = 1.0
@@ -167,20 +199,30 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1.0, steps: int = 30,
         if np.abs(step).max() < 1e-8:
             break
     weights = {"bias": float(w[0]), **{name: float(v) for name, v in zip(LEARNED_FEATURES, w[1:])}}
-    return LogisticLinker(weights, {n: float(m) for n, m in zip(LEARNED_FEATURES, mean)},
-                          {n: float(s) for n, s in zip(LEARNED_FEATURES, scale)}, trained_on=trained_on)
+    return LogisticLinker(
+        weights,
+        {n: float(m) for n, m in zip(LEARNED_FEATURES, mean)},
+        {n: float(s) for n, s in zip(LEARNED_FEATURES, scale)},
+        trained_on=trained_on,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pages", type=int, default=400, help="synthetic pages to learn from (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=11, help="synthetic run seed (default: %(default)s)")
     parser.add_argument("--noise", type=float, default=0.3, help="share of scan-like pages (default: %(default)s)")
-    parser.add_argument("--forms", metavar="DIR",
-                        help="learn from labelled forms in FUNSD's layout (annotations/ + images/) instead")
-    parser.add_argument("--model", choices=("logistic", "boosted"), default="logistic",
-                        help="logistic regression (numpy) or gradient-boosted trees (needs scikit-learn)")
+    parser.add_argument(
+        "--forms", metavar="DIR", help="learn from labelled forms in FUNSD's layout (annotations/ + images/) instead"
+    )
+    parser.add_argument(
+        "--model",
+        choices=("logistic", "boosted"),
+        default="logistic",
+        help="logistic regression (numpy) or gradient-boosted trees (needs scikit-learn)",
+    )
     parser.add_argument("--l2", type=float, default=1.0, help="logistic: L2 penalty (default: %(default)s)")
     parser.add_argument("--min-score", type=float, help="lowest score that links (default: 0.5 logistic, 0.1 boosted)")
     parser.add_argument("--out", required=True, help="linker.json to write")

@@ -4,6 +4,7 @@ Why seqeval on first sub-tokens: that is FUNSD's official metric (entity-level F
 each word labelled by its first sub-token), and the served ensemble decodes words the
 same way, so the validation F1 tracks what the server will do.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,7 +16,9 @@ from layoutlmv3_triton.datasets.scoring import entity_scores
 from layoutlmv3_triton.training.data import LABEL_PAD
 
 
-def word_sequences(labels: torch.Tensor, logits: torch.Tensor, names: list[str]) -> tuple[list[list[str]], list[list[str]]]:
+def word_sequences(
+    labels: torch.Tensor, logits: torch.Tensor, names: list[str]
+) -> tuple[list[list[str]], list[list[str]]]:
     """Gold and predicted tag sequences per page, one tag per word (its first sub-token)."""
     preds = logits.argmax(-1)
     gold_seqs, pred_seqs = [], []
@@ -29,15 +32,30 @@ def word_sequences(labels: torch.Tensor, logits: torch.Tensor, names: list[str])
 class TokenClassifier(L.LightningModule):
     """Wraps a HF model; the HF model stays the thing we save (``save_pretrained``)."""
 
-    def __init__(self, model: Any, label_names: list[str], *, lr: float = 5e-5, weight_decay: float = 0.01,
-                 warmup_ratio: float = 0.1, total_steps: int = 1000):
+    def __init__(
+        self,
+        model: Any,
+        label_names: list[str],
+        *,
+        lr: float = 5e-5,
+        weight_decay: float = 0.01,
+        warmup_ratio: float = 0.1,
+        total_steps: int = 1000,
+    ):
         super().__init__()
         self.model = model
         self.label_names = list(label_names)
         self.lr, self.weight_decay = lr, weight_decay
         self.warmup_ratio, self.total_steps = warmup_ratio, max(1, total_steps)
-        self.save_hyperparameters({"lr": lr, "weight_decay": weight_decay, "warmup_ratio": warmup_ratio,
-                                   "total_steps": total_steps, "labels": self.label_names})
+        self.save_hyperparameters(
+            {
+                "lr": lr,
+                "weight_decay": weight_decay,
+                "warmup_ratio": warmup_ratio,
+                "total_steps": total_steps,
+                "labels": self.label_names,
+            }
+        )
         self._gold: list[list[str]] = []
         self._pred: list[list[str]] = []
         self.last_scores: dict[str, float] = {}
@@ -72,10 +90,14 @@ class TokenClassifier(L.LightningModule):
 
         no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
         params = [
-            {"params": [p for n, p in self.model.named_parameters() if p.requires_grad and not n.endswith(no_decay)],
-             "weight_decay": self.weight_decay},
-            {"params": [p for n, p in self.model.named_parameters() if p.requires_grad and n.endswith(no_decay)],
-             "weight_decay": 0.0},
+            {
+                "params": [p for n, p in self.model.named_parameters() if p.requires_grad and not n.endswith(no_decay)],
+                "weight_decay": self.weight_decay,
+            },
+            {
+                "params": [p for n, p in self.model.named_parameters() if p.requires_grad and n.endswith(no_decay)],
+                "weight_decay": 0.0,
+            },
         ]
         optimizer = torch.optim.AdamW(params, lr=self.lr)
         warmup = int(self.total_steps * self.warmup_ratio)

@@ -3,9 +3,11 @@
 Why: at serving time the model reads OCR words (Tesseract's or PP-OCR's, as the repository's
 ``ocr_engine`` says), which differ from the ground-truth words now and then (a split or
 merged word, a misread character, a stray mark read as "|").  Re-labelling some training
-pages on that engine's output teaches the model those cases.  Each OCR word takes the label of the ground-truth word that covers most of it;
-words with no ground truth under them are ``O``; BIO tags are then repaired.
+pages on that engine's output teaches the model those cases.  Each OCR word takes the label
+of the ground-truth word that covers most of it; words with no ground truth under them are
+``O``; BIO tags are then repaired.
 """
+
 from __future__ import annotations
 
 import random
@@ -14,8 +16,9 @@ from typing import Any
 from layoutlmv3_triton.datasets.matching import match_words
 
 
-def label_ocr_words(ocr_boxes: list[tuple[float, ...]], gt_boxes: list[tuple[float, ...]],
-                    gt_labels: list[str]) -> list[str]:
+def label_ocr_words(
+    ocr_boxes: list[tuple[float, ...]], gt_boxes: list[tuple[float, ...]], gt_labels: list[str]
+) -> list[str]:
     """One BIO label per OCR word, from the ground-truth word that covers it most."""
     labels: list[str] = []
     prev_gt, prev_type = -1, ""
@@ -66,14 +69,20 @@ def relabel_page(row: dict, names: list[str], engine: str = "tesseract") -> dict
     index = {name: i for i, name in enumerate(names)}
     return {
         "tokens": [x.text for x in words],
-        "bboxes": [[min(1000, max(0, round(v))) for v in (x.box[0] * 1000 / w, x.box[1] * 1000 / h,
-                                                           x.box[2] * 1000 / w, x.box[3] * 1000 / h)] for x in words],
+        "bboxes": [
+            [
+                min(1000, max(0, round(v)))
+                for v in (x.box[0] * 1000 / w, x.box[1] * 1000 / h, x.box[2] * 1000 / w, x.box[3] * 1000 / h)
+            ]
+            for x in words
+        ],
         "ner_tags": [index[label] for label in labels],
     }
 
 
-def relabel_with_ocr(ds: Any, *, fraction: float = 1.0, seed: int = 0, progress: bool = False,
-                     engine: str = "tesseract") -> Any:
+def relabel_with_ocr(
+    ds: Any, *, fraction: float = 1.0, seed: int = 0, progress: bool = False, engine: str = "tesseract"
+) -> Any:
     """``ds`` with a ``fraction`` of its pages (chosen by ``seed``) re-labelled on ``engine``'s words.
 
     Only the ``tokens``, ``bboxes`` and ``ner_tags`` columns are rebuilt; images are left as

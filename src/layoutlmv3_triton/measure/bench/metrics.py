@@ -12,11 +12,12 @@ columns mean:
 * **overhead at concurrency 1** = served p50 latency - median over pages of the sum of
   the stage latencies (as the served configuration runs them).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -41,7 +42,7 @@ class LatencySummary:
     count: int
 
     @classmethod
-    def of(cls, seconds: Sequence[float]) -> "LatencySummary":
+    def of(cls, seconds: Sequence[float]) -> LatencySummary:
         values = [float(v) for v in seconds]
         if any(v < 0 or not math.isfinite(v) for v in values):
             raise ValueError("latencies must be finite and non-negative")
@@ -49,8 +50,13 @@ class LatencySummary:
         return cls(percentile(values, 50), percentile(values, 95), percentile(values, 99), mean, len(values))
 
     def as_ms(self) -> dict[str, float]:
-        return {"p50_ms": self.p50 * 1e3, "p95_ms": self.p95 * 1e3, "p99_ms": self.p99 * 1e3,
-                "mean_ms": self.mean * 1e3, "count": self.count}
+        return {
+            "p50_ms": self.p50 * 1e3,
+            "p95_ms": self.p95 * 1e3,
+            "p99_ms": self.p99 * 1e3,
+            "mean_ms": self.mean * 1e3,
+            "count": self.count,
+        }
 
 
 def throughput(documents: int, seconds: float) -> float:
@@ -117,19 +123,29 @@ class Targets:
     max_overhead_ms: float = 50.0
     max_served_cpu_vs_stages: float = 1.10
 
-    def check(self, speedup_vs_naive: float, fraction_of_bound: float, overhead_ms: float,
-              served_cpu_vs_stages: float = math.nan) -> dict[str, dict]:
+    def check(
+        self,
+        speedup_vs_naive: float,
+        fraction_of_bound: float,
+        overhead_ms: float,
+        served_cpu_vs_stages: float = math.nan,
+    ) -> dict[str, dict]:
         def row(value, threshold, ok):
             return {"value": value, "threshold": threshold, "met": bool(ok) if math.isfinite(value) else False}
 
         return {
-            "speedup_vs_naive": row(speedup_vs_naive, self.min_speedup_vs_naive,
-                                    speedup_vs_naive >= self.min_speedup_vs_naive),
-            "fraction_of_bound": row(fraction_of_bound, self.min_fraction_of_bound,
-                                     fraction_of_bound >= self.min_fraction_of_bound),
+            "speedup_vs_naive": row(
+                speedup_vs_naive, self.min_speedup_vs_naive, speedup_vs_naive >= self.min_speedup_vs_naive
+            ),
+            "fraction_of_bound": row(
+                fraction_of_bound, self.min_fraction_of_bound, fraction_of_bound >= self.min_fraction_of_bound
+            ),
             "overhead_ms_at_concurrency_1": row(overhead_ms, self.max_overhead_ms, overhead_ms <= self.max_overhead_ms),
-            "served_cpu_vs_stages": row(served_cpu_vs_stages, self.max_served_cpu_vs_stages,
-                                        served_cpu_vs_stages <= self.max_served_cpu_vs_stages),
+            "served_cpu_vs_stages": row(
+                served_cpu_vs_stages,
+                self.max_served_cpu_vs_stages,
+                served_cpu_vs_stages <= self.max_served_cpu_vs_stages,
+            ),
         }
 
     def as_dict(self) -> dict:

@@ -4,6 +4,7 @@ page images (``bench --pages-dir``), read as bytes.
 Every measured system gets exactly these encoded bytes, so image decoding is part of
 every measurement, and perf_analyzer sends the same files (``--input-data``).
 """
+
 from __future__ import annotations
 
 import io
@@ -45,8 +46,6 @@ def render_pages(count: int, out_dir: Path, first_seed: int = 0) -> list[BenchPa
         path.write_bytes(data)
         pages.append(BenchPage(i, path, data, page.image.width, page.image.height, len(page.words)))
     return pages
-
-
 
 
 def read_pages_dir(folder: Path, count: int | None = None) -> list[BenchPage]:

@@ -10,6 +10,7 @@ the run time.  Throughput and the p50/p95/p99 client latencies are perf_analyzer
 (its ``-f`` CSV, over every request of the run); the per-step queue and compute times
 come from its summary of the ensemble's composing models.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,8 +22,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton import contract
+from layoutlmv3_triton.errors import LayoutLMv3TritonError
 from layoutlmv3_triton.measure.bench.metrics import LatencySummary
 
 
@@ -41,8 +42,10 @@ def find_perf_analyzer() -> Path:
     for path in candidates:
         if path.is_file() and os.access(path, os.X_OK):
             return path
-    raise PerfAnalyzerError("perf_analyzer not found: it ships in the tritonclient==2.51.0 wheel "
-                            "(pip install 'tritonclient[all]==2.51.0')")
+    raise PerfAnalyzerError(
+        "perf_analyzer not found: it ships in the tritonclient==2.51.0 wheel "
+        "(pip install 'tritonclient[all]==2.51.0')"
+    )
 
 
 def cuda_runtime_lib() -> Path | None:
@@ -74,26 +77,60 @@ class PerfPoint:
     client_cpu_s: float | None = None  # CPU-seconds perf_analyzer used
 
     def as_dict(self) -> dict:
-        per_doc = (lambda v: None if v is None or not self.requests else v / self.requests)
-        return {"concurrency": self.concurrency, "docs_per_s": self.docs_per_s, **self.latency.as_ms(),
-                "requests": self.requests, "server_cpu_s_per_doc": per_doc(self.server_cpu_s),
-                "client_cpu_s_per_doc": per_doc(self.client_cpu_s), "server_us": self.server,
-                "perf_analyzer_csv": self.csv_row}
+        def per_doc(v):
+            return None if v is None or not self.requests else v / self.requests
+
+        return {
+            "concurrency": self.concurrency,
+            "docs_per_s": self.docs_per_s,
+            **self.latency.as_ms(),
+            "requests": self.requests,
+            "server_cpu_s_per_doc": per_doc(self.server_cpu_s),
+            "client_cpu_s_per_doc": per_doc(self.client_cpu_s),
+            "server_us": self.server,
+            "perf_analyzer_csv": self.csv_row,
+        }
 
 
-def command(url: str, input_data: Path, concurrency: int, request_count: int, csv_file: Path,
-            protocol: str = "grpc", model: str = contract.ENSEMBLE) -> list[str]:
+def command(
+    url: str,
+    input_data: Path,
+    concurrency: int,
+    request_count: int,
+    csv_file: Path,
+    protocol: str = "grpc",
+    model: str = contract.ENSEMBLE,
+) -> list[str]:
     return [
-        str(find_perf_analyzer()), "-m", model, "-i", protocol, "-u", url,
-        "--input-data", str(input_data),
-        "--concurrency-range", f"{concurrency}:{concurrency}",
-        "--request-count", str(request_count),
-        "-f", str(csv_file), "--verbose-csv",
+        str(find_perf_analyzer()),
+        "-m",
+        model,
+        "-i",
+        protocol,
+        "-u",
+        url,
+        "--input-data",
+        str(input_data),
+        "--concurrency-range",
+        f"{concurrency}:{concurrency}",
+        "--request-count",
+        str(request_count),
+        "-f",
+        str(csv_file),
+        "--verbose-csv",
     ]
 
 
-def run_point(url: str, input_data: Path, concurrency: int, request_count: int, out_dir: Path,
-              timeout_s: float = 900.0, tag: str = "", server_pgid: int | None = None) -> PerfPoint:
+def run_point(
+    url: str,
+    input_data: Path,
+    concurrency: int,
+    request_count: int,
+    out_dir: Path,
+    timeout_s: float = 900.0,
+    tag: str = "",
+    server_pgid: int | None = None,
+) -> PerfPoint:
     """One perf_analyzer run at one concurrency; its stdout goes to ``out_dir``.
     ``server_pgid``: the server's process group, whose CPU time is measured over the run."""
     from layoutlmv3_triton.measure.bench.cpu import children_cpu_seconds, group_cpu_seconds
@@ -107,14 +144,17 @@ def run_point(url: str, input_data: Path, concurrency: int, request_count: int, 
         log.flush()
         server_cpu0 = group_cpu_seconds(server_pgid) if server_pgid else None
         client_cpu0 = children_cpu_seconds()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=perf_analyzer_environment(),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=perf_analyzer_environment(), start_new_session=True
+        )
         try:
             code = proc.wait(timeout_s)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            raise PerfAnalyzerError(f"perf_analyzer ran past {timeout_s:.0f}s at concurrency {concurrency}; see {log_file}")
+            raise PerfAnalyzerError(
+                f"perf_analyzer ran past {timeout_s:.0f}s at concurrency {concurrency}; see {log_file}"
+            ) from None
     client_cpu = children_cpu_seconds() - client_cpu0
     server_cpu = None
     if server_cpu0 is not None:
@@ -122,11 +162,20 @@ def run_point(url: str, input_data: Path, concurrency: int, request_count: int, 
         server_cpu = None if after is None else after - server_cpu0
     text = log_file.read_text(errors="replace")
     if code != 0:
-        raise PerfAnalyzerError(f"perf_analyzer failed (exit {code}) at concurrency {concurrency}:\n"
-                                + "\n".join(text.splitlines()[-15:]))
+        raise PerfAnalyzerError(
+            f"perf_analyzer failed (exit {code}) at concurrency {concurrency}:\n" + "\n".join(text.splitlines()[-15:])
+        )
     row = read_csv(csv_file)
-    return PerfPoint(concurrency, float(row["Inferences/Second"]), latency_from_csv(row, request_count),
-                     request_count, row, parse_server_breakdown(text), server_cpu, client_cpu)
+    return PerfPoint(
+        concurrency,
+        float(row["Inferences/Second"]),
+        latency_from_csv(row, request_count),
+        request_count,
+        row,
+        parse_server_breakdown(text),
+        server_cpu,
+        client_cpu,
+    )
 
 
 def read_csv(path: Path) -> dict:
@@ -167,7 +216,7 @@ def parse_server_breakdown(text: str) -> dict[str, dict[str, float]]:
             out[current][key] = float(value.split()[0])
         elif key == "avg_request_latency":
             out[current]["latency"] = float(value.split()[0])
-            inner = value[value.find("(") + 1: value.rfind(")")]
+            inner = value[value.find("(") + 1 : value.rfind(")")]
             for part in inner.split("+"):
                 words = part.split()
                 if len(words) >= 3 and words[-1] == "usec":

@@ -12,13 +12,14 @@
 Both end the way the ensemble does: first-sub-token label per word, grouped into
 entities (:func:`layoutlmv3_triton.serving.decoding.page_result`).
 """
+
 from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -100,17 +101,26 @@ class _Pipeline:
         boxes = normalize_boxes(ocr.boxes, image.width, image.height).tolist()
         words = ocr.words or [""]
         boxes = boxes or [[0, 0, 0, 0]]
-        encoding = self.processor(image, words, boxes=boxes, truncation=True, max_length=512,
-                                  return_tensors=self._tensor_type())
+        encoding = self.processor(
+            image, words, boxes=boxes, truncation=True, max_length=512, return_tensors=self._tensor_type()
+        )
         logits = self._logits(encoding)[0]
         word_ids = np.array([-1 if w is None else w for w in encoding.word_ids(0)], dtype=np.int64)
         label_ids, scores = word_predictions(logits, word_ids, len(ocr.words))
-        result = page_result(ocr.words, [list(b) for b in ocr.boxes], label_ids, scores, self.id2label,
-                             width=image.width, height=image.height)
+        result = page_result(
+            ocr.words,
+            [list(b) for b in ocr.boxes],
+            label_ids,
+            scores,
+            self.id2label,
+            width=image.width,
+            height=image.height,
+        )
         return result, ocr, int(word_ids.shape[0])
 
-    def run(self, documents: Sequence[bytes], progress: Callable[[], None] | None = None,
-            warmup: int = 1) -> PipelineRun:
+    def run(
+        self, documents: Sequence[bytes], progress: Callable[[], None] | None = None, warmup: int = 1
+    ) -> PipelineRun:
         for data in documents[:warmup]:
             self.document(data)
         from layoutlmv3_triton.measure.bench.cpu import own_cpu_seconds

@@ -8,6 +8,7 @@ Building runs in a child process (``python -m layoutlmv3_triton.measure.bench.pr
 exporter is chatty and holds gigabytes that the measurements should not share.
 A repository whose manifest names the same source model is reused.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,12 +51,17 @@ def _manifest(repository: Path) -> dict | None:
 
 def is_built(repository: Path, model_dir: Path, quantize: str | None) -> bool:
     manifest = _manifest(repository)
-    return (manifest is not None and not check_repository(repository)
-            and manifest.get("source_model") == str(Path(model_dir).resolve())
-            and manifest.get("quantize") == quantize)
+    return (
+        manifest is not None
+        and not check_repository(repository)
+        and manifest.get("source_model") == str(Path(model_dir).resolve())
+        and manifest.get("quantize") == quantize
+    )
 
 
-def ensure_built(work_dir: Path, preset: str, quantize: str | None, log_file: Path, rebuild: bool = False) -> BenchArtifacts:
+def ensure_built(
+    work_dir: Path, preset: str, quantize: str | None, log_file: Path, rebuild: bool = False
+) -> BenchArtifacts:
     """Build what is missing in a child process; its output goes to ``log_file``."""
     paths = artifact_paths(work_dir, preset, quantize)
     ready = (paths.model_dir / "config.json").is_file() and is_built(paths.fp32_repository, paths.model_dir, None)
@@ -64,7 +70,15 @@ def ensure_built(work_dir: Path, preset: str, quantize: str | None, log_file: Pa
     if ready and not rebuild:
         return paths
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "layoutlmv3_triton.measure.bench.prepare", "--work-dir", str(work_dir), "--preset", preset]
+    command = [
+        sys.executable,
+        "-m",
+        "layoutlmv3_triton.measure.bench.prepare",
+        "--work-dir",
+        str(work_dir),
+        "--preset",
+        preset,
+    ]
     if quantize:
         command += ["--quantize", quantize]
     if rebuild:
@@ -79,8 +93,8 @@ def ensure_built(work_dir: Path, preset: str, quantize: str | None, log_file: Pa
 
 def build(work_dir: Path, preset: str, quantize: str | None, rebuild: bool = False) -> BenchArtifacts:
     """In this process: random model, fp32 repository, quantized copy."""
-    from layoutlmv3_triton.training.scratch import random_model
     from layoutlmv3_triton.repository.writer import build_repository, quantize_model_step
+    from layoutlmv3_triton.training.scratch import random_model
 
     paths = artifact_paths(work_dir, preset, quantize)
     if rebuild or not (paths.model_dir / "config.json").is_file():
@@ -101,8 +115,9 @@ def build(work_dir: Path, preset: str, quantize: str | None, rebuild: bool = Fal
         vocab_size = json.loads((paths.model_dir / "config.json").read_text())["vocab_size"]
         report = quantize_model_step(target, quantize, vocab_size)
         manifest = _manifest(paths.fp32_repository) or {}
-        manifest.update(repository=str(target), quantize=quantize, quantization=str(report),
-                        quantization_report=report.as_dict())
+        manifest.update(
+            repository=str(target), quantize=quantize, quantization=str(report), quantization_report=report.as_dict()
+        )
         (target / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
         print(f"built {target}: {report}", flush=True)
     return paths

@@ -1,4 +1,5 @@
 """Render the benchmark report (a JSON-ready dict) as Markdown and as a PNG plot."""
+
 from __future__ import annotations
 
 import json
@@ -28,19 +29,46 @@ def table_rows(report: dict) -> list[dict]:
     rows = []
     for key, label in (("naive", ROW_NAIVE), ("per_request", ROW_PER_REQUEST)):
         r = report[key]
-        rows.append({"system": label, "docs_per_s": r["docs_per_s"], "p50_ms": r["p50_ms"], "p95_ms": r["p95_ms"],
-                     "p99_ms": r["p99_ms"], "vs_naive": r.get("vs_naive"), "vs_per_request": r.get("vs_per_request"),
-                     "of_bound": r.get("fraction_of_bound")})
+        rows.append(
+            {
+                "system": label,
+                "docs_per_s": r["docs_per_s"],
+                "p50_ms": r["p50_ms"],
+                "p95_ms": r["p95_ms"],
+                "p99_ms": r["p99_ms"],
+                "vs_naive": r.get("vs_naive"),
+                "vs_per_request": r.get("vs_per_request"),
+                "of_bound": r.get("fraction_of_bound"),
+            }
+        )
     best = report.get("ensemble_best_concurrency")
     for point in report["ensemble"]:
         label = ROW_ENSEMBLE.format(c=point["concurrency"]) + (" (best)" if point["concurrency"] == best else "")
-        rows.append({"system": label, "docs_per_s": point["docs_per_s"], "p50_ms": point["p50_ms"],
-                     "p95_ms": point["p95_ms"], "p99_ms": point["p99_ms"], "vs_naive": point["vs_naive"],
-                     "vs_per_request": point["vs_per_request"], "of_bound": point["fraction_of_bound"]})
+        rows.append(
+            {
+                "system": label,
+                "docs_per_s": point["docs_per_s"],
+                "p50_ms": point["p50_ms"],
+                "p95_ms": point["p95_ms"],
+                "p99_ms": point["p99_ms"],
+                "vs_naive": point["vs_naive"],
+                "vs_per_request": point["vs_per_request"],
+                "of_bound": point["fraction_of_bound"],
+            }
+        )
     bound = report["stages"]
-    rows.append({"system": ROW_BOUND.format(cores=bound["cores"]), "docs_per_s": bound["compute_bound_docs_per_s"],
-                 "p50_ms": None, "p95_ms": None, "p99_ms": None, "vs_naive": bound.get("vs_naive"),
-                 "vs_per_request": bound.get("vs_per_request"), "of_bound": 1.0})
+    rows.append(
+        {
+            "system": ROW_BOUND.format(cores=bound["cores"]),
+            "docs_per_s": bound["compute_bound_docs_per_s"],
+            "p50_ms": None,
+            "p95_ms": None,
+            "p99_ms": None,
+            "vs_naive": bound.get("vs_naive"),
+            "vs_per_request": bound.get("vs_per_request"),
+            "of_bound": 1.0,
+        }
+    )
     return rows
 
 
@@ -54,8 +82,15 @@ def _pages_kind(pages: dict) -> str:
 
 def markdown(report: dict) -> str:
     """The report as Markdown: the main table and headline, then one section per measurement."""
-    lines = (_summary(report) + _targets(report) + _stage_costs(report) + _served_cpu(report)
-             + _ocr_engines(report) + _quantization(report) + _setup(report))
+    lines = (
+        _summary(report)
+        + _targets(report)
+        + _stage_costs(report)
+        + _served_cpu(report)
+        + _ocr_engines(report)
+        + _quantization(report)
+        + _setup(report)
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -63,7 +98,7 @@ def _summary(report: dict) -> list[str]:
     """Title, what was measured, the table of systems (a)-(d) and the headline."""
     s = report["settings"]
     lines = [
-        f"# LayoutLMv3 serving benchmark ({s['preset']} model{', ' + s['quantize'] if s.get('quantize') else ', fp32'})",
+        f"# LayoutLMv3 serving benchmark ({s['preset']} model, {s.get('quantize') or 'fp32'})",
         "",
         f"{report['pages']['count']} {_pages_kind(report['pages'])} (first: {report['pages']['width']}×"
         f"{report['pages']['height']} px, "
@@ -75,13 +110,16 @@ def _summary(report: dict) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in table_rows(report):
-        lines.append(f"| {row['system']} | {_num(row['docs_per_s'])} | {_num(row['p50_ms'], 0)} | "
-                     f"{_num(row['p95_ms'], 0)} | {_num(row['p99_ms'], 0)} | {_num(row['vs_naive'], 2, '×')} | "
-                     f"{_num(row['vs_per_request'], 2, '×')} | {_pct(row['of_bound'])} |")
+        lines.append(
+            f"| {row['system']} | {_num(row['docs_per_s'])} | {_num(row['p50_ms'], 0)} | "
+            f"{_num(row['p95_ms'], 0)} | {_num(row['p99_ms'], 0)} | {_num(row['vs_naive'], 2, '×')} | "
+            f"{_num(row['vs_per_request'], 2, '×')} | {_pct(row['of_bound'])} |"
+        )
     lines += [
         "",
         f"Headline (best concurrency, {report['ensemble_best_concurrency']}): "
-        f"**{_num(report['speedup_vs_naive'], 2)}× naive**, **{_num(report['speedup_vs_per_request'], 2)}× per-request**, "
+        f"**{_num(report['speedup_vs_naive'], 2)}× naive**, "
+        f"**{_num(report['speedup_vs_per_request'], 2)}× per-request**, "
         f"**{_pct(report['fraction_of_bound'])} of the compute bound**; "
         f"overhead at concurrency 1: **{_num(report['overhead_ms_at_concurrency_1'], 1)} ms** "
         f"(p50 latency minus the median page's summed stage latencies); "
@@ -101,14 +139,19 @@ def _targets(report: dict) -> list[str]:
         "| Target | Value | Threshold | Met |",
         "|---|---:|---:|:---:|",
     ]
-    names = {"speedup_vs_naive": "ensemble docs/s ÷ naive (a)", "fraction_of_bound": "ensemble docs/s ÷ compute bound (d)",
-             "overhead_ms_at_concurrency_1": "overhead at concurrency 1 (ms)",
-             "served_cpu_vs_stages": "served CPU per document ÷ stage sum (worst concurrency)"}
+    names = {
+        "speedup_vs_naive": "ensemble docs/s ÷ naive (a)",
+        "fraction_of_bound": "ensemble docs/s ÷ compute bound (d)",
+        "overhead_ms_at_concurrency_1": "overhead at concurrency 1 (ms)",
+        "served_cpu_vs_stages": "served CPU per document ÷ stage sum (worst concurrency)",
+    }
     for key, target in report["targets"].items():
         fmt = _pct if key == "fraction_of_bound" else (lambda v: _num(v, 2))
         relation = "≤" if key.startswith(("overhead", "served_cpu")) else "≥"
-        lines.append(f"| {names.get(key, key)} | {fmt(target['value'])} | {relation} {fmt(target['threshold'])} | "
-                     f"{'yes' if target['met'] else 'no'} |")
+        lines.append(
+            f"| {names.get(key, key)} | {fmt(target['value'])} | {relation} {fmt(target['threshold'])} | "
+            f"{'yes' if target['met'] else 'no'} |"
+        )
     return lines
 
 
@@ -119,7 +162,8 @@ def _stage_costs(report: dict) -> list[str]:
         "",
         "## Stage costs (d)",
         "",
-        "Each stage of the ensemble, run alone in one process on one core (core-seconds per page, mean over the pages).",
+        "Each stage of the ensemble, run alone in one process on one core "
+        "(core-seconds per page, mean over the pages).",
         "",
         "| Stage | ms per page (1 core) | share |",
         "|---|---:|---:|",
@@ -127,11 +171,14 @@ def _stage_costs(report: dict) -> list[str]:
     total = sum(st["core_seconds"].values())
     for stage, seconds in st["core_seconds"].items():
         lines.append(f"| {stage} | {_num(seconds * 1e3, 1)} | {_pct(seconds / total if total else math.nan)} |")
-    lines += [f"| **total** | {_num(total * 1e3, 1)} | 100% |", "",
-              f"Model at batch 1: {_num(st['model_batch1_ms'], 1)} ms/page; in batches of {st['model_batch_size']} "
-              f"grouped by length (as served): {_num(st['model_batched_ms'], 1)} ms/page (the bound uses the cheaper); "
-              f"padded to the longest page instead: {_num(st.get('model_padded_ms'), 1)} ms/page. "
-              f"Compute bound: {st['cores']} / {_num(total, 3)} s = **{_num(st['compute_bound_docs_per_s'])} docs/s**."]
+    lines += [
+        f"| **total** | {_num(total * 1e3, 1)} | 100% |",
+        "",
+        f"Model at batch 1: {_num(st['model_batch1_ms'], 1)} ms/page; in batches of {st['model_batch_size']} "
+        f"grouped by length (as served): {_num(st['model_batched_ms'], 1)} ms/page (the bound uses the cheaper); "
+        f"padded to the longest page instead: {_num(st.get('model_padded_ms'), 1)} ms/page. "
+        f"Compute bound: {st['cores']} / {_num(total, 3)} s = **{_num(st['compute_bound_docs_per_s'])} docs/s**.",
+    ]
     return lines
 
 
@@ -153,10 +200,14 @@ def _served_cpu(report: dict) -> list[str]:
     ]
     for p in served:
         model = p.get("server_us", {}).get("layoutlmv3_model", {})
-        per_exec = (model.get("inference_count", 0) / model["execution_count"]) if model.get("execution_count") else None
-        lines.append(f"| {p['concurrency']} | {_num(p['server_cpu_s_per_doc'] * 1e3, 0)} | "
-                     f"{_num(p.get('server_cpu_vs_stages'), 2, '×')} | {_num((p.get('client_cpu_s_per_doc') or 0) * 1e3, 0)} | "
-                     f"{_pct(p.get('cpu_utilization'))} | {_num(per_exec, 2)} |")
+        per_exec = (
+            (model.get("inference_count", 0) / model["execution_count"]) if model.get("execution_count") else None
+        )
+        lines.append(
+            f"| {p['concurrency']} | {_num(p['server_cpu_s_per_doc'] * 1e3, 0)} | "
+            f"{_num(p.get('server_cpu_vs_stages'), 2, '×')} | {_num((p.get('client_cpu_s_per_doc') or 0) * 1e3, 0)} | "
+            f"{_pct(p.get('cpu_utilization'))} | {_num(per_exec, 2)} |"
+        )
     return lines
 
 
@@ -168,14 +219,18 @@ def _quantization(report: dict) -> list[str]:
     lines = ["", "## INT8 accuracy cost", ""]
     if q.get("pages"):
         p = q["pages"]
-        lines.append(f"On the {p['pages']} bench pages, INT8 vs fp32: max |logit diff| {_num(p['max_abs_logit_diff'], 3)}, "
-                     f"token label agreement {_pct(p['token_label_agreement'])}, first-sub-token (word) label "
-                     f"agreement {_pct(p['word_label_agreement'])}.")
+        lines.append(
+            f"On the {p['pages']} bench pages, INT8 vs fp32: max |logit diff| {_num(p['max_abs_logit_diff'], 3)}, "
+            f"token label agreement {_pct(p['token_label_agreement'])}, first-sub-token (word) label "
+            f"agreement {_pct(p['word_label_agreement'])}."
+        )
     if q.get("build"):
         b = q["build"]
-        lines.append(f"At build time on random inputs: max |logit diff| {_num(max(b['max_abs_diff']), 3)}, "
-                     f"label agreement ≥ {_pct(min(b['label_agreement']))}; model file "
-                     f"{b['fp32_bytes'] / 1e6:.0f} MB → {b['quantized_bytes'] / 1e6:.0f} MB.")
+        lines.append(
+            f"At build time on random inputs: max |logit diff| {_num(max(b['max_abs_diff']), 3)}, "
+            f"label agreement ≥ {_pct(min(b['label_agreement']))}; model file "
+            f"{b['fp32_bytes'] / 1e6:.0f} MB → {b['quantized_bytes'] / 1e6:.0f} MB."
+        )
     lines.append("(Random weights give near-tied logits, so agreement understates what a trained model keeps.)")
     return lines
 
@@ -204,8 +259,12 @@ def _setup(report: dict) -> list[str]:
         f"{report['machine']['load_average_end']}; 1-min load at each phase: "
         f"{report['machine'].get('load_average_1min_during', [])}; other processes used "
         f"{_pct(report['machine'].get('other_cpu_share'))} of the CPU capacity"
-        + (" — **other work shared the cores during the run: wall-clock numbers (docs/s, latency, % of bound) "
-           "are lower than this machine can do; the CPU columns are not**" if report["machine"].get("busy") else ""),
+        + (
+            " — **other work shared the cores during the run: wall-clock numbers (docs/s, latency, % of bound) "
+            "are lower than this machine can do; the CPU columns are not**"
+            if report["machine"].get("busy")
+            else ""
+        ),
         f"- Total run time {report['run_seconds']:.0f} s.",
     ]
 
@@ -229,21 +288,30 @@ def _ocr_engines(report: dict) -> list[str]:
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, e in engines.items():
-        lines.append(f"| {name} | {_num(e['ocr_cpu_s_per_page'] * 1e3, 0)} | {_num(e['ocr_networks_s_per_page'] * 1e3, 0)} | "
-                     f"{_num(e['host_ocr_cpu_s_per_page'] * 1e3, 0)} | {_num(e['mean_words'], 0)} | "
-                     f"{_num(e['compute_bound_docs_per_s'])} | {_num(e['ensemble_docs_per_s'])} | "
-                     f"{_num(e['vs_naive'], 2, '×')} |")
+        lines.append(
+            f"| {name} | {_num(e['ocr_cpu_s_per_page'] * 1e3, 0)} | {_num(e['ocr_networks_s_per_page'] * 1e3, 0)} | "
+            f"{_num(e['host_ocr_cpu_s_per_page'] * 1e3, 0)} | {_num(e['mean_words'], 0)} | "
+            f"{_num(e['compute_bound_docs_per_s'])} | {_num(e['ensemble_docs_per_s'])} | "
+            f"{_num(e['vs_naive'], 2, '×')} |"
+        )
     stage_names = sorted({k for e in engines.values() for k in e["core_seconds"]})
-    lines += ["", "| Stage (ms per page, 1 core) | " + " | ".join(engines) + " |",
-              "|---|" + "---:|" * len(engines)]
+    lines += ["", "| Stage (ms per page, 1 core) | " + " | ".join(engines) + " |", "|---|" + "---:|" * len(engines)]
     for stage in stage_names:
-        lines.append(f"| {stage} | " + " | ".join(_num(e["core_seconds"].get(stage, math.nan) * 1e3, 1)
-                                                   for e in engines.values()) + " |")
-    gpu = [f"{n} cores: " + ", ".join(f"{name} {_num(e['gpu_host_ocr_bound_docs_per_s'][n], 1)}"
-                                       for name, e in engines.items())
-           for n in next(iter(engines.values()))["gpu_host_ocr_bound_docs_per_s"]]
-    lines += ["", "On a GPU host the model (and PP-OCR's networks) run on the GPU, and the host's cores bound the "
-                  "OCR left on them: N cores ÷ host OCR CPU per page, in pages/s — " + "; ".join(gpu) + "."]
+        lines.append(
+            f"| {stage} | "
+            + " | ".join(_num(e["core_seconds"].get(stage, math.nan) * 1e3, 1) for e in engines.values())
+            + " |"
+        )
+    gpu = [
+        f"{n} cores: "
+        + ", ".join(f"{name} {_num(e['gpu_host_ocr_bound_docs_per_s'][n], 1)}" for name, e in engines.items())
+        for n in next(iter(engines.values()))["gpu_host_ocr_bound_docs_per_s"]
+    ]
+    lines += [
+        "",
+        "On a GPU host the model (and PP-OCR's networks) run on the GPU, and the host's cores bound the "
+        "OCR left on them: N cores ÷ host OCR CPU per page, in pages/s — " + "; ".join(gpu) + ".",
+    ]
     return lines
 
 
@@ -279,8 +347,13 @@ def plot(report: dict, out: Path) -> Path:
     ax.plot(xs, [p["p50_ms"] for p in points], "o-", color="tab:blue", label="ensemble p50")
     ax.plot(xs, [p["p95_ms"] for p in points], "s--", color="tab:blue", alpha=0.5, label="ensemble p95")
     for p in points:
-        ax.annotate(f"c={p['concurrency']}", (p["docs_per_s"], p["p50_ms"]), textcoords="offset points",
-                    xytext=(4, -12), fontsize=8)
+        ax.annotate(
+            f"c={p['concurrency']}",
+            (p["docs_per_s"], p["p50_ms"]),
+            textcoords="offset points",
+            xytext=(4, -12),
+            fontsize=8,
+        )
     for key, label, color in (("naive", "(a) naive", "tab:red"), ("per_request", "(b) per-request", "tab:orange")):
         r = report[key]
         ax.plot([r["docs_per_s"]], [r["p50_ms"]], "D", color=color, label=f"{label} p50")

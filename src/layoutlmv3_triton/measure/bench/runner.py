@@ -4,16 +4,18 @@ Order: pages -> build -> for each OCR engine: (d) stage costs -> (c) served swee
 (a) naive and (b) per-request after the first engine's -> report.  No server of ours runs
 while anything is measured in-process, so nothing else of ours competes for the cores.
 """
+
 from __future__ import annotations
 
 import math
 import os
 import platform
 import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -51,11 +53,12 @@ class BenchConfig:
     busy_load: float = 0.5  # load average per core above which a warning is shown at the start
     busy_share: float = 0.05  # share of the CPU capacity other processes may use before the run counts as busy
 
-    def resolved(self) -> "BenchConfig":
+    def resolved(self) -> BenchConfig:
         quick = self.quick
         return replace(
             self,
-            output=Path(self.output), work_dir=Path(self.work_dir),
+            output=Path(self.output),
+            work_dir=Path(self.work_dir),
             pages=self.pages or (None if self.pages_dir else QUICK_PAGES if quick else FULL_PAGES),
             concurrency=tuple(sorted(set(self.concurrency or (QUICK_CONCURRENCY if quick else FULL_CONCURRENCY)))),
             passes=self.passes or (2 if quick else 3),
@@ -80,14 +83,20 @@ class Progress:
                 from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
                 from rich.progress import Progress as RichProgress
 
-                self.rich = RichProgress(SpinnerColumn(), TextColumn("{task.description:<44}"), BarColumn(),
-                                         MofNCompleteColumn(), TimeElapsedColumn(), transient=False)
+                self.rich = RichProgress(
+                    SpinnerColumn(),
+                    TextColumn("{task.description:<44}"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TimeElapsedColumn(),
+                    transient=False,
+                )
             except ImportError:  # pragma: no cover - rich is a dependency of the bench extra
                 self.rich = None
         self.enabled = enabled
         self.loads: list[float] = []  # 1-minute load average at each phase boundary
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         if self.rich:
             self.rich.start()
         return self
@@ -190,15 +199,18 @@ def run_bench(config: BenchConfig) -> tuple[dict, dict[str, Path]]:
             progress.log(f"warning: load average {load_start[0]} on {n_cores} cores: other work competes for the CPU")
         measured = _measure(cfg, out, progress)
     others = cpu.other_cpu_share(machine_start, own_start, time.perf_counter() - started, n_cores)
-    machine = {"cores": n_cores, "cpu": _cpu_model(), "load_average_start": load_start,
-               "load_average_end": [round(v, 2) for v in os.getloadavg()],
-               "load_average_1min_during": measured.phase_loads,
-               "other_cpu_share": None if others is None else round(others, 4),
-               "busy": others is not None and others > cfg.busy_share}
+    machine = {
+        "cores": n_cores,
+        "cpu": _cpu_model(),
+        "load_average_start": load_start,
+        "load_average_end": [round(v, 2) for v in os.getloadavg()],
+        "load_average_1min_during": measured.phase_loads,
+        "other_cpu_share": None if others is None else round(others, 4),
+        "busy": others is not None and others > cfg.busy_share,
+    }
     result = _clean(_result(cfg, measured, machine, started))
     paths = report_mod.write_all(result, out)
     return result, paths
-
 
 
 @dataclass
@@ -260,27 +272,38 @@ def _measure(cfg: BenchConfig, out: Path, progress: Progress) -> _Measured:
             with progress.phase("(a) naive: pytesseract → HF → PyTorch", n_pages) as tick:
                 naive = NaivePipeline(artifacts.model_dir).run(documents, progress=tick)
             with progress.phase("(b) per-request: pytesseract → ORT batch 1", n_pages) as tick:
-                per_request = PerRequestPipeline(artifacts.model_dir, artifacts.fp32_onnx).run(documents,
-                                                                                              progress=tick)
+                per_request = PerRequestPipeline(artifacts.model_dir, artifacts.fp32_onnx).run(documents, progress=tick)
     return _Measured(pages, artifacts, runs, naive, per_request, requests_per_level, list(progress.loads))
 
 
-def _stage_costs(cfg: BenchConfig, engine: str, artifacts: BenchArtifacts, documents: list[bytes],
-                 progress: Progress):
+def _stage_costs(cfg: BenchConfig, engine: str, artifacts: BenchArtifacts, documents: list[bytes], progress: Progress):
     """(d): every stage of the repository as it stands (read with ``engine``) on one core."""
     from layoutlmv3_triton.measure.bench.stages import measure_stages
 
     n_pages = len(documents)
     stage_units = 3 * n_pages + 1 + (n_pages if cfg.quantize else 0)
     with progress.phase(f"(d) [{engine}] stage costs, one core each", stage_units) as tick:
-        return measure_stages(artifacts.served_repository, documents, repeats=cfg.stage_repeats,
-                              batch_size=min(cfg.serving.max_batch_size, 4, n_pages),
-                              served_threads=cfg.serving.model.intra_op_threads,
-                              reference_onnx=artifacts.fp32_onnx if cfg.quantize else None, progress=tick)
+        return measure_stages(
+            artifacts.served_repository,
+            documents,
+            repeats=cfg.stage_repeats,
+            batch_size=min(cfg.serving.max_batch_size, 4, n_pages),
+            served_threads=cfg.serving.model.intra_op_threads,
+            reference_onnx=artifacts.fp32_onnx if cfg.quantize else None,
+            progress=tick,
+        )
 
 
-def _served_sweep(cfg: BenchConfig, engine: str, repository: Path, input_data: Path, n_pages: int,
-                  requests_per_level: int, out: Path, progress: Progress) -> list:
+def _served_sweep(
+    cfg: BenchConfig,
+    engine: str,
+    repository: Path,
+    input_data: Path,
+    n_pages: int,
+    requests_per_level: int,
+    out: Path,
+    progress: Progress,
+) -> list:
     """(c): the ensemble (reading with ``engine``) on a real tritonserver, warmed up, at each
     concurrency level."""
     from layoutlmv3_triton.local.server import LocalTritonServer
@@ -288,23 +311,34 @@ def _served_sweep(cfg: BenchConfig, engine: str, repository: Path, input_data: P
 
     serving = cfg.serving
     points = []
-    with progress.phase(f"(c) [{engine}] ensemble: concurrency {','.join(map(str, cfg.concurrency))}",
-                        len(cfg.concurrency) + 2) as tick:
+    with progress.phase(
+        f"(c) [{engine}] ensemble: concurrency {','.join(map(str, cfg.concurrency))}", len(cfg.concurrency) + 2
+    ) as tick:
         server = LocalTritonServer(repository, log_file=out / "logs" / f"tritonserver-{engine}.log")
         server.start(cfg.server_timeout_s)
         try:
             tick()
             warm = max(2, serving.preprocess_instances + serving.model_instances)
             pgid = server.process.pid  # started in its own session: the stubs share its process group
-            perf.run_point(server.grpc_url, input_data, warm, max(n_pages, 2 * warm), out / "perf",
-                           tag=f"warmup-{engine}-")
+            perf.run_point(
+                server.grpc_url, input_data, warm, max(n_pages, 2 * warm), out / "perf", tag=f"warmup-{engine}-"
+            )
             tick()
             for concurrency in cfg.concurrency:
-                point = perf.run_point(server.grpc_url, input_data, concurrency, requests_per_level, out / "perf",
-                                       server_pgid=pgid, tag=f"{engine}-")
+                point = perf.run_point(
+                    server.grpc_url,
+                    input_data,
+                    concurrency,
+                    requests_per_level,
+                    out / "perf",
+                    server_pgid=pgid,
+                    tag=f"{engine}-",
+                )
                 points.append(point)
-                progress.log(f"[{engine}] concurrency {concurrency}: {point.docs_per_s:.2f} docs/s, "
-                             f"p50 {point.latency.p50 * 1e3:.0f} ms")
+                progress.log(
+                    f"[{engine}] concurrency {concurrency}: {point.docs_per_s:.2f} docs/s, "
+                    f"p50 {point.latency.p50 * 1e3:.0f} ms"
+                )
                 tick()
         finally:
             server.stop()
@@ -326,11 +360,16 @@ def _result(cfg: BenchConfig, m: _Measured, machine: dict, started: float) -> di
     fraction = metrics.ratio(best_s, bound)
     compare = _Comparison(naive_s, per_request_s, bound)
     ensemble = [compare.point(p, sum(core_seconds.values()), n_cores) for p in headline.points]
-    served_ratio = metrics.served_cpu_vs_stages([p.get("server_cpu_s_per_doc") for p in ensemble],
-                                                sum(core_seconds.values()))
+    served_ratio = metrics.served_cpu_vs_stages(
+        [p.get("server_cpu_s_per_doc") for p in ensemble], sum(core_seconds.values())
+    )
     quant = None
     if cfg.quantize:
-        quant = {"mode": cfg.quantize, "pages": stages.accuracy, "build": quantization_report(m.artifacts.served_repository)}
+        quant = {
+            "mode": cfg.quantize,
+            "pages": stages.accuracy,
+            "build": quantization_report(m.artifacts.served_repository),
+        }
     return {
         "schema": "layoutlmv3-triton-bench/1",
         "speedup_vs_naive": speedup_naive,
@@ -341,7 +380,8 @@ def _result(cfg: BenchConfig, m: _Measured, machine: dict, started: float) -> di
         "overhead_ms_at_concurrency_1": overhead_ms,
         "served_cpu_vs_stages": served_ratio,
         "served_cpu_vs_stages_at_concurrency_1": next(
-            (p.get("server_cpu_vs_stages") for p in ensemble if p["concurrency"] == 1), None),
+            (p.get("server_cpu_vs_stages") for p in ensemble if p["concurrency"] == 1), None
+        ),
         "targets": metrics.Targets().check(speedup_naive, fraction, overhead_ms, served_ratio),
         "naive": compare.baseline(m.naive, naive_s),
         "per_request": compare.baseline(m.per_request, per_request_s),
@@ -356,16 +396,25 @@ def _result(cfg: BenchConfig, m: _Measured, machine: dict, started: float) -> di
             "repeats": cfg.stage_repeats,
         },
         "quantization": quant,
-        "ocr_engines": {engine: engine_summary(run, _Comparison(naive_s, per_request_s, run.bound), n_cores)
-                        for engine, run in m.runs.items()},
+        "ocr_engines": {
+            engine: engine_summary(run, _Comparison(naive_s, per_request_s, run.bound), n_cores)
+            for engine, run in m.runs.items()
+        },
         "pages": _pages_section(cfg, m),
-        "serving_options": {**{k: v for k, v in asdict(cfg.serving).items()
-                               if k not in ("preprocess", "model", "postprocess")},
-                            "model_threads": cfg.serving.model.intra_op_threads},
+        "serving_options": {
+            **{k: v for k, v in asdict(cfg.serving).items() if k not in ("preprocess", "model", "postprocess")},
+            "model_threads": cfg.serving.model.intra_op_threads,
+        },
         "settings": {
-            "preset": cfg.preset, "quantize": cfg.quantize, "quick": cfg.quick, "pages": len(m.pages),
-            "concurrency": list(cfg.concurrency), "passes": cfg.passes, "requests_per_level": m.requests_per_level,
-            "repository": str(m.artifacts.served_repository), "model_dir": str(m.artifacts.model_dir),
+            "preset": cfg.preset,
+            "quantize": cfg.quantize,
+            "quick": cfg.quick,
+            "pages": len(m.pages),
+            "concurrency": list(cfg.concurrency),
+            "passes": cfg.passes,
+            "requests_per_level": m.requests_per_level,
+            "repository": str(m.artifacts.served_repository),
+            "model_dir": str(m.artifacts.model_dir),
             "ocr_engines": list(cfg.ocr_engines),
         },
         "machine": machine,
@@ -382,15 +431,22 @@ class _Comparison:
     bound: float
 
     def ratios(self, docs_per_s: float) -> dict:
-        return {"vs_naive": metrics.ratio(docs_per_s, self.naive),
-                "vs_per_request": metrics.ratio(docs_per_s, self.per_request),
-                "fraction_of_bound": metrics.ratio(docs_per_s, self.bound)}
+        return {
+            "vs_naive": metrics.ratio(docs_per_s, self.naive),
+            "vs_per_request": metrics.ratio(docs_per_s, self.per_request),
+            "fraction_of_bound": metrics.ratio(docs_per_s, self.bound),
+        }
 
     def baseline(self, run, docs_per_s: float) -> dict:
         """One in-process baseline: throughput, latencies, ratios."""
-        return {"docs_per_s": docs_per_s, **metrics.LatencySummary.of(run.latencies).as_ms(),
-                **self.ratios(docs_per_s), "wall_seconds": run.wall_seconds, "mean_tokens": float(np.mean(run.tokens)),
-                "cpu_s_per_doc": run.cpu_seconds / len(run.latencies)}
+        return {
+            "docs_per_s": docs_per_s,
+            **metrics.LatencySummary.of(run.latencies).as_ms(),
+            **self.ratios(docs_per_s),
+            "wall_seconds": run.wall_seconds,
+            "mean_tokens": float(np.mean(run.tokens)),
+            "cpu_s_per_doc": run.cpu_seconds / len(run.latencies),
+        }
 
     def point(self, point, stage_core_seconds: float, n_cores: int) -> dict:
         """One concurrency level of the served sweep, with its ratios and CPU use."""
@@ -419,9 +475,14 @@ def engine_summary(run: EngineRun, compare: _Comparison, n_cores: int) -> dict:
     best = max((p["docs_per_s"] for p in points), default=math.nan)
     words = [len(w) for w in run.stages.words]
     return {
-        "core_seconds": costs, "ocr_cpu_s_per_page": host_ocr + networks, "ocr_networks_s_per_page": networks,
-        "host_ocr_cpu_s_per_page": host_ocr, "compute_bound_docs_per_s": run.bound,
-        "mean_words": float(np.mean(words)) if words else 0.0, "ensemble": points, "ensemble_docs_per_s": best,
+        "core_seconds": costs,
+        "ocr_cpu_s_per_page": host_ocr + networks,
+        "ocr_networks_s_per_page": networks,
+        "host_ocr_cpu_s_per_page": host_ocr,
+        "compute_bound_docs_per_s": run.bound,
+        "mean_words": float(np.mean(words)) if words else 0.0,
+        "ensemble": points,
+        "ensemble_docs_per_s": best,
         "vs_naive": metrics.ratio(best, compare.naive),
         # a GPU host runs the model (and the ppocr networks) on its GPU; its cores bound the rest
         "gpu_host_ocr_bound_docs_per_s": {str(n): metrics.ratio(n, host_ocr) for n in GPU_HOST_CORES},
@@ -439,7 +500,8 @@ def _stage_latencies(stages) -> dict:
         "model_batch_size": stages.batch_size,
         "served_model_threads": stages.model_served_threads,
         "served_model_latency_ms": [v * 1e3 for v in stages.model_served_latency],
-        "median_page_stage_latency_ms": metrics.percentile(metrics.per_page_totals(stages.served_latencies()), 50) * 1e3,
+        "median_page_stage_latency_ms": metrics.percentile(metrics.per_page_totals(stages.served_latencies()), 50)
+        * 1e3,
     }
 
 
@@ -448,7 +510,9 @@ def _pages_section(cfg: BenchConfig, m: _Measured) -> dict:
     stages = m.headline.stages
     identical, match = word_agreement(m.naive.words, stages.words)
     return {
-        "count": len(m.pages), "width": m.pages[0].width, "height": m.pages[0].height,
+        "count": len(m.pages),
+        "width": m.pages[0].width,
+        "height": m.pages[0].height,
         "source": str(cfg.pages_dir) if cfg.pages_dir is not None else "synthetic forms (synth.render_page)",
         "mean_words": float(np.mean([len(w) for w in stages.words])),
         "mean_tokens": float(np.mean(stages.tokens)),
@@ -456,5 +520,7 @@ def _pages_section(cfg: BenchConfig, m: _Measured) -> dict:
         "seq_buckets": {str(k): int(v) for k, v in zip(*np.unique(stages.seq_lengths, return_counts=True))},
         "windows": {str(k): int(v) for k, v in zip(*np.unique(stages.windows, return_counts=True))},
         "mean_windows": float(np.mean(stages.windows)),
-        "ocr_identical_pages": identical, "ocr_word_match": match, **_versions(),
+        "ocr_identical_pages": identical,
+        "ocr_word_match": match,
+        **_versions(),
     }

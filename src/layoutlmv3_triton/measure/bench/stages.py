@@ -27,12 +27,14 @@ so the bound stays an upper bound whatever the batcher does; batches padded to t
 longest page are timed too, to show what padding costs.  Wall times are kept too: they
 are the stage latencies a request sees.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -88,7 +90,7 @@ def _timed(fn: Callable, repeats: int) -> tuple[float, float, object]:
     return float(np.mean(cpu)), float(np.mean(wall)), result
 
 
-def _record(run: "StageRun", stage: str, timing: tuple[float, float, object]):
+def _record(run: StageRun, stage: str, timing: tuple[float, float, object]):
     run.per_page[stage].append(timing[0])
     run.per_page_wall[stage].append(timing[1])
     return timing[2]
@@ -119,6 +121,7 @@ class _NetworkClock:
             finally:
                 self.seconds[stage] += time.process_time() - c0
                 self.wall[stage] += time.perf_counter() - t0
+
         return run
 
     def take(self) -> tuple[dict[str, float], dict[str, float]]:
@@ -149,7 +152,7 @@ class ServedSteps:
     clock: _NetworkClock | None
 
     @classmethod
-    def of(cls, repository: Path) -> "ServedSteps":
+    def of(cls, repository: Path) -> ServedSteps:
         from layoutlmv3_triton.serving.decoding import Postprocessor
         from layoutlmv3_triton.serving.pipeline import repository_ocr_models, repository_parameters
         from layoutlmv3_triton.serving.preprocessor import Preprocessor
@@ -165,26 +168,47 @@ class ServedSteps:
             clock.append(_NetworkClock(made))
             return made
 
-        pre = Preprocessor(repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR,
-                           params(PreprocessParameters, contract.PREPROCESS), ocr_models)
+        pre = Preprocessor(
+            repository / contract.PREPROCESS / "1" / contract.PROCESSOR_DIR,
+            params(PreprocessParameters, contract.PREPROCESS),
+            ocr_models,
+        )
         post_params = params(PostprocessParameters, contract.POSTPROCESS)
         post = Postprocessor(repository / contract.POSTPROCESS / "1" / post_params.model_config_file)
         model_params = params(ModelParameters, contract.MODEL)
         dtypes = {t.name: t.numpy_dtype for t in contract.PREPROCESS_OUTPUTS}  # the local model step's
-        return cls(pre, post, repository / contract.MODEL / "1" / model_params.onnx_file, model_params, dtypes,
-                   clock[0] if clock else None)
+        return cls(
+            pre,
+            post,
+            repository / contract.MODEL / "1" / model_params.onnx_file,
+            model_params,
+            dtypes,
+            clock[0] if clock else None,
+        )
 
     def model(self, threads: int) -> OnnxTokenClassifier:
         from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
 
         p = self.model_params
-        return OnnxTokenClassifier(self.onnx_path, threads, allow_spinning=p.allow_spinning,
-                                   optimization=p.graph_optimization, memory_arena=p.cpu_memory_arena)
+        return OnnxTokenClassifier(
+            self.onnx_path,
+            threads,
+            allow_spinning=p.allow_spinning,
+            optimization=p.graph_optimization,
+            memory_arena=p.cpu_memory_arena,
+        )
 
 
-def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int = 1, batch_size: int = 4,
-                   served_threads: int = 1, reference_onnx: Path | None = None,
-                   progress: Callable[[str], None] | None = None) -> StageRun:
+def measure_stages(
+    repository: Path,
+    documents: Sequence[bytes],
+    *,
+    repeats: int = 1,
+    batch_size: int = 4,
+    served_threads: int = 1,
+    reference_onnx: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> StageRun:
     """Time every stage on every page.  ``reference_onnx``: an fp32 model to compare the served one with."""
     from layoutlmv3_triton.serving.onnx_classifier import OnnxTokenClassifier
 
@@ -209,13 +233,15 @@ def measure_stages(repository: Path, documents: Sequence[bytes], *, repeats: int
         del served
     _decode(run, steps.post, logits, outputs, repeats, tick)
     if reference_onnx is not None and Path(reference_onnx).is_file():
-        run.accuracy = _accuracy(OnnxTokenClassifier(reference_onnx, threads=1), Path(reference_onnx), inputs,
-                                 outputs, logits, tick)
+        run.accuracy = _accuracy(
+            OnnxTokenClassifier(reference_onnx, threads=1), Path(reference_onnx), inputs, outputs, logits, tick
+        )
     return run
 
 
-def _read_and_encode(run: StageRun, steps: ServedSteps, documents: Sequence[bytes], repeats: int,
-                     tick: Callable[[str], None]) -> list[dict[str, np.ndarray]]:
+def _read_and_encode(
+    run: StageRun, steps: ServedSteps, documents: Sequence[bytes], repeats: int, tick: Callable[[str], None]
+) -> list[dict[str, np.ndarray]]:
     """``ocr`` (with the ppocr engine's networks apart, when the steps' clock times them) and
     ``encode`` of every page; returns what the preprocess step would send on, per page."""
     for data in documents[:1]:
@@ -245,15 +271,17 @@ def encode_as_served(steps: ServedSteps, pages: list[Page]) -> dict[str, np.ndar
     from layoutlmv3_triton.serving.steps.preprocess import step_outputs
 
     pre = steps.pre
-    encoded = pre.encoder.encode_windows([p.image for p in pages], [[w.text for w in p.words] for p in pages],
-                                         [pre.model_boxes(p) for p in pages])
+    encoded = pre.encoder.encode_windows(
+        [p.image for p in pages], [[w.text for w in p.words] for p in pages], [pre.model_boxes(p) for p in pages]
+    )
     for page, windows in zip(pages, encoded):
         page.windows = windows
     return step_outputs(pages, steps.dtypes)
 
 
-def _model(run: StageRun, model: OnnxTokenClassifier, inputs: list[dict], repeats: int,
-           tick: Callable[[str], None]) -> list[np.ndarray]:
+def _model(
+    run: StageRun, model: OnnxTokenClassifier, inputs: list[dict], repeats: int, tick: Callable[[str], None]
+) -> list[np.ndarray]:
     """``model`` on each page's windows as one request (its logits), then in batches of pages
     as the model step runs them (rows grouped by length, so unpadded) and padded to the longest."""
     model.run_many(inputs[:1])  # warm-up: the first run allocates
@@ -267,17 +295,24 @@ def _model(run: StageRun, model: OnnxTokenClassifier, inputs: list[dict], repeat
     return logits
 
 
-def _batched_cost(model: OnnxTokenClassifier, inputs: list[dict[str, np.ndarray]], batch_size: int,
-                  pad_across_lengths: bool = False) -> float:
+def _batched_cost(
+    model: OnnxTokenClassifier, inputs: list[dict[str, np.ndarray]], batch_size: int, pad_across_lengths: bool = False
+) -> float:
     """CPU seconds per page when ``batch_size`` pages' requests run together, as the model step runs them."""
     start = time.process_time()
     for i in range(0, len(inputs), batch_size):
-        model.run_many(inputs[i:i + batch_size], pad_across_lengths=pad_across_lengths)
+        model.run_many(inputs[i : i + batch_size], pad_across_lengths=pad_across_lengths)
     return (time.process_time() - start) / len(inputs)
 
 
-def _decode(run: StageRun, post: Postprocessor, logits: list[np.ndarray], outputs: list[dict[str, np.ndarray]],
-            repeats: int, tick: Callable[[str], None]) -> None:
+def _decode(
+    run: StageRun,
+    post: Postprocessor,
+    logits: list[np.ndarray],
+    outputs: list[dict[str, np.ndarray]],
+    repeats: int,
+    tick: Callable[[str], None],
+) -> None:
     """``decode`` of every page from its windows, as the postprocess step receives them (page records as JSON)."""
     for out, page_logits in zip(outputs, logits):
         word_ids, page_words = out[contract.WORD_IDS.name], out[contract.PAGE_WORDS.name]
@@ -285,8 +320,14 @@ def _decode(run: StageRun, post: Postprocessor, logits: list[np.ndarray], output
         tick("decode")
 
 
-def _accuracy(reference: OnnxTokenClassifier, reference_path: Path, inputs: list[dict],
-              outputs: list[dict[str, np.ndarray]], logits: list[np.ndarray], tick: Callable[[str], None]) -> dict:
+def _accuracy(
+    reference: OnnxTokenClassifier,
+    reference_path: Path,
+    inputs: list[dict],
+    outputs: list[dict[str, np.ndarray]],
+    logits: list[np.ndarray],
+    tick: Callable[[str], None],
+) -> dict:
     """How the served model's logits and labels agree with ``reference`` (fp32) on the same windows."""
     diffs, agree, word_agree, n_words = [], [], 0, 0
     for feed, out, served in zip(inputs, outputs, logits):

@@ -1,4 +1,5 @@
 """The PP-OCR engine's settings; each field is the preprocess parameter ``ppocr_<field>``."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

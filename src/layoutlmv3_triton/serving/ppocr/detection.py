@@ -13,6 +13,7 @@ the server image.  What differs, and why it is the same for text lines:
   again, as DB does, is the rectangle grown by ``d`` on every side;
 - a box's score is the mean probability over the pixels whose centres lie inside it.
 """
+
 from __future__ import annotations
 
 import math
@@ -180,19 +181,19 @@ def _mean_in_boxes(prob: np.ndarray, x0, y0, x1, y1, which: np.ndarray) -> np.nd
     covers a small part of a page, so slicing each box beats a summed-area table of the map."""
     out = np.zeros(len(x0))
     for i in np.nonzero(which)[0]:
-        out[i] = prob[y0[i]:y1[i] + 1, x0[i]:x1[i] + 1].mean()
+        out[i] = prob[y0[i] : y1[i] + 1, x0[i] : x1[i] + 1].mean()
     return out
 
 
 def _mean_in_rectangle(prob: np.ndarray, corners: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
     """Mean of ``prob`` over the pixels whose centres lie in the (tilted) rectangle ``corners``."""
-    ys, xs = np.mgrid[low[1]:high[1] + 1, low[0]:high[0] + 1]
+    ys, xs = np.mgrid[low[1] : high[1] + 1, low[0] : high[0] + 1]
     origin, along, down = corners[0], corners[1] - corners[0], corners[3] - corners[0]
     dx, dy = xs - origin[0], ys - origin[1]
     u = (dx * along[0] + dy * along[1]) / max(float(along @ along), 1e-9)
     v = (dx * down[0] + dy * down[1]) / max(float(down @ down), 1e-9)
     inside = (u >= -1e-6) & (u <= 1 + 1e-6) & (v >= -1e-6) & (v <= 1 + 1e-6)
-    region = prob[low[1]:high[1] + 1, low[0]:high[0] + 1]
+    region = prob[low[1] : high[1] + 1, low[0] : high[0] + 1]
     return float(region[inside].mean()) if inside.any() else 0.0
 
 
@@ -200,8 +201,15 @@ def _corners(cx, cy, cos, sin, length, thickness) -> np.ndarray:
     """``[n, 4, 2]``: top-left, top-right, bottom-right, bottom-left."""
     ux, uy = cos * length / 2, sin * length / 2
     vx, vy = -sin * thickness / 2, cos * thickness / 2
-    return np.stack([np.stack([cx - ux - vx, cy - uy - vy], -1), np.stack([cx + ux - vx, cy + uy - vy], -1),
-                     np.stack([cx + ux + vx, cy + uy + vy], -1), np.stack([cx - ux + vx, cy - uy + vy], -1)], 1)
+    return np.stack(
+        [
+            np.stack([cx - ux - vx, cy - uy - vy], -1),
+            np.stack([cx + ux - vx, cy + uy - vy], -1),
+            np.stack([cx + ux + vx, cy + uy + vy], -1),
+            np.stack([cx - ux + vx, cy - uy + vy], -1),
+        ],
+        1,
+    )
 
 
 def boxes_from_map(prob: np.ndarray, page_size: tuple[int, int], config: PpocrConfig = PpocrConfig()) -> list[TextBox]:

@@ -8,12 +8,13 @@ models (serving/steps/ocr_models.py); everywhere else they run the same ONNX gra
 onnxruntime (:class:`OnnxRunner`).  Line crops of all the pages read together go out as
 one set of recognition batches, narrow lines with narrow lines.
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 from PIL import Image
@@ -55,11 +56,17 @@ class _Page:
 class PpocrEngine:
     """Reads pages with PP-OCR's detector and recogniser, given ways to run them."""
 
-    def __init__(self, models: PpocrModels, config: PpocrConfig = PpocrConfig(), split_after: str = "",
-                 min_confidence: float = 0.0):
+    def __init__(
+        self,
+        models: PpocrModels,
+        config: PpocrConfig = PpocrConfig(),
+        split_after: str = "",
+        min_confidence: float = 0.0,
+    ):
         if len(models.charset) < 2 or models.charset[0] != "":
-            raise OcrError("the recogniser's character list must start with CTC's blank (an empty line)",
-                           stage="ocr-setup")
+            raise OcrError(
+                "the recogniser's character list must start with CTC's blank (an empty line)", stage="ocr-setup"
+            )
         self.models, self.charset = models, list(models.charset)
         self.config, self.split_after, self.min_confidence = config, split_after, min_confidence
 
@@ -71,8 +78,9 @@ class PpocrEngine:
         pages = [self._detect(image) for image in images]
         crops = [(p, i) for p, page in enumerate(pages) for i in range(len(page.crops))]
         lines: dict[tuple[int, int], recognition.ReadLine] = {}
-        for members, batch in recognition.batches([pages[p].crops[i] for p, i in crops], self.config.rec_batch,
-                                                  self.config.rec_min_width):
+        for members, batch in recognition.batches(
+            [pages[p].crops[i] for p, i in crops], self.config.rec_batch, self.config.rec_min_width
+        ):
             ids, probs = self._recognise(batch)
             for row, member in enumerate(members):
                 p, i = crops[member]
@@ -96,8 +104,11 @@ class PpocrEngine:
         return ids, probs
 
     def _words(self, page: _Page, lines: list[recognition.ReadLine]) -> list[Word]:
-        kept = [(crop, line) for crop, line in zip(page.crops, lines)
-                if line.text.strip() and line.score >= self.config.min_line_score]
+        kept = [
+            (crop, line)
+            for crop, line in zip(page.crops, lines)
+            if line.text.strip() and line.score >= self.config.min_line_score
+        ]
         blocks = block_ids([crop.box for crop, _ in kept])
         words: list[Word] = []
         for number, ((crop, line), block) in enumerate(zip(kept, blocks)):
@@ -114,7 +125,7 @@ class PpocrEngine:
         if self.models.close is not None:
             self.models.close()
 
-    def __enter__(self) -> "PpocrEngine":
+    def __enter__(self) -> PpocrEngine:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -129,10 +140,13 @@ def block_ids(boxes: Sequence[detection.TextBox]) -> list[int]:
     side stay apart."""
     bounds = [b.bounds() for b in boxes]
     block = list(range(len(bounds)))
-    for j, (x0, y0, x1, y1) in enumerate(bounds):
+    for j, (x0, y0, _x1, y1) in enumerate(bounds):
         height = y1 - y0
-        above = [i for i, (a0, b0, a1, b1) in enumerate(bounds[:j])
-                 if abs(a0 - x0) < min(height, b1 - b0) and 0 <= y0 - b1 < BLOCK_GAP * min(height, b1 - b0)]
+        above = [
+            i
+            for i, (a0, b0, a1, b1) in enumerate(bounds[:j])
+            if abs(a0 - x0) < min(height, b1 - b0) and 0 <= y0 - b1 < BLOCK_GAP * min(height, b1 - b0)
+        ]
         if above:
             block[j] = block[max(above, key=lambda i: bounds[i][3])]
     numbers: dict[int, int] = {}
@@ -146,8 +160,9 @@ def _clamp(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, 
     return x0, y0, min(max(x0 + 1, x1), width), min(max(y0 + 1, y1), height)
 
 
-def onnx_models(detection_onnx: str | Path, recognition_onnx: str | Path, charset_file: str | Path,
-                threads: int = 1) -> PpocrModels:
+def onnx_models(
+    detection_onnx: str | Path, recognition_onnx: str | Path, charset_file: str | Path, threads: int = 1
+) -> PpocrModels:
     """The two ONNX graphs in onnxruntime on the CPU, one run at a time each (as one Triton
     model instance): the networks outside the server (the in-process pipeline, training, the
     OCR sweep)."""
@@ -164,5 +179,6 @@ def onnx_models(detection_onnx: str | Path, recognition_onnx: str | Path, charse
         with lock:
             return session.run(None, {session.get_inputs()[0].name: array})
 
-    return PpocrModels(lambda page: run("det", page)[0], lambda lines: tuple(run("rec", lines)),
-                       read_charset(charset_file))
+    return PpocrModels(
+        lambda page: run("det", page)[0], lambda lines: tuple(run("rec", lines)), read_charset(charset_file)
+    )

@@ -10,6 +10,7 @@ is a cell of the line's mean character width centred on its column.  A box from 
 character positions follows the print; spreading a line's box over its characters by
 their count does not (docs/ocr.md).
 """
+
 from __future__ import annotations
 
 import math
@@ -61,8 +62,9 @@ def crop_line(page: Image.Image, box: TextBox, max_width: int, width_scale: floa
     else:
         (ax, ay), (bx, by), (cx, cy), (dx, dy) = box.corners
         # Pillow's QUAD takes upper-left, lower-left, lower-right, upper-right
-        region = page.transform((crop_w, crop_h), Image.Transform.QUAD, (ax, ay, dx, dy, cx, cy, bx, by),
-                                Image.Resampling.BICUBIC)
+        region = page.transform(
+            (crop_w, crop_h), Image.Transform.QUAD, (ax, ay, dx, dy, cx, cy, bx, by), Image.Resampling.BICUBIC
+        )
     vertical = crop_h >= VERTICAL * crop_w
     if vertical:
         region = region.transpose(Image.Transpose.ROTATE_90)
@@ -90,7 +92,7 @@ def batches(crops: list[LineCrop], size: int, min_width: int) -> list[tuple[list
     out = []
     for width, members in groups.items():
         for first in range(0, len(members), max(1, size)):
-            chunk = members[first:first + size]
+            chunk = members[first : first + size]
             array = np.zeros((len(chunk), 3, HEIGHT, width), dtype=np.float32)  # padding reads as 0
             for row, i in enumerate(chunk):
                 normalised(crops[i].image, array[row, :, :, : crops[i].width])
@@ -155,7 +157,7 @@ def line_words(line: ReadLine, crop_width: float, split_after: str = "") -> list
         text = "".join(line.text[i] for i in word)
         start = 0
         for piece in split_text(text, split_after):
-            members = word[start:start + len(piece)]
+            members = word[start : start + len(piece)]
             start += len(piece)
             cells = [cell(i) for i in members]
             probs = [line.probabilities[i] for i in members]
@@ -185,5 +187,4 @@ def span_box(box: TextBox, span: WordSpan, crop_width: float, vertical: bool = F
     return math.floor(min(xs)), math.floor(min(ys)), math.ceil(max(xs)), math.ceil(max(ys))
 
 
-__all__ = ["HEIGHT", "LineCrop", "ReadLine", "WordSpan", "batches", "crop_line", "ctc_decode", "line_words",
-           "span_box"]
+__all__ = ["HEIGHT", "LineCrop", "ReadLine", "WordSpan", "batches", "crop_line", "ctc_decode", "line_words", "span_box"]

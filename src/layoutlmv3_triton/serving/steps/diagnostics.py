@@ -9,13 +9,14 @@ tracemalloc sees what Python allocates, numpy buffers included; native libraries
 (onnxruntime, Tesseract, the Rust tokenizer) allocate outside it.  So a Python heap that
 stays flat while the process grows points at native memory or the allocator.
 """
+
 from __future__ import annotations
 
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 INTERVAL_PARAMETER = "tracemalloc_interval_s"
 FILE_PARAMETER = "tracemalloc_file"
@@ -26,14 +27,19 @@ FRAMES = 4  # call-stack depth kept per allocation: where in our code, not only 
 class HeapSnapshots:
     """Snapshots every ``interval_s`` seconds from ``tick()`` (a no-op when off)."""
 
-    def __init__(self, label: str, interval_s: float = 0.0, path: str | Path | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        label: str,
+        interval_s: float = 0.0,
+        path: str | Path | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.label, self.interval_s, self.path, self.clock = label, interval_s, path, clock
         self.first: tracemalloc.Snapshot | None = None
         self.last_at = 0.0
 
     @classmethod
-    def from_parameters(cls, label: str, parameters: dict[str, str]) -> "HeapSnapshots":
+    def from_parameters(cls, label: str, parameters: dict[str, str]) -> HeapSnapshots:
         interval = float(parameters.get(INTERVAL_PARAMETER, "") or 0)
         return cls(label, interval, parameters.get(FILE_PARAMETER) or None)
 
@@ -67,10 +73,14 @@ class HeapSnapshots:
 
     def report(self, snapshot: tracemalloc.Snapshot) -> str:
         current, peak = tracemalloc.get_traced_memory()
-        lines = [f"[tracemalloc {self.label}] traced {current / 2**20:.1f} MiB (peak {peak / 2**20:.1f} MiB); "
-                 f"top growth since the first snapshot:"]
+        lines = [
+            f"[tracemalloc {self.label}] traced {current / 2**20:.1f} MiB (peak {peak / 2**20:.1f} MiB); "
+            f"top growth since the first snapshot:"
+        ]
         for diff in snapshot.compare_to(self.first, "traceback")[:TOP]:
             where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(diff.traceback))
-            lines.append(f"  {diff.size_diff / 1024:+.1f} KiB ({diff.count_diff:+d} blocks) "
-                         f"now {diff.size / 1024:.1f} KiB at {where}")
+            lines.append(
+                f"  {diff.size_diff / 1024:+.1f} KiB ({diff.count_diff:+d} blocks) "
+                f"now {diff.size / 1024:.1f} KiB at {where}"
+            )
         return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ graphs with this python-backend model.  Requests the batcher hands over together
 batch per input shape.  :func:`bls_models` gives the PP-OCR engine (serving/ppocr/) its
 ``detect`` and ``recognise`` as BLS requests to those models, wherever they run.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,12 @@ def check_shape(array: np.ndarray, tensor: contract.Tensor) -> np.ndarray:
     """A request's input against the contract: batch first, then ``tensor.dims`` (-1: any size)."""
     dims = tensor.dims
     if array.ndim != len(dims) + 1 or any(d != -1 and d != s for d, s in zip(dims, array.shape[1:])):
-        raise RequestError(f"{tensor.name} has shape {list(array.shape)}, expected [batch, "
-                           + ", ".join("any" if d == -1 else str(d) for d in dims) + "]", stage=STAGE)
+        raise RequestError(
+            f"{tensor.name} has shape {list(array.shape)}, expected [batch, "
+            + ", ".join("any" if d == -1 else str(d) for d in dims)
+            + "]",
+            stage=STAGE,
+        )
     if 0 in array.shape:
         raise RequestError(f"{tensor.name} is empty: shape {list(array.shape)}", stage=STAGE)
     return array.astype(np.float32, copy=False)
@@ -56,8 +61,14 @@ class TritonPythonModel:
 
     def execute(self, requests):
         """Requests of one shape run as one batch; each gets its own rows, or its own error."""
-        arrays = [triton_io.attempt(STAGE, lambda r: check_shape(triton_io.require_input(r, self.inputs[0].name, STAGE),
-                                                                  self.inputs[0]), request) for request in requests]
+        arrays = [
+            triton_io.attempt(
+                STAGE,
+                lambda r: check_shape(triton_io.require_input(r, self.inputs[0].name, STAGE), self.inputs[0]),
+                request,
+            )
+            for request in requests
+        ]
         results: list = [None] * len(requests)
         groups: dict[tuple, list[int]] = {}
         for index, array in enumerate(arrays):
@@ -70,21 +81,31 @@ class TritonPythonModel:
             start = 0
             for i in members:
                 rows = arrays[i].shape[0]
-                results[i] = together if isinstance(together, Exception) else \
-                    {t.name: out[start:start + rows] for t, out in zip(self.outputs, together)}
+                results[i] = (
+                    together
+                    if isinstance(together, Exception)
+                    else {t.name: out[start : start + rows] for t, out in zip(self.outputs, together)}
+                )
                 start += rows
-        return [triton_io.error_response(r, STAGE) if isinstance(r, Exception) else triton_io.ok_response(r)
-                for r in results]
+        return [
+            triton_io.error_response(r, STAGE) if isinstance(r, Exception) else triton_io.ok_response(r)
+            for r in results
+        ]
 
 
-def _infer(model: str, tensor: contract.Tensor, array: np.ndarray, outputs: tuple[contract.Tensor, ...]
-           ) -> list[np.ndarray]:
+def _infer(
+    model: str, tensor: contract.Tensor, array: np.ndarray, outputs: tuple[contract.Tensor, ...]
+) -> list[np.ndarray]:
     """One BLS request; outputs come back in CPU memory whatever device the model ran on."""
     extra = {}
     if hasattr(pb_utils, "PreferredMemory"):  # python backend >= 23.x
         extra["preferred_memory"] = pb_utils.PreferredMemory(pb_utils.TRITONSERVER_MEMORY_CPU, 0)
-    request = pb_utils.InferenceRequest(model_name=model, requested_output_names=[t.name for t in outputs],
-                                        inputs=[pb_utils.Tensor(tensor.name, np.ascontiguousarray(array))], **extra)
+    request = pb_utils.InferenceRequest(
+        model_name=model,
+        requested_output_names=[t.name for t in outputs],
+        inputs=[pb_utils.Tensor(tensor.name, np.ascontiguousarray(array))],
+        **extra,
+    )
     response = request.exec()
     if response.has_error():
         raise OcrError(f"{model} failed: {response.error().message()}")
@@ -93,6 +114,7 @@ def _infer(model: str, tensor: contract.Tensor, array: np.ndarray, outputs: tupl
 
 def bls_models(charset_file: str | Path) -> PpocrModels:
     """PP-OCR's networks as BLS requests to the repository's OCR models."""
+
     def detect(page: np.ndarray) -> np.ndarray:
         return _infer(contract.OCR_DETECTION, contract.OCR_PAGE, page, contract.OCR_DETECTION_OUTPUTS)[0]
 

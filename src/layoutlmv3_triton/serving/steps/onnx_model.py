@@ -4,6 +4,7 @@ around serving/onnx_classifier.py).
 Every row (window) runs at its own length, its padding cut off, and rows of equal length
 run as one batch (or, with ``pad_across_lengths``, all are padded to the longest).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,9 +41,13 @@ class TritonPythonModel:
         self.args = ModelArgs(args)
         self.heap = HeapSnapshots.from_parameters(self.args.instance, self.args.parameters)  # off by default
         params = ModelParameters.from_parameters(self.args.parameters)
-        self.model = OnnxTokenClassifier(self.args.version_dir / params.onnx_file, params.intra_op_threads,
-                                         allow_spinning=params.allow_spinning, optimization=params.graph_optimization,
-                                         memory_arena=params.cpu_memory_arena)
+        self.model = OnnxTokenClassifier(
+            self.args.version_dir / params.onnx_file,
+            params.intra_op_threads,
+            allow_spinning=params.allow_spinning,
+            optimization=params.graph_optimization,
+            memory_arena=params.cpu_memory_arena,
+        )
         self.pad_across_lengths = params.pad_across_lengths
 
     def _inputs(self, request) -> dict[str, np.ndarray]:

@@ -1,5 +1,6 @@
 """Postprocess step: the Triton glue around serving/decoding.py's Postprocessor (logits + token->word
 map + page records in, one JSON result per document out)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,8 +28,10 @@ class TritonPythonModel:
         word_ids = triton_io.require_input(request, contract.WORD_IDS.name, STAGE)
         page_words = triton_io.require_input(request, contract.PAGE_WORDS.name, STAGE)
         if not (logits.shape[0] == word_ids.shape[0] == page_words.shape[0]):
-            raise DecodingError(f"batch sizes differ: logits {logits.shape[0]}, word_ids {word_ids.shape[0]}, "
-                                f"page_words {page_words.shape[0]}")
+            raise DecodingError(
+                f"batch sizes differ: logits {logits.shape[0]}, word_ids {word_ids.shape[0]}, "
+                f"page_words {page_words.shape[0]}"
+            )
         return {contract.RESULT.name: triton_io.bytes_array(self.post.documents(logits, word_ids, page_words))}
 
     def execute(self, requests):

@@ -1,6 +1,7 @@
 """Preprocess step: the Triton glue around serving/preprocessor.py (document bytes and
 optional words in; the windows of every page out, as model inputs, token->word maps and
 the page records that ride on each page's first window)."""
+
 from __future__ import annotations
 
 import os
@@ -41,7 +42,9 @@ def _elements(request, tensor: contract.Tensor) -> list[bytes] | None:
     array = triton_io.input_array(request, tensor.name)
     if array is None:
         return None
-    return [v if isinstance(v, bytes) else bytes(v) if not isinstance(v, str) else v.encode() for v in array.reshape(-1)]
+    return [
+        v if isinstance(v, bytes) else bytes(v) if not isinstance(v, str) else v.encode() for v in array.reshape(-1)
+    ]
 
 
 class TritonPythonModel:
@@ -52,8 +55,9 @@ class TritonPythonModel:
         self.heap = HeapSnapshots.from_parameters(self.args.instance, self.args.parameters)  # off by default
         self.params = PreprocessParameters.from_parameters(self.args.parameters)
         charset = self.args.version_dir / contract.OCR_CHARSET_FILE
-        self.pre = Preprocessor(self.args.version_dir / contract.PROCESSOR_DIR, self.params,
-                                lambda: bls_models(charset))
+        self.pre = Preprocessor(
+            self.args.version_dir / contract.PROCESSOR_DIR, self.params, lambda: bls_models(charset)
+        )
         self.dtypes = {t.name: self.args.output_dtype(t.name) for t in contract.PREPROCESS_OUTPUTS}
 
     def _request(self, request) -> tuple[list[bytes], list[bytes | None]]:
@@ -105,8 +109,11 @@ class TritonPythonModel:
         pages = [page for doc in documents for page in doc]
         n_windows = sum(len(page.windows) for page in pages)
         if n_windows > self.params.limits.max_windows:
-            raise RequestError(f"the request needs {n_windows} windows (pages x windows per page); the limit "
-                               f"is {self.params.limits.max_windows}", stage=STAGE)
+            raise RequestError(
+                f"the request needs {n_windows} windows (pages x windows per page); the limit "
+                f"is {self.params.limits.max_windows}",
+                stage=STAGE,
+            )
         return step_outputs(pages, self.dtypes)
 
     def finalize(self):

@@ -3,12 +3,14 @@
 ``triton_python_backend_utils`` only exists inside the backend stub; importing this
 module elsewhere works, and only the functions that touch requests need it.
 """
+
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
