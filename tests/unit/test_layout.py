@@ -195,3 +195,13 @@ def test_test_modules_have_unique_basenames():
             clashes.append(f"{seen[path.name].relative_to(tests_dir)} and {path.relative_to(tests_dir)}")
         seen.setdefault(path.name, path)
     assert not clashes, f"same module name twice: {clashes}"
+
+
+@pytest.mark.parametrize("role", sorted(ALLOWED))
+def test_each_subpackage_says_what_it_may_import(role):
+    """The "May import:" line of each ``__init__`` names the same subpackages as ALLOWED."""
+    doc = importlib.import_module(f"layoutlmv3_triton.{role}").__doc__ or ""
+    assert "May import:" in doc, f"{role}/__init__.py does not say what it may import"
+    said = doc.split("May import:", 1)[1].split("\n\n", 1)[0]
+    named = {name for name in SUBPACKAGES if f"``{name}``" in said} - {role}
+    assert named == ALLOWED[role], f"{role}: the docstring says {sorted(named)}, the table {sorted(ALLOWED[role])}"

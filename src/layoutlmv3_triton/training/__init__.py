@@ -5,7 +5,8 @@ seqeval entity F1), ``run`` (Trainer, checkpoints, from_pretrained output, summa
 ``ocr_labels`` (optional: train on Tesseract's words labelled from the ground truth).
 Importing this package imports torch and Lightning; the CLI imports it lazily.
 
-May import: ``contract``, ``errors``, ``serving``, ``datasets``, ``synth``.
+May import: ``contract``, ``errors``, ``serving``, ``datasets``, ``synth``, ``export`` (the PP-OCR
+models that OCR relabelling reads).
 """
 
 from layoutlmv3_triton.training.config import SUMMARY_FILE, TrainConfig, TrainingError
