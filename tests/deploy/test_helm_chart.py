@@ -40,7 +40,9 @@ CHART = REPO / "deploy" / "helm" / "layoutlmv3-triton"
 SCRIPT = REPO / "scripts" / "k8s_validate.py"
 KSERVE = REPO / "deploy" / "kserve" / "layoutlmv3-inferenceservice.yaml"
 COMPOSE = REPO / "docker-compose.yml"
-SETS = ("default", "gpu-autoscaling", "cpu-podmonitor-gcs", "cpu-s3-irsa")
+SETS = ("default", "gpu-autoscaling", "cpu-podmonitor-gcs", "cpu-s3-irsa", "gpu-ppocr")
+# The sets whose liveness is the command check (probes.liveness.check=models).
+COMMAND_LIVENESS = ("cpu-s3-irsa", "gpu-ppocr")
 KSERVE_HPA = REPO / "deploy" / "kserve" / "layoutlmv3-hpa.yaml"
 KSERVE_ADAPTER = REPO / "deploy" / "kserve" / "prometheus-adapter-values.yaml"
 
@@ -67,7 +69,7 @@ def validated(tmp_path_factory):
         [sys.executable, str(SCRIPT), "--out", str(out)], capture_output=True, text=True, timeout=600, check=False
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "ok: 4 values set(s)" in done.stdout
+    assert f"ok: {len(SETS)} values set(s)" in done.stdout
     return out, done.stdout
 
 
@@ -170,6 +172,7 @@ def test_rendered_objects(rendered):
             "NetworkPolicy",
         ]
     )
+    assert kinds["gpu-ppocr"] == kinds["default"]
     assert not any(
         d["kind"] in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
         for docs in rendered.values()
@@ -256,7 +259,7 @@ def test_probes_on_triton_health_endpoints(rendered, name):
     # Liveness must notice a dead python-backend stub, which /v2/health/live never does:
     # strict readiness (Triton 26.04+) or the command check (tests/functional/test_probes.py).
     live = container["livenessProbe"]
-    if name == "cpu-s3-irsa":
+    if name in COMMAND_LIVENESS:
         assert live["exec"]["command"][:2] == ["python3", "-c"] and "httpGet" not in live
     else:
         assert live["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
@@ -667,6 +670,9 @@ def _deployment(out):
         ({"networkPolicy": {"clients": [{}]}}, "clients"),
         ({"securityContext": {"allowPrivilegeEscalation": True}}, "allowPrivilegeEscalation"),
         ({"podSecurityContext": {"runAsNonRoot": False}}, "runAsNonRoot"),
+        # The OCR engines build-repo knows, or "" (as built).
+        ({"modelRepository": {"ocrEngine": "paddleocr"}}, "ocrEngine"),
+        ({"modelRepository": {"ocrEngine": "PPOCR"}}, "ocrEngine"),
     ],
 )
 def test_schema_rejects_bad_values(values, message):
@@ -1067,3 +1073,91 @@ def test_liveness_check_models_command():
     assert tuple(command[4:]) == contract.ALL_MODELS
     assert "import layoutlmv3_triton" not in command[2]  # any image: the standard library only
     compile(command[2], "liveness", "exec")
+
+
+# --- the ppocr engine's models (modelRepository.ocrEngine) -------------------------------------
+
+
+def _test_pod_models(test_pod):
+    """The models the `helm test` pod asks for, read from its python3 script."""
+    (container,) = test_pod["spec"]["containers"]
+    assert container["args"][:2] == ["python3", "-c"]
+    script = container["args"][2]
+    compile(script, "test-ready", "exec")
+    return tuple(json.loads(re.search(r"^models = (\[.*\])$", script, re.M).group(1)))
+
+
+def _served_models(engine):
+    return contract.ALL_MODELS + (contract.OCR_MODELS if engine == "ppocr" else ())
+
+
+def test_ocr_models_helper_is_the_contracts():
+    """One list of OCR model names in the chart, a helper, equal to contract.OCR_MODELS; the
+    engines the schema accepts are contract.OCR_ENGINES (or "", as built)."""
+    text = (CHART / "templates" / "_liveness.tpl").read_text()
+    helper = re.search(r'\{\{- define "layoutlmv3-triton\.ocrModels" -\}\}\n(.*)\n\{\{- end \}\}', text).group(1)
+    assert tuple(helper.split()) == contract.OCR_MODELS
+    templates = "".join(path.read_text() for path in (CHART / "templates").rglob("*") if path.is_file())
+    for name in contract.OCR_MODELS:
+        assert templates.count(name) == 1, name  # nowhere but the helper
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    engine = schema["properties"]["modelRepository"]["properties"]["ocrEngine"]
+    assert tuple(engine["enum"]) == ("", *contract.OCR_ENGINES)
+    assert yaml.safe_load((CHART / "values.yaml").read_text())["modelRepository"]["ocrEngine"] == ""
+
+
+@pytest.mark.parametrize("engine", ["", "tesseract", "ppocr"])
+def test_probe_and_test_pod_models_follow_the_ocr_engine(engine):
+    """With ppocr the command liveness check and `helm test` also ask for the OCR models; with
+    tesseract or "" (as built) they ask for the ensemble's four models only."""
+    out = _render(
+        {
+            "modelRepository": {"ocrEngine": engine},
+            "probes": {"liveness": {"check": "models"}},
+            "image": {"tag": "25.10"},
+        }
+    )
+    command = _deployment(out)["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["exec"]["command"]
+    assert tuple(command[4:]) == _served_models(engine)
+    (test_pod,) = _docs(out, "tests/test-ready.yaml")
+    assert _test_pod_models(test_pod) == _served_models(engine)
+    # Readiness and the default liveness stay on strict /v2/health/ready, which covers every
+    # loaded model whatever the engine.
+    container = _deployment(_render({"modelRepository": {"ocrEngine": engine}}))["spec"]["template"]["spec"][
+        "containers"
+    ][0]
+    assert container["livenessProbe"]["httpGet"] == container["readinessProbe"]["httpGet"]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": "http"}
+
+
+@pytest.mark.parametrize("name", SETS)
+def test_rendered_sets_name_the_ocr_models_only_with_ppocr(rendered, name):
+    """`make k8s-validate`'s gpu-ppocr set: a GPU replica whose repository reads with ppocr;
+    every other set leaves the engine as built and names the four models."""
+    engine = "ppocr" if name == "gpu-ppocr" else ""
+    assert _test_pod_models(one(rendered[name], "Pod")) == _served_models(engine)
+    _, container = server(rendered[name])
+    if name in COMMAND_LIVENESS:
+        assert tuple(container["livenessProbe"]["exec"]["command"][4:]) == _served_models(engine)
+    if name == "gpu-ppocr":
+        assert container["resources"]["limits"]["nvidia.com/gpu"] == 1
+        assert "--allow-gpu-metrics=true" in container["args"]  # nv_gpu_memory_used_bytes (docs/capacity.md)
+
+
+def test_capacity_quotes_the_ocr_onnx_sizes_of_the_wheel():
+    """docs/capacity.md's lower bound on the OCR models' GPU memory: the wheel's ONNX files."""
+    import importlib.metadata
+
+    from layoutlmv3_triton.export import ppocr
+
+    try:
+        version = importlib.metadata.version(ppocr.DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("the rapidocr wheel is not installed")
+    if version != ppocr.DISTRIBUTION_VERSION:
+        pytest.skip(f"rapidocr {version} is installed, docs/capacity.md quotes {ppocr.DISTRIBUTION_VERSION}")
+    text = (REPO / "docs" / "capacity.md").read_text()
+    sizes = [ppocr.package_file(f).stat().st_size for f in (ppocr.DETECTION_FILE, ppocr.RECOGNITION_FILE)]
+    for size in (*sizes, sum(sizes)):
+        assert f"{size:,} B" in text, size
+    assert f"`rapidocr` {ppocr.DISTRIBUTION_VERSION} wheel" in text

@@ -4,9 +4,17 @@ stopped restarting dead stubs in r24.06 (python_backend #364), and /v2/health/li
 that the server process answers.  values.yaml (probes.liveness.check) explains the two ways.
 */}}
 
-{{/* The models of the repository, as layoutlmv3_triton/contract.py's ALL_MODELS. */}}
+{{/* The models of the repository, space-separated: contract.py's ALL_MODELS, then with
+modelRepository.ocrEngine=ppocr its OCR_MODELS, the networks the preprocess step calls
+through BLS.  The liveness command check and the `helm test` pod ask for these. */}}
 {{- define "layoutlmv3-triton.models" -}}
 layoutlmv3_preprocess layoutlmv3_model layoutlmv3_postprocess layoutlmv3_ensemble
+{{- if eq (.Values.modelRepository.ocrEngine | default "") "ppocr" }} {{ include "layoutlmv3-triton.ocrModels" . }}{{ end }}
+{{- end }}
+
+{{/* The ppocr engine's models, as contract.py's OCR_MODELS (a deploy test keeps them equal). */}}
+{{- define "layoutlmv3-triton.ocrModels" -}}
+ocr_detection ocr_recognition
 {{- end }}
 
 {{/* check=models: python3 -c <this> <http port> <model>...; stdlib only, any image release. */}}
