@@ -27,7 +27,7 @@ TOKENIZER_CORPORA = ("broad", "data")
 # model does not depend on the machine's speed.  The word embeddings stay as loaded, so words the
 # synthetic pages never show keep their meaning; box jitter makes it robust to Tesseract's boxes.
 # Line boxes (every word carries its text line's box) read real forms a little better than word
-# boxes; lr 3e-4 for 300 steps came within 0.012 served F1 of 600 steps at 2e-4, in half the time
+# boxes; lr 3e-4 for 300 steps came within about 0.013 served F1 of 600 steps at 2e-4, in half the time
 # (docs/evaluation.md, "The demo model").
 DEMO_PAGES = {"train": (1200, 1), "val": (60, 2), "test": (50, 3)}  # split: (pages, seed)
 DEMO_NOISE = 0.8
