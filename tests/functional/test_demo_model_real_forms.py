@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from layoutlmv3_triton.measure.demo_figures import FIGURES_FILE, load
+
 ROOT = Path(__file__).resolve().parents[2]
 REPOSITORY = ROOT / "model_repository"
 DEMO_MODEL = ROOT / "artifacts" / "demo-model"
-FIGURES = ROOT / "docs" / "demo-model-figures.json"  # what the demo recipe measured (scripts/measure_demo_model.py)
+FIGURES = ROOT / FIGURES_FILE  # what the demo recipe measured (scripts/measure_demo_model.py)
 N_FORMS = 10
 MARGIN = 0.08  # below the measured figure: another machine's OCR and last-bit rounding move a few words
 # Where the text-model wheel cannot be installed, `make model` trains the from-scratch recipe, which
@@ -32,7 +34,7 @@ def floor_f1() -> float:
     summary = json.loads((DEMO_MODEL / "training_summary.json").read_text())
     if str(summary.get("model", "")).startswith("from-scratch") or not FIGURES.is_file():
         return SCRATCH_FLOOR_F1  # no measured figure for this recipe yet: at least the scratch recipe's floor
-    measured = json.loads(FIGURES.read_text())["served"]["funsd"][f"first_{N_FORMS}_entity_f1"]
+    measured = load(ROOT)["served"]["funsd"][f"first_{N_FORMS}_entity_f1"]
     return round(measured - MARGIN, 2)
 
 
